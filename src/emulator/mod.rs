@@ -1,0 +1,1 @@
+//! Local Bot API emulator (being written).
