@@ -2,4 +2,10 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
+pub mod app;
+pub mod config;
+pub mod content;
 pub mod emulator;
+pub mod render;
+pub mod store;
+pub mod telegram;

@@ -1,1 +1,181 @@
-fn main() {}
+//! The `tribune` command: serve the bot, try it locally, check and import content.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use teloxide::Bot;
+use tribune::{
+    app::{ContentSource, Tribune},
+    config::{Config, Paths},
+    content, emulator, telegram,
+};
+
+/// Tribune: a Telegram bot that distributes statements.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot against Telegram (needs TELOXIDE_TOKEN; see .env.example).
+    Serve,
+    /// Try the bot in this terminal, with no token: a local Bot API emulator, the real bot,
+    /// and you as one user. Nothing leaves this machine.
+    Demo {
+        /// Your Telegram language as the bot will see it (en, ru or az).
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Keep the demo's data here instead of a temporary directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Validate the content in messages/ and print every problem as file:line: message.
+    Check,
+    /// Load messages/ into the store now (serve also does this at start when files changed).
+    Import,
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Serve => serve().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Demo { lang, data_dir } => demo(&lang, data_dir).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Check => Ok(check()),
+        Cmd::Import => import(),
+    }
+}
+
+async fn serve() -> Result<()> {
+    let config = Config::from_env()?;
+    let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
+    report_source(source);
+    let app = Arc::new(app);
+    let mut bot = Bot::new(config.token.expose());
+    if let Some(url) = &config.api_url {
+        bot = bot.set_api_url(url.clone());
+    }
+    let handle = telegram::start(bot, app.clone(), config.poll_timeout)
+        .await
+        .context("cannot reach the Bot API (check TELOXIDE_TOKEN and TELOXIDE_API_URL)")?;
+    log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
+    wait_for_signal().await;
+    log::info!("stopping: finishing updates in progress");
+    handle.shutdown().await;
+    app.store().flush()?;
+    log::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn demo(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
+    let Some(lang) = content::Lang::parse(lang) else {
+        bail!("unknown language {lang:?}: use en, ru or az")
+    };
+    let paths = Paths::from_env();
+    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let data_dir = data_dir.unwrap_or_else(|| temp.path().join("data"));
+    let (app, _) = Tribune::open(&data_dir, &paths.messages_dir)?;
+    let emulator =
+        emulator::Emulator::start().await.context("cannot start the local Bot API emulator")?;
+    let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
+    let handle = telegram::start(bot, Arc::new(app), Duration::from_secs(1)).await?;
+    let user = emulator.user(1001, "Reader", Some(lang.code()));
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    let result = emulator::terminal::run_terminal(user, input, tokio::io::stdout()).await;
+    handle.shutdown().await;
+    emulator.shutdown().await;
+    result.context("terminal chat failed")
+}
+
+fn check() -> ExitCode {
+    let paths = Paths::from_env();
+    match content::load_dir(&paths.messages_dir) {
+        Ok(loaded) => {
+            let c = &loaded.corpus;
+            let paragraphs: usize =
+                c.statements.iter().flat_map(|s| s.texts.values()).map(Vec::len).sum();
+            println!(
+                "{}: ok: {} statements ({} paragraphs, {} excerpts), {} slogans, {} prisoners",
+                paths.messages_dir.display(),
+                c.statements.len(),
+                paragraphs,
+                c.excerpts().count(),
+                c.slogans.len(),
+                c.prisoners.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(content::ContentError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{}/{p}", paths.messages_dir.display());
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import() -> Result<ExitCode> {
+    let paths = Paths::from_env();
+    let store = tribune::store::Store::open(&paths.data_dir)?;
+    let (_, source) = tribune::app::sync_content(&store, &paths.messages_dir)?;
+    report_source(source);
+    Ok(if source == ContentSource::KeptPrevious { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn report_source(source: ContentSource) {
+    match source {
+        ContentSource::Imported => log::info!("content imported from the files"),
+        ContentSource::Unchanged => log::info!("content unchanged since the last import"),
+        ContentSource::KeptPrevious => {
+            log::warn!("content files are invalid (see above); serving the previous content")
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,112 @@
+//! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("TELOXIDE_TOKEN is not set: get a token from @BotFather and put it in .env")]
+    MissingToken,
+    #[error(
+        "TELOXIDE_TOKEN does not look like a bot token (expected digits, a colon, then at least 30 letters, digits, - or _)"
+    )]
+    BadToken,
+    #[error("TELOXIDE_API_URL is not a valid URL: {0}")]
+    BadApiUrl(String),
+    #[error("{name} must be a whole number of seconds from 1 to 60, not {value:?}")]
+    BadNumber { name: &'static str, value: String },
+}
+
+/// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Checks the shape Telegram issues: `<bot id>:<secret>`.
+    pub fn parse(raw: &str) -> Result<Token, ConfigError> {
+        let raw = raw.trim();
+        let (id, secret) = raw.split_once(':').ok_or(ConfigError::BadToken)?;
+        let ok = !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && secret.len() >= 30
+            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok { Ok(Token(raw.to_string())) } else { Err(ConfigError::BadToken) }
+    }
+
+    /// The secret itself, for the one place that needs it: building the HTTP client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Everything `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub token: Token,
+    /// The Bot API server; `None` means Telegram's own.
+    pub api_url: Option<reqwest::Url>,
+    pub data_dir: PathBuf,
+    pub messages_dir: PathBuf,
+    /// How long one long poll for updates waits.
+    pub poll_timeout: Duration,
+}
+
+/// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data_dir: PathBuf,
+    pub messages_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn from_env() -> Paths {
+        Paths {
+            data_dir: var("TRIBUNE_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
+            messages_dir: var("TRIBUNE_MESSAGES_DIR")
+                .map_or_else(|| PathBuf::from("messages"), PathBuf::from),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let token = Token::parse(&var("TELOXIDE_TOKEN").ok_or(ConfigError::MissingToken)?)?;
+        let api_url = var("TELOXIDE_API_URL")
+            .map(|u| reqwest::Url::parse(&u).map_err(|e| ConfigError::BadApiUrl(e.to_string())))
+            .transpose()?;
+        let poll_timeout = match var("TRIBUNE_POLL_TIMEOUT_SECS") {
+            None => Duration::from_secs(10),
+            Some(value) => match value.parse::<u64>() {
+                Ok(n @ 1..=60) => Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError::BadNumber { name: "TRIBUNE_POLL_TIMEOUT_SECS", value });
+                }
+            },
+        };
+        let Paths { data_dir, messages_dir } = Paths::from_env();
+        Ok(Config { token, api_url, data_dir, messages_dir, poll_timeout })
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_and_never_printed() {
+        let token = Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap();
+        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+        assert!(Token::parse("123456").is_err());
+        assert!(Token::parse("abc:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").is_err());
+        assert!(Token::parse("1:short").is_err());
+    }
+}

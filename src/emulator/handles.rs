@@ -1,0 +1,338 @@
+//! Acting as people: a user in a private chat, a member in a group. Each
+//! action becomes an update for the bot; each wait watches what the bot sent
+//! back, without sleeping.
+
+use std::{ops::Deref, time::Duration};
+
+use super::{
+    Emulator,
+    error::WaitError,
+    html::{self, Entity, EntityKind, Parsed},
+    keyboard::Button,
+    state::{Chat, Content, Person, StoredMessage},
+    wire,
+};
+
+/// A message the bot sent to a chat, in its latest state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotMessage {
+    /// Its id in the chat.
+    pub message_id: i32,
+    /// The chat it is in.
+    pub chat_id: i64,
+    /// The text exactly as the bot sent it (raw HTML in HTML mode).
+    pub text: String,
+    /// The parse mode it was sent with.
+    pub parse_mode: Option<String>,
+    /// Inline keyboard rows.
+    pub buttons: Vec<Vec<Button>>,
+    /// Whether the bot edited it since sending.
+    pub edited: bool,
+    /// Whether link previews were turned off.
+    pub disable_link_preview: bool,
+}
+
+impl BotMessage {
+    /// The text as a Telegram user sees it: tags removed, entities decoded.
+    pub fn plain_text(&self) -> String {
+        match &self.parse_mode {
+            Some(mode) if mode.eq_ignore_ascii_case("html") => html::strip(&self.text),
+            _ => self.text.clone(),
+        }
+    }
+
+    /// The first button with this label.
+    pub fn button(&self, label: &str) -> Option<&Button> {
+        self.buttons.iter().flatten().find(|b| b.text == label)
+    }
+}
+
+/// How the bot answered a callback query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    /// The callback query id.
+    pub id: String,
+    /// The notification text, if any.
+    pub text: Option<String>,
+    /// Whether it is an alert rather than a toast.
+    pub show_alert: bool,
+    /// A URL to open, if any.
+    pub url: Option<String>,
+}
+
+/// Everything the bot did in a chat that a test had not yet seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// New messages and edited ones, by id, in their latest state.
+    pub messages: Vec<BotMessage>,
+    /// Answers to callback queries.
+    pub answers: Vec<CallbackAnswer>,
+}
+
+/// A person acting in one chat. [`User`] and [`Group`] deref to it.
+#[derive(Clone)]
+pub struct Conversation {
+    emulator: Emulator,
+    chat_id: i64,
+    sender: Person,
+}
+
+/// A user in a private chat with the bot (the chat id is the user id).
+#[derive(Clone)]
+pub struct User(Conversation);
+
+/// A group chat, acting through one member.
+#[derive(Clone)]
+pub struct Group(Conversation);
+
+impl Deref for User {
+    type Target = Conversation;
+    fn deref(&self) -> &Conversation {
+        &self.0
+    }
+}
+
+impl Deref for Group {
+    type Target = Conversation;
+    fn deref(&self) -> &Conversation {
+        &self.0
+    }
+}
+
+impl User {
+    pub(crate) fn new(emulator: Emulator, person: Person) -> User {
+        User(Conversation { emulator, chat_id: person.id, sender: person })
+    }
+
+    /// The user's id (also the chat id).
+    pub fn id(&self) -> i64 {
+        self.sender.id
+    }
+
+    /// Blocks the bot: sending to this chat then fails with 403, until the
+    /// user writes again (as in Telegram).
+    pub fn block_bot(&self) {
+        self.with_chat(|chat| chat.blocked = true);
+    }
+}
+
+impl Group {
+    pub(crate) fn new(emulator: Emulator, chat_id: i64, sender: Person) -> Group {
+        Group(Conversation { emulator, chat_id, sender })
+    }
+
+    /// The same group, acting as `user` (a group starts with a default
+    /// member, id 100, "Member").
+    pub fn as_member(&self, user: &User) -> Group {
+        Group::new(self.emulator.clone(), self.chat_id, user.sender.clone())
+    }
+}
+
+impl Conversation {
+    /// The chat this handle acts in.
+    pub fn chat_id(&self) -> i64 {
+        self.chat_id
+    }
+
+    /// Sends a text message; a leading `/command` gets a bot_command entity.
+    pub fn send_text(&self, text: &str) -> i32 {
+        let command_len = text
+            .starts_with('/')
+            .then(|| html::utf16_len(text.split_whitespace().next().unwrap_or("")));
+        let entities = command_len
+            .map(|length| vec![Entity { kind: EntityKind::BotCommand, offset: 0, length }])
+            .unwrap_or_default();
+        let parsed = Parsed { text: text.to_owned(), entities };
+        self.post(Content::Text { raw: text.to_owned(), parse_mode: None, parsed })
+    }
+
+    /// Sends a sticker (a message without text).
+    pub fn send_sticker(&self) -> i32 {
+        self.post(Content::Sticker)
+    }
+
+    /// Sends a photo (a message without text).
+    pub fn send_photo(&self) -> i32 {
+        self.post(Content::Photo)
+    }
+
+    fn post(&self, content: Content) -> i32 {
+        let id = self.emulator.with_state(|state| {
+            let chat = state
+                .chats
+                .get_mut(&self.chat_id)
+                .expect("handles exist only for registered chats");
+            // Writing to a bot one blocked unblocks it.
+            chat.blocked = false;
+            let id = chat.store(StoredMessage::new(self.sender.clone(), content));
+            let json = state.message_json(self.chat_id, id).unwrap_or_default();
+            state.enqueue("message", json);
+            id
+        });
+        self.emulator.notify();
+        id
+    }
+
+    /// Edits one of this person's text messages (an `edited_message` update).
+    ///
+    /// # Panics
+    /// If there is no such message from this person: a mistake in the test.
+    pub fn edit_text(&self, message_id: i32, new_text: &str) {
+        self.emulator.with_state(|state| {
+            let chat = state.chats.get_mut(&self.chat_id).expect("registered chat");
+            let message = chat
+                .messages
+                .get_mut(&message_id)
+                .filter(|m| m.from.id == self.sender.id)
+                .unwrap_or_else(|| panic!("no message {message_id} of this person to edit"));
+            let parsed = Parsed { text: new_text.to_owned(), entities: Vec::new() };
+            message.content = Content::Text { raw: new_text.to_owned(), parse_mode: None, parsed };
+            message.edits += 1;
+            message.edit_date = Some(super::state::unix_now());
+            let json = state.message_json(self.chat_id, message_id).unwrap_or_default();
+            state.enqueue("edited_message", json);
+        });
+        self.emulator.notify();
+    }
+
+    /// Presses an inline button: a `callback_query` update carrying `data`
+    /// (any data: a client can send what it likes). Returns the query id.
+    pub fn press(&self, message_id: i32, callback_data: &str) -> String {
+        let id = self.emulator.with_state(|state| {
+            let query_id = format!("{}{:06}", self.chat_id.unsigned_abs(), state.next_callback);
+            state.next_callback += 1;
+            let message = state.message_json(self.chat_id, message_id);
+            let chat = state.chats.get(&self.chat_id).expect("registered chat");
+            let json = wire::callback_query(
+                &query_id,
+                &self.sender,
+                chat,
+                message,
+                message_id,
+                callback_data,
+            );
+            let record = super::state::CallbackRecord { chat_id: self.chat_id, answered: false };
+            state.callbacks.insert(query_id.clone(), record);
+            state.enqueue("callback_query", json);
+            query_id
+        });
+        self.emulator.notify();
+        id
+    }
+
+    /// Every message the bot has in this chat, oldest first, latest state.
+    pub fn messages(&self) -> Vec<BotMessage> {
+        self.with_chat(|chat| chat.bot_messages().map(|m| m.to_bot_message(chat.id)).collect())
+    }
+
+    /// The bot's newest message in this chat.
+    pub fn last_message(&self) -> Option<BotMessage> {
+        self.messages().pop()
+    }
+
+    /// Bot messages not yet returned by `take_new` or a wait, without waiting.
+    pub fn take_new(&self) -> Vec<BotMessage> {
+        self.with_chat(Chat::take_new)
+    }
+
+    /// How the bot answered callback queries from this chat, in order.
+    pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
+        self.with_chat(|chat| chat.answers.clone())
+    }
+
+    /// Waits until the bot has sent at least `n_new` messages not yet taken,
+    /// and returns all of them.
+    pub async fn wait_for_messages(
+        &self,
+        n_new: usize,
+        timeout: Duration,
+    ) -> Result<Vec<BotMessage>, WaitError> {
+        self.wait(timeout, |chat| (chat.count_new() >= n_new).then(|| chat.take_new()))
+            .await
+            .map_err(|e| self.explain(e, &format!("waiting for {n_new} new bot message(s)")))
+    }
+
+    /// Waits for an edit of `message_id` not yet seen (an edit made before
+    /// this call counts, so there is no race with the action causing it).
+    pub async fn wait_for_edit(
+        &self,
+        message_id: i32,
+        timeout: Duration,
+    ) -> Result<BotMessage, WaitError> {
+        self.wait(timeout, |chat| {
+            let m = chat.messages.get_mut(&message_id).filter(|m| m.edits > m.edits_seen)?;
+            m.edits_seen = m.edits;
+            Some(m.to_bot_message(chat.id))
+        })
+        .await
+        .map_err(|e| self.explain(e, &format!("waiting for an edit of message {message_id}")))
+    }
+
+    /// Waits until the bot answered the callback query `id`.
+    pub async fn wait_for_answer(
+        &self,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<CallbackAnswer, WaitError> {
+        self.wait(timeout, |chat| chat.answers.iter().find(|a| a.id == id).cloned())
+            .await
+            .map_err(|e| self.explain(e, &format!("waiting for an answer to query {id}")))
+    }
+
+    /// Waits until the bot sent, edited or answered anything not yet seen,
+    /// and returns all of it.
+    pub async fn wait_for_activity(&self, timeout: Duration) -> Result<Activity, WaitError> {
+        self.wait(timeout, take_activity).await
+    }
+
+    fn with_chat<T>(&self, f: impl FnOnce(&mut Chat) -> T) -> T {
+        self.emulator.with_state(|s| f(s.chats.get_mut(&self.chat_id).expect("registered chat")))
+    }
+
+    async fn wait<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&mut Chat) -> Option<T>,
+    ) -> Result<T, WaitError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let outcome = self
+            .emulator
+            .wait_until(deadline, |state| {
+                if state.shutdown {
+                    return Some(Err(WaitError::Shutdown));
+                }
+                check(state.chats.get_mut(&self.chat_id)?).map(Ok)
+            })
+            .await;
+        outcome.unwrap_or(Err(WaitError::Timeout { waited: timeout, got: String::new() }))
+    }
+
+    /// Fills a timeout with what the chat holds, for a readable failure.
+    fn explain(&self, error: WaitError, what: &str) -> WaitError {
+        let WaitError::Timeout { waited, .. } = error else { return error };
+        let got = self.with_chat(|chat| {
+            let new = chat.count_new();
+            let last = chat.bot_messages().last().map(|m| m.to_bot_message(chat.id).plain_text());
+            format!("{what}; {new} new; the bot's last message: {last:?}")
+        });
+        WaitError::Timeout { waited, got }
+    }
+}
+
+fn take_activity(chat: &mut Chat) -> Option<Activity> {
+    let edited = chat.bot_messages().any(|m| m.id <= chat.seen_up_to && m.edits > m.edits_seen);
+    if chat.count_new() == 0 && !edited && chat.answers.len() == chat.answers_seen {
+        return None;
+    }
+    let mut messages: Vec<BotMessage> = Vec::new();
+    for m in chat.messages.values_mut().filter(|m| m.from.is_bot && m.id <= chat.seen_up_to) {
+        if m.edits > m.edits_seen {
+            m.edits_seen = m.edits;
+            messages.push(m.to_bot_message(chat.id));
+        }
+    }
+    messages.extend(chat.take_new());
+    let answers = chat.answers[chat.answers_seen..].to_vec();
+    chat.answers_seen = chat.answers.len();
+    Some(Activity { messages, answers })
+}

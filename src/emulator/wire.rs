@@ -1,0 +1,172 @@
+//! Telegram-shaped JSON for users, chats, messages and entities, written by
+//! hand after the Bot API documentation (not with teloxide's types, so the
+//! emulator cannot share a bug with the client it tests). The tests check
+//! that teloxide reads every object back.
+
+use serde_json::{Value, json};
+
+use super::{
+    html::{Entity, EntityKind},
+    state::{Chat, ChatKind, Content, Person, StoredMessage},
+};
+
+/// A `User` object.
+pub(crate) fn user(person: &Person) -> Value {
+    let mut user = json!({
+        "id": person.id,
+        "is_bot": person.is_bot,
+        "first_name": person.first_name,
+    });
+    if let Some(username) = &person.username {
+        user["username"] = json!(username);
+    }
+    if let Some(language) = &person.language_code {
+        user["language_code"] = json!(language);
+    }
+    user
+}
+
+/// The result of getMe.
+pub(crate) fn me() -> Value {
+    let mut me = user(&Person::bot());
+    for (key, value) in [
+        ("can_join_groups", true),
+        ("can_read_all_group_messages", false),
+        ("supports_inline_queries", true),
+        ("can_connect_to_business", false),
+        ("has_main_web_app", false),
+    ] {
+        me[key] = json!(value);
+    }
+    me
+}
+
+/// A `Chat` object.
+pub(crate) fn chat(chat: &Chat) -> Value {
+    match &chat.kind {
+        ChatKind::Private { first_name } => {
+            json!({ "id": chat.id, "type": "private", "first_name": first_name })
+        }
+        ChatKind::Group { title } => json!({ "id": chat.id, "type": "group", "title": title }),
+        ChatKind::Supergroup { title } => {
+            json!({ "id": chat.id, "type": "supergroup", "title": title })
+        }
+    }
+}
+
+/// A `Message` object (without `reply_to_message`, which the state adds).
+pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
+    let mut json = json!({
+        "message_id": m.id,
+        "from": user(&m.from),
+        "chat": chat(chat_info),
+        "date": m.date,
+    });
+    match &m.content {
+        Content::Text { parsed, .. } => {
+            json["text"] = json!(parsed.text);
+            if !parsed.entities.is_empty() {
+                json["entities"] = Value::Array(parsed.entities.iter().map(entity).collect());
+            }
+        }
+        Content::Sticker => json["sticker"] = sticker(m.id),
+        Content::Photo => json["photo"] = photo(m.id),
+    }
+    if let Some(keyboard) = &m.keyboard {
+        json["reply_markup"] = json!({ "inline_keyboard": keyboard.json });
+    }
+    if let Some(date) = m.edit_date {
+        json["edit_date"] = json!(date);
+    }
+    if m.disable_link_preview {
+        json["link_preview_options"] = json!({ "is_disabled": true });
+    }
+    json
+}
+
+/// A message the bot can no longer see: Telegram marks it with date 0.
+pub(crate) fn inaccessible_message(chat_info: &Chat, message_id: i32) -> Value {
+    json!({ "chat": chat(chat_info), "message_id": message_id, "date": 0 })
+}
+
+/// A `MessageEntity` object.
+pub(crate) fn entity(e: &Entity) -> Value {
+    let (kind, extra) = match &e.kind {
+        EntityKind::Bold => ("bold", None),
+        EntityKind::Italic => ("italic", None),
+        EntityKind::Underline => ("underline", None),
+        EntityKind::Strikethrough => ("strikethrough", None),
+        EntityKind::Spoiler => ("spoiler", None),
+        EntityKind::Code => ("code", None),
+        EntityKind::Pre { language } => ("pre", language.as_ref().map(|l| ("language", l))),
+        EntityKind::TextLink { url } => ("text_link", Some(("url", url))),
+        EntityKind::CustomEmoji { id } => ("custom_emoji", Some(("custom_emoji_id", id))),
+        EntityKind::Blockquote => ("blockquote", None),
+        EntityKind::ExpandableBlockquote => ("expandable_blockquote", None),
+        EntityKind::BotCommand => ("bot_command", None),
+    };
+    let mut json = json!({ "type": kind, "offset": e.offset, "length": e.length });
+    if let Some((key, value)) = extra {
+        json[key] = json!(value);
+    }
+    json
+}
+
+/// A `CallbackQuery` object for a press on `message_id` in `chat_info`.
+pub(crate) fn callback_query(
+    id: &str,
+    from: &Person,
+    chat_info: &Chat,
+    message: Option<Value>,
+    message_id: i32,
+    data: &str,
+) -> Value {
+    json!({
+        "id": id,
+        "from": user(from),
+        "message": message.unwrap_or_else(|| inaccessible_message(chat_info, message_id)),
+        // Stable per chat, as Telegram's is.
+        "chat_instance": format!("{}", chat_info.id.unsigned_abs().wrapping_mul(2_654_435_761)),
+        "data": data,
+    })
+}
+
+/// The result of getWebhookInfo: no webhook, as polling needs.
+pub(crate) fn webhook_info(pending: usize) -> Value {
+    json!({ "url": "", "has_custom_certificate": false, "pending_update_count": pending })
+}
+
+fn file(kind: &str, message_id: i32, size: u32) -> Value {
+    let id = format!("EMULATOR-{kind}-{message_id}");
+    json!({ "file_id": id, "file_unique_id": format!("{kind}{message_id}"), "file_size": size })
+}
+
+fn sticker(message_id: i32) -> Value {
+    let mut sticker = file("sticker", message_id, 24_000);
+    for (key, value) in [
+        ("width", json!(512)),
+        ("height", json!(512)),
+        ("type", json!("regular")),
+        ("is_animated", json!(false)),
+        ("is_video", json!(false)),
+        ("emoji", json!("👍")),
+    ] {
+        sticker[key] = value;
+    }
+    sticker
+}
+
+fn photo(message_id: i32) -> Value {
+    let sizes = [(90, 1_200), (320, 18_000), (1280, 160_000)];
+    Value::Array(
+        sizes
+            .iter()
+            .map(|&(side, size)| {
+                let mut p = file(&format!("photo{side}"), message_id, size);
+                p["width"] = json!(side);
+                p["height"] = json!(side);
+                p
+            })
+            .collect(),
+    )
+}

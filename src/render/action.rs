@@ -1,0 +1,262 @@
+//! What a button asks for, encoded in Telegram's callback data (at most 64 bytes), and what a
+//! deep link (`/start <payload>`) opens.
+//!
+//! Callback data comes back from the client and may be forged or stale: decoding validates
+//! every part, and the views re-check that what it names still exists.
+
+use crate::content::{ExcerptKey, Group, Lang};
+
+/// Telegram's limit on callback data.
+pub const CALLBACK_LIMIT: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A random excerpt (the menu's button).
+    Excerpt,
+    /// Another excerpt than `after`: from the same statement, or from any.
+    AnotherExcerpt { after: ExcerptKey, same_statement: bool },
+    /// A page of a statement (1-based) in a language.
+    Read { statement: String, lang: Lang, page: usize },
+    /// Page 1 of a statement, as a new message (from lists; `Read` pages in place).
+    Open { statement: String, lang: Lang },
+    /// The full statement at the page holding an excerpt.
+    ReadAt(ExcerptKey),
+    /// Another slogan than this one.
+    AnotherSlogan { after: Option<String> },
+    /// The whole prisoner list, as a new message (from the menu and cards).
+    PrisonerList,
+    /// The prisoner list filtered to one group or all, in place of the list it is on.
+    Prisoners(Option<Group>),
+    /// One prisoner's card.
+    Prisoner(String),
+    /// The list of statements.
+    Statements,
+    /// Set the chat's language.
+    SetLang(Lang),
+    /// A button that only shows information (the page counter).
+    Nothing,
+}
+
+impl Action {
+    /// Encodes for callback data. Ids are at most 40 bytes, so every action fits in 64.
+    pub fn encode(&self) -> String {
+        let key = |k: &ExcerptKey| format!("{}:{}:{}", k.statement, k.lang, k.paragraph);
+        match self {
+            Action::Excerpt => "x".to_string(),
+            Action::AnotherExcerpt { after, same_statement } => {
+                format!("y:{}:{}", key(after), u8::from(*same_statement))
+            }
+            Action::Read { statement, lang, page } => format!("r:{statement}:{lang}:{page}"),
+            Action::Open { statement, lang } => format!("o:{statement}:{lang}"),
+            Action::ReadAt(k) => format!("f:{}", key(k)),
+            Action::AnotherSlogan { after } => format!("s:{}", after.as_deref().unwrap_or("")),
+            Action::PrisonerList => "m".to_string(),
+            Action::Prisoners(group) => format!("p:{}", group.map_or("*", Group::code)),
+            Action::Prisoner(id) => format!("c:{id}"),
+            Action::Statements => "l".to_string(),
+            Action::SetLang(lang) => format!("g:{lang}"),
+            Action::Nothing => "n".to_string(),
+        }
+    }
+
+    /// Decodes callback data; `None` for anything malformed.
+    pub fn decode(data: &str) -> Option<Action> {
+        if data.len() > CALLBACK_LIMIT {
+            return None;
+        }
+        let (tag, rest) = data.split_once(':').unwrap_or((data, ""));
+        let parts: Vec<&str> = rest.split(':').collect();
+        Some(match (tag, parts.as_slice()) {
+            ("x", [""]) => Action::Excerpt,
+            ("y", [s, l, p, same]) => Action::AnotherExcerpt {
+                after: excerpt_key(s, l, p)?,
+                same_statement: match *same {
+                    "0" => false,
+                    "1" => true,
+                    _ => return None,
+                },
+            },
+            ("r", [s, l, p]) => Action::Read {
+                statement: id(s)?,
+                lang: lang(l)?,
+                page: number(p).filter(|&p| p >= 1)?,
+            },
+            ("o", [s, l]) => Action::Open { statement: id(s)?, lang: lang(l)? },
+            ("f", [s, l, p]) => Action::ReadAt(excerpt_key(s, l, p)?),
+            ("s", [""]) => Action::AnotherSlogan { after: None },
+            ("s", [s]) => Action::AnotherSlogan { after: Some(id(s)?) },
+            ("m", [""]) => Action::PrisonerList,
+            ("p", ["*"]) => Action::Prisoners(None),
+            ("p", [g]) => Action::Prisoners(Some(Group::from_code(g)?)),
+            ("c", [p]) => Action::Prisoner(id(p)?),
+            ("l", [""]) => Action::Statements,
+            ("g", [l]) => Action::SetLang(lang(l)?),
+            ("n", [""]) => Action::Nothing,
+            _ => return None,
+        })
+    }
+
+    /// Whether the answer replaces the message the button is on (paging, filtering) rather than
+    /// arriving as a new message.
+    pub fn edits_in_place(&self) -> bool {
+        matches!(self, Action::Read { .. } | Action::Prisoners(_))
+    }
+}
+
+/// What a deep link `t.me/<bot>?start=<payload>` opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    Menu,
+    Prisoners(Option<Group>),
+    Statements,
+    Slogan(Option<String>),
+    Excerpt(ExcerptKey),
+    Prisoner(String),
+    Read(String),
+}
+
+impl Start {
+    /// Payloads use only `A-Za-z0-9_-`, as Telegram requires, and at most 64 characters.
+    pub fn encode(&self) -> String {
+        match self {
+            Start::Menu => String::new(),
+            Start::Prisoners(None) => "prisoners".into(),
+            Start::Prisoners(Some(g)) => format!("g_{}", g.code()),
+            Start::Statements => "statements".into(),
+            Start::Slogan(None) => "slogan".into(),
+            Start::Slogan(Some(id)) => format!("s_{id}"),
+            Start::Excerpt(k) => format!("e_{}_{}_{}", k.statement, k.lang, k.paragraph),
+            Start::Prisoner(id) => format!("p_{id}"),
+            Start::Read(id) => format!("r_{id}"),
+        }
+    }
+
+    /// Decodes a payload; `None` for anything malformed (the caller shows the menu and a notice).
+    pub fn decode(payload: &str) -> Option<Start> {
+        let payload = payload.trim();
+        if payload.len() > CALLBACK_LIMIT {
+            return None;
+        }
+        Some(match payload {
+            "" => Start::Menu,
+            "prisoners" => Start::Prisoners(None),
+            "statements" => Start::Statements,
+            "slogan" | "slogans" => Start::Slogan(None),
+            _ => {
+                let (tag, rest) = payload.split_once('_')?;
+                match tag {
+                    "g" => Start::Prisoners(Some(Group::from_code(rest)?)),
+                    "s" => Start::Slogan(Some(id(rest)?)),
+                    "p" => Start::Prisoner(id(rest)?),
+                    "r" => Start::Read(id(rest)?),
+                    "e" => {
+                        let mut parts = rest.rsplitn(3, '_');
+                        let (p, l, s) = (parts.next()?, parts.next()?, parts.next()?);
+                        Start::Excerpt(excerpt_key(s, l, p)?)
+                    }
+                    _ => return None,
+                }
+            }
+        })
+    }
+}
+
+fn id(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= crate::content::parse::MAX_ID_LEN
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    ok.then(|| s.to_string())
+}
+
+fn lang(s: &str) -> Option<Lang> {
+    Lang::ALL.into_iter().find(|l| l.code() == s)
+}
+
+fn number(s: &str) -> Option<usize> {
+    (s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}
+
+fn excerpt_key(s: &str, l: &str, p: &str) -> Option<ExcerptKey> {
+    Some(ExcerptKey { statement: id(s)?, lang: lang(l)?, paragraph: number(p)? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_id() -> String {
+        "a".repeat(crate::content::parse::MAX_ID_LEN)
+    }
+
+    #[test]
+    fn every_action_round_trips_within_64_bytes() {
+        let key = ExcerptKey { statement: long_id(), lang: Lang::Az, paragraph: 9999 };
+        let actions = [
+            Action::AnotherExcerpt { after: key.clone(), same_statement: true },
+            Action::AnotherExcerpt { after: key.clone(), same_statement: false },
+            Action::Excerpt,
+            Action::Read { statement: long_id(), lang: Lang::Ru, page: 9999 },
+            Action::ReadAt(key),
+            Action::Open { statement: long_id(), lang: Lang::Ru },
+            Action::AnotherSlogan { after: Some(long_id()) },
+            Action::AnotherSlogan { after: None },
+            Action::Prisoners(Some(Group::CourierUnion)),
+            Action::Prisoners(None),
+            Action::PrisonerList,
+            Action::Prisoner(long_id()),
+            Action::Statements,
+            Action::SetLang(Lang::Az),
+            Action::Nothing,
+        ];
+        for action in actions {
+            let data = action.encode();
+            assert!(data.len() <= CALLBACK_LIMIT, "{data} is {} bytes", data.len());
+            assert_eq!(Action::decode(&data), Some(action));
+        }
+    }
+
+    #[test]
+    fn forged_callback_data_is_refused() {
+        for data in [
+            "",
+            "zz",
+            "r:x:en:0",
+            "r:x:xx:1",
+            "r:X:en:1",
+            "r:x:en:1:2",
+            "p:poets",
+            "c:",
+            "x:a:en",
+            "y:a:en:1:2",
+            "y:a:en:1",
+            "r:x:en:99999",
+        ] {
+            assert_eq!(Action::decode(data), None, "{data}");
+        }
+        assert_eq!(Action::decode(&"c:".repeat(40)), None);
+    }
+
+    #[test]
+    fn deep_links_round_trip() {
+        let starts = [
+            Start::Prisoners(None),
+            Start::Prisoners(Some(Group::Journalist)),
+            Start::Statements,
+            Start::Slogan(Some("world-revolution".into())),
+            Start::Excerpt(ExcerptKey {
+                statement: "cpa-izmir-speech".into(),
+                lang: Lang::Ru,
+                paragraph: 7,
+            }),
+            Start::Prisoner("ulvi-hasanli".into()),
+            Start::Read("cpa-izmir-speech".into()),
+        ];
+        for start in starts {
+            let payload = start.encode();
+            assert!(payload.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            assert_eq!(Start::decode(&payload), Some(start));
+        }
+        assert_eq!(Start::decode("e_x_en"), None);
+        assert_eq!(Start::decode("<script>"), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! The dptree handler tree: each endpoint works out who is asking and in which language,
+//! calls a view, and sends the reply. Nothing here formats text or decides content.
+
+use super::{commands::Command, send};
+use crate::{
+    app::Tribune,
+    content::Lang,
+    render::{self, Action, Ctx, Effect, Reply},
+};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+use teloxide::{
+    dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler},
+    prelude::*,
+    types::{ChatKind, Me},
+};
+
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+type HandlerResult = Result<(), HandlerError>;
+
+/// The whole update-handling tree.
+pub fn schema() -> UpdateHandler<HandlerError> {
+    dptree::entry()
+        .branch(
+            Update::filter_message()
+                .branch(dptree::entry().filter_command::<Command>().endpoint(on_command))
+                .branch(dptree::endpoint(on_other_message)),
+        )
+        .branch(Update::filter_edited_message().endpoint(on_edited))
+        .branch(Update::filter_callback_query().endpoint(on_callback))
+}
+
+async fn on_command(
+    bot: Bot,
+    app: Arc<Tribune>,
+    me: Me,
+    msg: Message,
+    cmd: Command,
+) -> HandlerResult {
+    let corpus = app.corpus();
+    let lang = reader_lang(&app, &msg);
+    let ctx =
+        Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: seed(msg.id.0 as u64) };
+    let reply = respond(&ctx, &cmd);
+    apply_effect(&app, msg.chat.id, &reply);
+    send::reply(&bot, msg.chat.id, &reply).await?;
+    Ok(())
+}
+
+/// Maps a command to its view.
+pub fn respond(ctx: &Ctx, cmd: &Command) -> Reply {
+    let bare = |args: &str, name: &str, view: fn(&Ctx) -> Reply| {
+        if args.trim().is_empty() { view(ctx) } else { render::no_arguments(ctx, name) }
+    };
+    match cmd {
+        Command::Start(payload) => render::start(ctx, payload),
+        Command::Help(args) => bare(args, "/help", render::help),
+        Command::Excerpt(args) => render::excerpt(ctx, args),
+        Command::Slogan(args) => render::slogan(ctx, args),
+        Command::Prisoners(args) => render::prisoners(ctx, args),
+        Command::Prisoner(args) => render::prisoner(ctx, args),
+        Command::Statements(args) => bare(args, "/statements", render::statements),
+        Command::Read(args) => render::read(ctx, args),
+        Command::Search(args) => render::search(ctx, args),
+        Command::Lang(args) => render::lang(ctx, args),
+        Command::About(args) => bare(args, "/about", render::about),
+    }
+}
+
+/// Anything that is not one of our commands. In private chats every message gets an answer;
+/// in groups only commands addressed to this bot do, so Tribune never chatters in a group.
+async fn on_other_message(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> HandlerResult {
+    let private = matches!(msg.chat.kind, ChatKind::Private(_));
+    let corpus = app.corpus();
+    let ctx = Ctx {
+        corpus: &corpus,
+        lang: reader_lang(&app, &msg),
+        bot_username: me.username(),
+        seed: seed(0),
+    };
+    let reply = match msg.text() {
+        Some(text) if text.starts_with('/') => {
+            let first = text.split_whitespace().next().unwrap_or(text);
+            let addressed = match first.split_once('@') {
+                Some((_, bot_name)) => bot_name.eq_ignore_ascii_case(me.username()),
+                None => private,
+            };
+            if !addressed {
+                return Ok(());
+            }
+            render::unknown_command(&ctx, first)
+        }
+        Some(text) if private => render::search(&ctx, text),
+        None if private => render::non_text(&ctx),
+        _ => return Ok(()),
+    };
+    send::reply(&bot, msg.chat.id, &reply).await?;
+    Ok(())
+}
+
+async fn on_edited(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> HandlerResult {
+    if !matches!(msg.chat.kind, ChatKind::Private(_)) {
+        return Ok(());
+    }
+    let corpus = app.corpus();
+    let ctx = Ctx {
+        corpus: &corpus,
+        lang: reader_lang(&app, &msg),
+        bot_username: me.username(),
+        seed: seed(0),
+    };
+    send::reply(&bot, msg.chat.id, &render::edited_message(&ctx)).await?;
+    Ok(())
+}
+
+/// A pressed button. The data is decoded and checked; a forged or stale button gets a short
+/// notice and changes nothing.
+async fn on_callback(bot: Bot, app: Arc<Tribune>, me: Me, q: CallbackQuery) -> HandlerResult {
+    let Some(message) = q.message.as_ref() else {
+        bot.answer_callback_query(q.id.clone()).await?;
+        return Ok(());
+    };
+    let chat = message.chat().id;
+    let corpus = app.corpus();
+    let lang = app.lang_for(chat.0, q.from.language_code.as_deref());
+    let ctx = Ctx {
+        corpus: &corpus,
+        lang,
+        bot_username: me.username(),
+        seed: seed(message.id().0 as u64),
+    };
+    let action = q.data.as_deref().and_then(Action::decode);
+    let reply = action
+        .as_ref()
+        .and_then(|a| render::on_action(&ctx, a))
+        .unwrap_or_else(|| render::stale_button(&ctx));
+    apply_effect(&app, chat, &reply);
+    let mut answer = bot.answer_callback_query(q.id.clone());
+    if let Some(notice) = &reply.notice {
+        answer = answer.text(notice.clone());
+    }
+    answer.await?;
+    if reply.messages.is_empty() {
+        return Ok(());
+    }
+    let in_place = action.as_ref().is_some_and(Action::edits_in_place) && reply.messages.len() == 1;
+    if in_place {
+        send::edit(&bot, chat, message.id(), &reply.messages[0]).await?;
+    } else {
+        send::reply(&bot, chat, &reply).await?;
+    }
+    Ok(())
+}
+
+fn reader_lang(app: &Tribune, msg: &Message) -> Lang {
+    let code = msg.from.as_ref().and_then(|u| u.language_code.as_deref());
+    app.lang_for(msg.chat.id.0, code)
+}
+
+fn apply_effect(app: &Tribune, chat: ChatId, reply: &Reply) {
+    match reply.effect {
+        Some(Effect::SetLang(lang)) => {
+            if let Err(e) = app.store().set_chat_lang(chat.0, lang) {
+                log::error!("cannot store a chat's language: {e}");
+            }
+        }
+        None => {}
+    }
+}
+
+/// A seed for the views' random choices: different on every request.
+fn seed(salt: u64) -> u64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ salt.rotate_left(32)
+}
