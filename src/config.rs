@@ -84,7 +84,10 @@ impl Config {
             Some(value) => match value.parse::<u64>() {
                 Ok(n @ 1..=60) => Duration::from_secs(n),
                 _ => {
-                    return Err(ConfigError::BadNumber { name: "TRIBUNE_POLL_TIMEOUT_SECS", value });
+                    return Err(ConfigError::BadNumber {
+                        name: "TRIBUNE_POLL_TIMEOUT_SECS",
+                        value,
+                    });
                 }
             },
         };
