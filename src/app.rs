@@ -104,3 +104,68 @@ pub fn sync_content(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_messages(to: &Path) {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
+        for sub in ["", "statements", "ui"] {
+            std::fs::create_dir_all(to.join(sub)).unwrap();
+            for entry in std::fs::read_dir(from.join(sub)).unwrap().flatten() {
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), to.join(sub).join(entry.file_name())).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn imports_once_then_only_when_files_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Imported);
+        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Unchanged);
+        let slogans = messages.join("slogans.toml");
+        let edited =
+            std::fs::read_to_string(&slogans).unwrap() + "\n# a comment changes the fingerprint\n";
+        std::fs::write(&slogans, edited).unwrap();
+        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Imported);
+    }
+
+    #[test]
+    fn broken_files_keep_the_previous_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        let data = dir.path().join("data");
+        // The first instance is dropped (closing the store) before the second opens it.
+        let before = {
+            let (app, source) = Tribune::open(&data, &messages).unwrap();
+            assert_eq!(source, ContentSource::Imported);
+            app.corpus()
+        };
+        std::fs::write(messages.join("prisoners.toml"), "[[prisoner]]\nid = \"broken\"\n").unwrap();
+        let (app, source) = Tribune::open(&data, &messages).unwrap();
+        assert_eq!(source, ContentSource::KeptPrevious);
+        assert_eq!(*app.corpus(), *before);
+    }
+
+    #[test]
+    fn broken_files_with_an_empty_store_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        std::fs::write(messages.join("slogans.toml"), "[[slogan]]\nid = 5\n").unwrap();
+        let error =
+            Tribune::open(&dir.path().join("data"), &messages).err().expect("no content to serve");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no content to serve: 1 problem(s) in the content:\nslogans.toml:2:"),
+            "{text}"
+        );
+    }
+}
