@@ -3,12 +3,15 @@
 
 use crate::{
     content::{self, Corpus, Lang},
+    schedule::{self, Clock},
     store::{Store, StoreError},
+    subscription::{Change, ChatKind, Frequency, Subscription},
 };
 use std::{
     path::Path,
     sync::{Arc, RwLock},
 };
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -33,6 +36,10 @@ pub enum ContentSource {
 pub struct Tribune {
     store: Store,
     corpus: RwLock<Arc<Corpus>>,
+    clock: Clock,
+    /// Woken whenever a due time may have moved earlier, so the scheduler re-reads the index.
+    schedule_changed: Notify,
+    operators: Vec<i64>,
 }
 
 impl Tribune {
@@ -46,7 +53,101 @@ impl Tribune {
     ) -> Result<(Tribune, ContentSource), AppError> {
         let store = Store::open(data_dir)?;
         let (corpus, source) = sync_content(&store, messages_dir)?;
-        Ok((Tribune { store, corpus: RwLock::new(Arc::new(corpus)) }, source))
+        let tribune = Tribune {
+            store,
+            corpus: RwLock::new(Arc::new(corpus)),
+            clock: Clock::System,
+            schedule_changed: Notify::new(),
+            operators: Vec::new(),
+        };
+        Ok((tribune, source))
+    }
+
+    /// Uses another clock (tests move a manual one).
+    pub fn with_clock(mut self, clock: Clock) -> Tribune {
+        self.clock = clock;
+        self
+    }
+
+    /// The Telegram user ids of the organisation's operators.
+    pub fn with_operators(mut self, operators: Vec<i64>) -> Tribune {
+        self.operators = operators;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn operators(&self) -> &[i64] {
+        &self.operators
+    }
+
+    pub fn schedule_changed(&self) -> &Notify {
+        &self.schedule_changed
+    }
+
+    /// Subscribes a chat (or resumes its digests), keeping any settings it had.
+    pub fn subscribe(
+        &self,
+        chat_id: i64,
+        kind: ChatKind,
+        lang: Lang,
+    ) -> Result<Subscription, AppError> {
+        let mut sub = self
+            .store
+            .subscription(chat_id)?
+            .unwrap_or_else(|| Subscription::new(chat_id, kind, lang));
+        sub.active = true;
+        if sub.frequency == Frequency::Off {
+            sub.frequency = Frequency::Daily;
+        }
+        self.reschedule(&mut sub)?;
+        Ok(sub)
+    }
+
+    /// Applies one settings change; `None` when the chat has no subscription.
+    pub fn change_subscription(
+        &self,
+        chat_id: i64,
+        change: Change,
+    ) -> Result<Option<Subscription>, AppError> {
+        let Some(mut sub) = self.store.subscription(chat_id)? else { return Ok(None) };
+        change.apply(&mut sub);
+        self.reschedule(&mut sub)?;
+        Ok(Some(sub))
+    }
+
+    /// Registers a channel the bot may post in, with digests off until an administrator sets
+    /// them up; reactivates one that was deactivated. Returns whether anything changed.
+    pub fn register_channel(&self, chat_id: i64) -> Result<bool, AppError> {
+        match self.store.subscription(chat_id)? {
+            Some(sub) if sub.active => Ok(false),
+            Some(mut sub) => {
+                sub.active = true;
+                self.reschedule(&mut sub)?;
+                Ok(true)
+            }
+            None => {
+                let mut sub = Subscription::new(chat_id, ChatKind::Channel, Lang::En);
+                sub.frequency = Frequency::Off;
+                self.reschedule(&mut sub)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Computes the next due time from now and saves, durably.
+    fn reschedule(&self, sub: &mut Subscription) -> Result<(), AppError> {
+        sub.next_due = if sub.receives_digests() {
+            schedule::next_due(sub.frequency, sub.time, sub.zone, self.clock.now())
+                .map(|t| t.timestamp())
+        } else {
+            None
+        };
+        self.store.save_subscription(sub)?;
+        self.schedule_changed.notify_one();
+        Ok(())
     }
 
     /// The content being served now.

@@ -14,6 +14,14 @@ pub enum ConfigError {
     BadApiUrl(String),
     #[error("{name} must be a whole number of seconds from 1 to 60, not {value:?}")]
     BadNumber { name: &'static str, value: String },
+    #[error(
+        "TRIBUNE_RATE_LIMIT must be a number of messages per second from 1 to {max}, not {value:?}"
+    )]
+    BadRate { value: String, max: u32 },
+    #[error("TRIBUNE_ADMINS must list Telegram user ids separated by commas, not {0:?}")]
+    BadAdmins(String),
+    #[error("{name} must be true or false, not {value:?}")]
+    BadFlag { name: &'static str, value: String },
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -54,6 +62,14 @@ pub struct Config {
     pub messages_dir: PathBuf,
     /// How long one long poll for updates waits.
     pub poll_timeout: Duration,
+    /// Messages per second overall (Telegram: 30; up to 1000 with paid broadcasts).
+    pub rate_limit: u32,
+    /// Send bulk messages with `allow_paid_broadcast` (charged in Telegram Stars).
+    pub paid_broadcast: bool,
+    /// Telegram user ids of the operators.
+    pub admins: Vec<i64>,
+    /// Channels to post in, by id or `@username`.
+    pub channels: Vec<String>,
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -91,8 +107,55 @@ impl Config {
                 }
             },
         };
+        let paid_broadcast = match var("TRIBUNE_PAID_BROADCAST")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError::BadFlag {
+                    name: "TRIBUNE_PAID_BROADCAST",
+                    value: other.to_string(),
+                });
+            }
+        };
+        let max = if paid_broadcast { 1000 } else { 30 };
+        let rate_limit = match var("TRIBUNE_RATE_LIMIT") {
+            None => 30,
+            Some(value) => match value.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => return Err(ConfigError::BadRate { value, max }),
+            },
+        };
+        let admins = match var("TRIBUNE_ADMINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<i64>().ok().filter(|id| *id > 0))
+                .collect::<Option<Vec<i64>>>()
+                .ok_or(ConfigError::BadAdmins(list.clone()))?,
+        };
+        let channels = var("TRIBUNE_CHANNELS")
+            .map(|list| {
+                list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+            })
+            .unwrap_or_default();
         let Paths { data_dir, messages_dir } = Paths::from_env();
-        Ok(Config { token, api_url, data_dir, messages_dir, poll_timeout })
+        Ok(Config {
+            token,
+            api_url,
+            data_dir,
+            messages_dir,
+            poll_timeout,
+            rate_limit,
+            paid_broadcast,
+            admins,
+            channels,
+        })
     }
 }
 

@@ -5,7 +5,11 @@
 pub mod app;
 pub mod config;
 pub mod content;
+pub mod delivery;
+pub mod digest;
 pub mod emulator;
 pub mod render;
+pub mod schedule;
 pub mod store;
+pub mod subscription;
 pub mod telegram;

@@ -7,7 +7,10 @@ use teloxide::Bot;
 use tribune::{
     app::{ContentSource, Tribune},
     config::{Config, Paths},
-    content, emulator, telegram,
+    content,
+    delivery::Limits,
+    emulator,
+    telegram::{self, ServeOptions},
 };
 
 /// Tribune: a Telegram bot that distributes statements.
@@ -71,12 +74,18 @@ async fn serve() -> Result<()> {
     let config = Config::from_env()?;
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
-    let app = Arc::new(app);
+    let app = Arc::new(app.with_operators(config.admins.clone()));
     let mut bot = Bot::new(config.token.expose());
     if let Some(url) = &config.api_url {
         bot = bot.set_api_url(url.clone());
     }
-    let handle = telegram::start(bot, app.clone(), config.poll_timeout)
+    let options = ServeOptions {
+        poll_timeout: config.poll_timeout,
+        limits: Limits::telegram(f64::from(config.rate_limit), config.paid_broadcast),
+        channels: config.channels.clone(),
+        ..ServeOptions::default()
+    };
+    let handle = telegram::start(bot, app.clone(), options)
         .await
         .context("cannot reach the Bot API (check TELOXIDE_TOKEN and TELOXIDE_API_URL)")?;
     log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
@@ -99,7 +108,8 @@ async fn demo(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
     let emulator =
         emulator::Emulator::start().await.context("cannot start the local Bot API emulator")?;
     let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
-    let handle = telegram::start(bot, Arc::new(app), Duration::from_secs(1)).await?;
+    let options = ServeOptions { poll_timeout: Duration::from_secs(1), ..ServeOptions::default() };
+    let handle = telegram::start(bot, Arc::new(app), options).await?;
     let user = emulator.user(1001, "Reader", Some(lang.code()));
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     let result = emulator::terminal::run_terminal(user, input, tokio::io::stdout()).await;

@@ -231,7 +231,7 @@ async fn help_about_and_the_command_menu() {
     assert!(about.contains("never stores names"));
     for lang in [None, Some("ru"), Some("az")] {
         let menu = app.emulator.my_commands(lang);
-        assert_eq!(menu.len(), 11, "menu for {lang:?}");
+        assert_eq!(menu.len(), 16, "menu for {lang:?}");
         assert_eq!(menu[2].0, "excerpt");
     }
     assert_eq!(app.emulator.my_commands(Some("ru"))[1].1, "Что умеет Tribune");

@@ -4,7 +4,10 @@
 //! Callback data comes back from the client and may be forged or stale: decoding validates
 //! every part, and the views re-check that what it names still exists.
 
-use crate::content::{ExcerptKey, Group, Lang};
+use crate::{
+    content::{ExcerptKey, Group, Lang},
+    subscription::{Change, LocalTime, PrisonerNews, Zone, weekday_code, weekday_from_code},
+};
 
 /// Telegram's limit on callback data.
 pub const CALLBACK_LIMIT: usize = 64;
@@ -33,6 +36,9 @@ pub enum Action {
     Statements,
     /// Set the chat's language.
     SetLang(Lang),
+    /// Something on a subscription's settings card; `chat` is the subscribed chat (a channel's
+    /// card is shown in its administrator's private chat).
+    Settings { chat: i64, step: SettingsStep },
     /// A button that only shows information (the page counter).
     Nothing,
 }
@@ -55,6 +61,7 @@ impl Action {
             Action::Prisoner(id) => format!("c:{id}"),
             Action::Statements => "l".to_string(),
             Action::SetLang(lang) => format!("g:{lang}"),
+            Action::Settings { chat, step } => format!("S:{chat}:{}", step.encode()),
             Action::Nothing => "n".to_string(),
         }
     }
@@ -63,6 +70,12 @@ impl Action {
     pub fn decode(data: &str) -> Option<Action> {
         if data.len() > CALLBACK_LIMIT {
             return None;
+        }
+        if let Some(rest) = data.strip_prefix("S:") {
+            let mut parts = rest.splitn(3, ':');
+            let (chat, key, value) = (parts.next()?, parts.next()?, parts.next()?);
+            let chat = chat.parse::<i64>().ok().filter(|c| *c != 0 && chat.len() <= 20)?;
+            return Some(Action::Settings { chat, step: SettingsStep::decode(key, value)? });
         }
         let (tag, rest) = data.split_once(':').unwrap_or((data, ""));
         let parts: Vec<&str> = rest.split(':').collect();
@@ -100,6 +113,65 @@ impl Action {
     /// arriving as a new message.
     pub fn edits_in_place(&self) -> bool {
         matches!(self, Action::Read { .. } | Action::Prisoners(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingsStep {
+    Set(Change),
+    AskTime,
+    AskZone,
+    Open,
+    Done,
+}
+
+impl SettingsStep {
+    fn encode(self) -> String {
+        match self {
+            SettingsStep::Set(change) => match change {
+                Change::Daily => "f:daily".into(),
+                Change::Off => "f:off".into(),
+                Change::Weekly(day) => format!("w:{}", weekday_code(day)),
+                Change::Time(t) => format!("t:{:02}{:02}", t.hour(), t.minute()),
+                Change::Zone(z) => format!("z:{}", z.name()),
+                Change::Slogan(on) => format!("s:{}", u8::from(on)),
+                Change::Excerpt(on) => format!("e:{}", u8::from(on)),
+                Change::Prisoners(p) => format!("p:{}", p.code()),
+                Change::Lang(l) => format!("l:{l}"),
+            },
+            SettingsStep::AskTime => "a:time".into(),
+            SettingsStep::AskZone => "a:zone".into(),
+            SettingsStep::Open => "o:".into(),
+            SettingsStep::Done => "x:".into(),
+        }
+    }
+
+    fn decode(key: &str, value: &str) -> Option<SettingsStep> {
+        let flag = |v: &str| match v {
+            "0" => Some(false),
+            "1" => Some(true),
+            _ => None,
+        };
+        Some(match (key, value) {
+            ("f", "daily") => SettingsStep::Set(Change::Daily),
+            ("f", "off") => SettingsStep::Set(Change::Off),
+            ("w", day) => SettingsStep::Set(Change::Weekly(weekday_from_code(day)?)),
+            ("t", hhmm) if hhmm.len() == 4 => SettingsStep::Set(Change::Time(LocalTime::parse(
+                &format!("{}:{}", &hhmm[..2], &hhmm[2..]),
+            )?)),
+            ("z", name) => {
+                SettingsStep::Set(Change::Zone(Zone::parse(name).filter(|z| z.name() == name)?))
+            }
+            ("s", v) => SettingsStep::Set(Change::Slogan(flag(v)?)),
+            ("e", v) => SettingsStep::Set(Change::Excerpt(flag(v)?)),
+            ("p", v) => SettingsStep::Set(Change::Prisoners(PrisonerNews::from_code(v)?)),
+            ("l", v) => SettingsStep::Set(Change::Lang(lang(v)?)),
+            ("a", "time") => SettingsStep::AskTime,
+            ("a", "zone") => SettingsStep::AskZone,
+            ("o", "") => SettingsStep::Open,
+            ("x", "") => SettingsStep::Done,
+            _ => return None,
+        })
     }
 }
 
@@ -207,6 +279,28 @@ mod tests {
             Action::Statements,
             Action::SetLang(Lang::Az),
             Action::Nothing,
+            Action::Settings {
+                chat: -1_001_234_567_890_123,
+                step: SettingsStep::Set(Change::Zone(
+                    Zone::parse("America/Argentina/ComodRivadavia").unwrap(),
+                )),
+            },
+            Action::Settings {
+                chat: 42,
+                step: SettingsStep::Set(Change::Weekly(chrono::Weekday::Sun)),
+            },
+            Action::Settings {
+                chat: 42,
+                step: SettingsStep::Set(Change::Time(LocalTime::parse("07:05").unwrap())),
+            },
+            Action::Settings {
+                chat: 42,
+                step: SettingsStep::Set(Change::Prisoners(PrisonerNews::Changes)),
+            },
+            Action::Settings { chat: 42, step: SettingsStep::Set(Change::Slogan(false)) },
+            Action::Settings { chat: -5, step: SettingsStep::AskZone },
+            Action::Settings { chat: -5, step: SettingsStep::Done },
+            Action::Settings { chat: -5, step: SettingsStep::Open },
         ];
         for action in actions {
             let data = action.encode();

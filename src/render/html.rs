@@ -97,6 +97,21 @@ pub fn pack(blocks: &[String], limit: usize) -> Vec<String> {
     messages
 }
 
+/// The text a reader sees: tags removed, the entities Tribune writes decoded.
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
 fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }

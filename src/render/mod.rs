@@ -8,10 +8,11 @@ mod action;
 pub mod html;
 mod views;
 
-pub use action::{Action, CALLBACK_LIMIT, Start};
+pub use action::{Action, CALLBACK_LIMIT, SettingsStep, Start};
 pub use views::*;
 
 use crate::content::{Corpus, Lang, PartialDate, Statement};
+use serde::{Deserialize, Serialize};
 
 /// One answer to a reader: one or more messages (the last carries the buttons).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,21 +24,23 @@ pub struct Reply {
     pub effect: Option<Effect>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutMessage {
     pub html: String,
     pub buttons: Vec<Vec<Button>>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Button {
     pub label: String,
     pub kind: ButtonKind,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ButtonKind {
-    Action(Action),
+    /// Stored as its callback data, so stored messages keep working as actions evolve.
+    Action(#[serde(with = "action_data")] Action),
     Url(String),
     /// Opens inline mode in a chat of the reader's choice with this query.
     Share(String),
@@ -63,7 +66,7 @@ impl Reply {
                     vec![b]
                 } else {
                     // Only plain paragraphs can be this long; cut them as text, then escape again.
-                    let plain = strip_tags(&b);
+                    let plain = html::plain_text(&b);
                     html::split_plain(&plain, html::MESSAGE_LIMIT)
                         .iter()
                         .map(|p| html::escape(p))
@@ -155,16 +158,16 @@ impl Ctx<'_> {
     }
 }
 
-fn strip_tags(html_text: &str) -> String {
-    let mut out = String::with_capacity(html_text.len());
-    let mut in_tag = false;
-    for c in html_text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
+mod action_data {
+    use super::Action;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(action: &Action, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&action.encode())
     }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Action, D::Error> {
+        let data = String::deserialize(d)?;
+        Action::decode(&data).ok_or_else(|| D::Error::custom(format!("bad callback data {data:?}")))
+    }
 }

@@ -1,18 +1,35 @@
 //! The only code that touches sled: every tree, every key layout, the schema version.
 //!
-//! Trees and keys:
-//! - `meta`: `schema_version` → u32 big-endian; `content_hash` → u64 big-endian.
+//! Trees and keys (all integers big-endian, so iteration order is numeric order):
+//! - `meta`: `schema_version` → u32; `content_hash` → u64.
 //! - `content`: `corpus` → the whole [`Corpus`] as JSON (small: tens of kilobytes), so an
 //!   import replaces it in one transaction together with its hash: a crash leaves either the
 //!   old corpus or the new one, never half of each.
-//! - `chats`: chat id as i64 big-endian → [`ChatSettings`] as JSON. Only what a chat chose;
-//!   no names, no message texts.
+//! - `chats`: chat id (i64) → [`ChatSettings`] as JSON. Only what a chat chose.
+//! - `subs`: chat id → [`Subscription`](crate::subscription::Subscription) as JSON.
+//! - `due`: due time (u64 Unix seconds) ++ chat id → empty: the time-ordered index the
+//!   scheduler reads, so finding who is due costs O(due), not O(subscribers).
+//! - `outbox`: sequence (u64) → [`OutboxItem`]: one message to one chat, written and flushed
+//!   before it is sent, removed only once Telegram confirmed it.
+//! - `deliveries`: edition ++ chat id → [`DeliveryRecord`] (Telegram message ids, outcome);
+//!   `chat_editions`: chat id ++ edition → empty, so `/stop` can erase a chat's records.
+//! - `editions`: edition (u64) → [`Edition`]; `dead`: sequence → [`DeadLetter`].
+//! - `prisoner_log`: sequence → [`PrisonerChange`]: status changes, for digests and alerts.
+//!
+//! No tree holds a name or a message a person wrote.
 //!
 //! sled makes writes durable only after a flush, so every method that promises durability
 //! (imports, settings, erasure) flushes before returning.
 
+mod outbox;
+mod subs;
+
+pub use outbox::{
+    DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, OutboxItem, PrisonerChange,
+};
+
 use crate::content::{Corpus, Lang};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
 use std::path::Path;
 
@@ -54,19 +71,40 @@ pub struct Store {
     meta: sled::Tree,
     content: sled::Tree,
     chats: sled::Tree,
+    subs: sled::Tree,
+    due: sled::Tree,
+    outbox: sled::Tree,
+    deliveries: sled::Tree,
+    chat_editions: sled::Tree,
+    editions: sled::Tree,
+    dead: sled::Tree,
+    prisoner_log: sled::Tree,
 }
+
+/// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
+/// a small server should give; the working set here is small.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
         let store = Store {
             meta: db.open_tree("meta")?,
             content: db.open_tree("content")?,
             chats: db.open_tree("chats")?,
+            subs: db.open_tree("subs")?,
+            due: db.open_tree("due")?,
+            outbox: db.open_tree("outbox")?,
+            deliveries: db.open_tree("deliveries")?,
+            chat_editions: db.open_tree("chat_editions")?,
+            editions: db.open_tree("editions")?,
+            dead: db.open_tree("dead")?,
+            prisoner_log: db.open_tree("prisoner_log")?,
             db,
         };
         match store.meta.get(SCHEMA_KEY)? {
@@ -110,21 +148,44 @@ impl Store {
             .map(u64::from_be_bytes))
     }
 
-    /// Replaces the corpus atomically and durably.
-    pub fn import(&self, corpus: &Corpus, hash: u64) -> Result<()> {
-        let json = serde_json::to_vec(corpus).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        (&self.meta, &self.content)
-            .transaction(|(meta, content)| {
+    /// Replaces the corpus atomically and durably, logging every prisoner whose status changed
+    /// (or who is new) in the same transaction. Returns those changes.
+    pub fn import(&self, corpus: &Corpus, hash: u64) -> Result<Vec<PrisonerChange>> {
+        let now = unix_now();
+        let changes: Vec<PrisonerChange> = match self.corpus()? {
+            // The first import is the baseline, not news.
+            None => Vec::new(),
+            Some((old, _)) => corpus
+                .prisoners
+                .iter()
+                .filter_map(|p| {
+                    let before = old.prisoner(&p.id).map(|o| o.status);
+                    (before != Some(p.status)).then(|| PrisonerChange {
+                        prisoner: p.id.clone(),
+                        from: before,
+                        to: p.status,
+                        at: now,
+                    })
+                })
+                .collect(),
+        };
+        let mut logged = Vec::with_capacity(changes.len());
+        for change in &changes {
+            logged.push((self.next_id()?, to_json(change)?));
+        }
+        let json = to_json(corpus)?;
+        (&self.meta, &self.content, &self.prisoner_log)
+            .transaction(|(meta, content, log)| {
                 content.insert(CORPUS_KEY, json.as_slice())?;
                 meta.insert(HASH_KEY, &hash.to_be_bytes())?;
+                for (seq, raw) in &logged {
+                    log.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                }
                 Ok(())
             })
-            .map_err(|e: TransactionError<()>| match e {
-                TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(()) => StoreError::Corrupt("import aborted".into()),
-            })?;
+            .map_err(tx_error)?;
         self.db.flush()?;
-        Ok(())
+        Ok(changes)
     }
 
     /// A chat's settings; defaults when it has none or they no longer parse (a reader is never
@@ -143,15 +204,8 @@ impl Store {
     pub fn set_chat_lang(&self, chat_id: i64, lang: Lang) -> Result<()> {
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);
-        let json = serde_json::to_vec(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = to_json(&settings)?;
         self.chats.insert(chat_id.to_be_bytes(), json)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// Erases everything stored about a chat, durably.
-    pub fn erase_chat(&self, chat_id: i64) -> Result<()> {
-        self.chats.remove(chat_id.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
     }
@@ -165,6 +219,54 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// A fresh id, increasing across restarts (sled persists the counter).
+    fn next_id(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+}
+
+/// The current time as Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn key2(a: [u8; 8], b: [u8; 8]) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&a);
+    key[8..].copy_from_slice(&b);
+    key
+}
+
+fn u64_at(raw: &[u8], at: usize) -> u64 {
+    raw.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
+}
+
+fn i64_at(raw: &[u8], at: usize) -> i64 {
+    raw.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, i64::from_be_bytes)
+}
+
+/// Maps a transaction's error to ours (our closures abort with a `StoreError`).
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(e) => e,
     }
 }
 

@@ -19,6 +19,11 @@ pub enum Command {
     Statements(String),
     Read(String),
     Search(String),
+    Subscribe(String),
+    Settings(String),
+    Unsubscribe(String),
+    Stop(String),
+    Channels(String),
     Lang(String),
     About(String),
 }

@@ -1,11 +1,17 @@
 //! The dptree handler tree: each endpoint works out who is asking and in which language,
 //! calls a view, and sends the reply. Nothing here formats text or decides content.
 
-use super::{commands::Command, send};
+use super::{
+    commands::Command,
+    members, send,
+    subscribe::{self, Env, Pending, SubCommand},
+};
 use crate::{
     app::Tribune,
     content::Lang,
+    delivery::Pacer,
     render::{self, Action, Ctx, Effect, Reply},
+    subscription::Change,
 };
 use std::{
     sync::Arc,
@@ -25,27 +31,46 @@ pub fn schema() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(
             Update::filter_message()
+                .branch(
+                    dptree::filter(|m: Message| m.migrate_to_chat_id().is_some())
+                        .endpoint(members::on_migration),
+                )
                 .branch(dptree::entry().filter_command::<Command>().endpoint(on_command))
                 .branch(dptree::endpoint(on_other_message)),
         )
         .branch(Update::filter_edited_message().endpoint(on_edited))
         .branch(Update::filter_callback_query().endpoint(on_callback))
+        .branch(Update::filter_my_chat_member().endpoint(members::on_my_chat_member))
 }
 
 async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
+    pacer: Arc<Pacer>,
+    pending: Arc<Pending>,
     me: Me,
     msg: Message,
     cmd: Command,
 ) -> HandlerResult {
-    let corpus = app.corpus();
     let lang = reader_lang(&app, &msg);
+    let which = match &cmd {
+        Command::Subscribe(_) => Some(SubCommand::Subscribe),
+        Command::Settings(_) => Some(SubCommand::Settings),
+        Command::Unsubscribe(_) => Some(SubCommand::Unsubscribe),
+        Command::Stop(_) => Some(SubCommand::Stop),
+        Command::Channels(_) => Some(SubCommand::Channels),
+        _ => None,
+    };
+    if let Some(which) = which {
+        let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+        return subscribe::command(&env, &msg, lang, which).await;
+    }
+    let corpus = app.corpus();
     let ctx =
         Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: seed(msg.id.0 as u64) };
     let reply = respond(&ctx, &cmd);
     apply_effect(&app, msg.chat.id, &reply);
-    send::reply(&bot, msg.chat.id, &reply).await?;
+    send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
     Ok(())
 }
 
@@ -66,20 +91,36 @@ pub fn respond(ctx: &Ctx, cmd: &Command) -> Reply {
         Command::Search(args) => render::search(ctx, args),
         Command::Lang(args) => render::lang(ctx, args),
         Command::About(args) => bare(args, "/about", render::about),
+        // Handled with the store and permissions in `subscribe`.
+        Command::Subscribe(_)
+        | Command::Settings(_)
+        | Command::Unsubscribe(_)
+        | Command::Stop(_)
+        | Command::Channels(_) => Reply::default(),
     }
 }
 
 /// Anything that is not one of our commands. In private chats every message gets an answer;
 /// in groups only commands addressed to this bot do, so Tribune never chatters in a group.
-async fn on_other_message(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> HandlerResult {
+async fn on_other_message(
+    bot: Bot,
+    app: Arc<Tribune>,
+    pacer: Arc<Pacer>,
+    pending: Arc<Pending>,
+    me: Me,
+    msg: Message,
+) -> HandlerResult {
     let private = matches!(msg.chat.kind, ChatKind::Private(_));
+    let lang = reader_lang(&app, &msg);
+    if let Some(text) = msg.text().filter(|t| !t.starts_with('/')) {
+        let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+        if let Some(reply) = subscribe::typed(&env, &msg, lang, text).await? {
+            send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
+            return Ok(());
+        }
+    }
     let corpus = app.corpus();
-    let ctx = Ctx {
-        corpus: &corpus,
-        lang: reader_lang(&app, &msg),
-        bot_username: me.username(),
-        seed: seed(0),
-    };
+    let ctx = Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: seed(0) };
     let reply = match msg.text() {
         Some(text) if text.starts_with('/') => {
             let first = text.split_whitespace().next().unwrap_or(text);
@@ -96,11 +137,17 @@ async fn on_other_message(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> 
         None if private => render::non_text(&ctx),
         _ => return Ok(()),
     };
-    send::reply(&bot, msg.chat.id, &reply).await?;
+    send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
     Ok(())
 }
 
-async fn on_edited(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> HandlerResult {
+async fn on_edited(
+    bot: Bot,
+    app: Arc<Tribune>,
+    pacer: Arc<Pacer>,
+    me: Me,
+    msg: Message,
+) -> HandlerResult {
     if !matches!(msg.chat.kind, ChatKind::Private(_)) {
         return Ok(());
     }
@@ -111,13 +158,20 @@ async fn on_edited(bot: Bot, app: Arc<Tribune>, me: Me, msg: Message) -> Handler
         bot_username: me.username(),
         seed: seed(0),
     };
-    send::reply(&bot, msg.chat.id, &render::edited_message(&ctx)).await?;
+    send::reply(&bot, &pacer, msg.chat.id, &render::edited_message(&ctx)).await?;
     Ok(())
 }
 
 /// A pressed button. The data is decoded and checked; a forged or stale button gets a short
 /// notice and changes nothing.
-async fn on_callback(bot: Bot, app: Arc<Tribune>, me: Me, q: CallbackQuery) -> HandlerResult {
+async fn on_callback(
+    bot: Bot,
+    app: Arc<Tribune>,
+    pacer: Arc<Pacer>,
+    pending: Arc<Pending>,
+    me: Me,
+    q: CallbackQuery,
+) -> HandlerResult {
     let Some(message) = q.message.as_ref() else {
         bot.answer_callback_query(q.id.clone()).await?;
         return Ok(());
@@ -132,10 +186,19 @@ async fn on_callback(bot: Bot, app: Arc<Tribune>, me: Me, q: CallbackQuery) -> H
         seed: seed(message.id().0 as u64),
     };
     let action = q.data.as_deref().and_then(Action::decode);
-    let reply = action
-        .as_ref()
-        .and_then(|a| render::on_action(&ctx, a))
-        .unwrap_or_else(|| render::stale_button(&ctx));
+    let (reply, settings_in_place) = match action {
+        Some(Action::Settings { chat: target, step }) => {
+            let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+            subscribe::button(&env, &q, lang, target, step).await?
+        }
+        _ => {
+            let reply = action
+                .as_ref()
+                .and_then(|a| render::on_action(&ctx, a))
+                .unwrap_or_else(|| render::stale_button(&ctx));
+            (reply, false)
+        }
+    };
     apply_effect(&app, chat, &reply);
     let mut answer = bot.answer_callback_query(q.id.clone());
     if let Some(notice) = &reply.notice {
@@ -145,11 +208,12 @@ async fn on_callback(bot: Bot, app: Arc<Tribune>, me: Me, q: CallbackQuery) -> H
     if reply.messages.is_empty() {
         return Ok(());
     }
-    let in_place = action.as_ref().is_some_and(Action::edits_in_place) && reply.messages.len() == 1;
+    let in_place = (settings_in_place || action.as_ref().is_some_and(Action::edits_in_place))
+        && reply.messages.len() == 1;
     if in_place {
         send::edit(&bot, chat, message.id(), &reply.messages[0]).await?;
     } else {
-        send::reply(&bot, chat, &reply).await?;
+        send::reply(&bot, &pacer, chat, &reply).await?;
     }
     Ok(())
 }
@@ -164,6 +228,10 @@ fn apply_effect(app: &Tribune, chat: ChatId, reply: &Reply) {
         Some(Effect::SetLang(lang)) => {
             if let Err(e) = app.store().set_chat_lang(chat.0, lang) {
                 log::error!("cannot store a chat's language: {e}");
+            }
+            // Digests follow the language the chat reads in.
+            if let Err(e) = app.change_subscription(chat.0, Change::Lang(lang)) {
+                log::error!("cannot update a subscription's language: {e}");
             }
         }
         None => {}

@@ -1,41 +1,109 @@
-//! The Telegram adapter: teloxide in, views out. The only module that names teloxide
-//! (besides the emulator's own tests).
+//! The Telegram adapter: teloxide in, views out, plus the real sender the delivery engine
+//! uses. The only module that names teloxide (besides the emulator's own tests).
 
+pub mod access;
 pub mod commands;
 pub mod handlers;
+pub mod members;
 pub mod send;
+pub mod subscribe;
+pub mod transport;
 
-use crate::app::Tribune;
+use crate::{
+    app::Tribune,
+    delivery::{Engine, Limits, Pacer},
+    schedule::{Push, Scheduler},
+};
 use std::{sync::Arc, time::Duration};
 use teloxide::{
     dispatching::ShutdownToken, error_handlers::LoggingErrorHandler, prelude::*,
     update_listeners::Polling,
 };
+use transport::TelegramTransport;
 
-/// A running bot: stop it with [`BotHandle::shutdown`].
-pub struct BotHandle {
-    token: ShutdownToken,
-    task: tokio::task::JoinHandle<Result<(), teloxide::RequestError>>,
+/// How the bot runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long one long poll waits for updates.
+    pub poll_timeout: Duration,
+    /// The limits bulk and interactive sends keep to together.
+    pub limits: Limits,
+    /// Channels to register at start (`TRIBUNE_CHANNELS`): numeric ids or `@usernames`.
+    pub channels: Vec<String>,
+    /// How long shutdown waits for sends in flight.
+    pub grace: Duration,
 }
 
-/// Registers the command menu and starts long polling in the background.
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            poll_timeout: Duration::from_secs(10),
+            limits: Limits::telegram(30.0, false),
+            channels: Vec::new(),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running bot: updates, scheduler and delivery engine. Stop it with [`BotHandle::shutdown`].
+pub struct BotHandle {
+    token: ShutdownToken,
+    dispatcher: tokio::task::JoinHandle<Result<(), teloxide::RequestError>>,
+    engine: Engine<TelegramTransport>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+    app: Arc<Tribune>,
+}
+
+/// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler and long
+/// polling, in that order (so nothing queued before a crash waits behind new updates).
 pub async fn start(
     bot: Bot,
     app: Arc<Tribune>,
-    poll_timeout: Duration,
+    options: ServeOptions,
 ) -> Result<BotHandle, teloxide::RequestError> {
     let me = bot.get_me().await?;
-    log::info!("connected as @{}", me.username());
+    let username = me.username().to_string();
+    log::info!("connected as @{username}");
     commands::register(&bot, &app.corpus()).await?;
+
+    let pacer = Arc::new(Pacer::new(&options.limits));
+    let transport = TelegramTransport::new(bot.clone());
+    let (engine, events) =
+        Engine::new(app.store().clone(), transport, options.limits, pacer.clone());
+    match engine.load_outbox() {
+        Ok(0) => {}
+        Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
+        Err(e) => log::error!("cannot read the outbox: {e}"),
+    }
+    let mut background = vec![tokio::spawn(engine.clone().run())];
+    let push: Push = {
+        let engine = engine.clone();
+        Arc::new(move |items| engine.push(items))
+    };
+    register_channels(&bot, &app, &options.channels).await;
+    let scheduler = Scheduler::new(app.clone(), push.clone(), username);
+    if let Err(e) = scheduler.run_alerts() {
+        log::error!("cannot queue prisoner-status alerts: {e}");
+    }
+    background.push(tokio::spawn(scheduler.run()));
+    background.push(tokio::spawn(members::forward_events(
+        bot.clone(),
+        app.clone(),
+        push.clone(),
+        events,
+    )));
+
     let listener =
-        Polling::builder(bot.clone()).timeout(poll_timeout).delete_webhook().await.build();
+        Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
+    let pending = Arc::new(subscribe::Pending::default());
     let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
-        .dependencies(dptree::deps![app])
+        .dependencies(dptree::deps![app.clone(), pacer, pending, push])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
     let token = dispatcher.shutdown_token();
-    let task = tokio::spawn(async move {
+    let dispatcher = tokio::spawn(async move {
         dispatcher
             .try_dispatch_with_listener(
                 listener,
@@ -43,23 +111,60 @@ pub async fn start(
             )
             .await
     });
-    Ok(BotHandle { token, task })
+    Ok(BotHandle { token, dispatcher, engine, background, grace: options.grace, app })
+}
+
+/// Registers the channels named in the configuration.
+async fn register_channels(bot: &Bot, app: &Tribune, channels: &[String]) {
+    for name in channels {
+        let id = match name.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                match bot.get_chat(teloxide::types::Recipient::ChannelUsername(name.clone())).await
+                {
+                    Ok(chat) => Some(chat.id.0),
+                    Err(e) => {
+                        log::error!("cannot find the configured channel {name}: {e}");
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(id) = id
+            && let Err(e) = app.register_channel(id)
+        {
+            log::error!("cannot register the configured channel {name}: {e}");
+        }
+    }
 }
 
 impl BotHandle {
-    /// Stops taking updates, lets handlers in progress finish, and waits for the dispatcher.
+    /// Stops taking updates and lets handlers finish, stops scheduling, lets sends in flight
+    /// finish (bounded by the grace period), and flushes the store.
     pub async fn shutdown(self) {
         match self.token.shutdown() {
             Ok(done) => done.await,
             Err(_) => log::debug!("dispatcher was not running at shutdown"),
         }
-        if let Err(e) = self.task.await {
+        if let Err(e) = self.dispatcher.await {
             log::error!("the dispatcher task failed: {e}");
+        }
+        self.engine.shutdown(self.grace).await;
+        for task in &self.background {
+            task.abort();
+        }
+        if let Err(e) = self.app.store().flush() {
+            log::error!("cannot flush the store: {e}");
         }
     }
 
     /// Whether the dispatcher stopped by itself (it only does when it could not start).
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.dispatcher.is_finished()
+    }
+
+    /// The delivery engine, for counters and tests.
+    pub fn engine(&self) -> &Engine<TelegramTransport> {
+        &self.engine
     }
 }

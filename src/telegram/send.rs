@@ -1,15 +1,25 @@
 //! Sending a [`Reply`] through teloxide: HTML parse mode, no link previews, inline keyboards.
 
-use crate::render::{Button, ButtonKind, OutMessage, Reply};
+use crate::{
+    delivery::Pacer,
+    render::{Button, ButtonKind, OutMessage, Reply},
+};
 use teloxide::{
     ApiError, RequestError,
     prelude::*,
     types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode},
 };
 
-/// Sends every message of a reply, in order.
-pub async fn reply(bot: &Bot, chat: ChatId, reply: &Reply) -> Result<(), RequestError> {
+/// Sends every message of a reply, in order, each in a slot of the shared pacer so that
+/// replies and bulk deliveries together stay under Telegram's overall limit.
+pub async fn reply(
+    bot: &Bot,
+    pacer: &Pacer,
+    chat: ChatId,
+    reply: &Reply,
+) -> Result<(), RequestError> {
     for message in &reply.messages {
+        pacer.acquire().await;
         let mut request = bot
             .send_message(chat, &message.html)
             .parse_mode(ParseMode::Html)
@@ -59,7 +69,7 @@ fn button(b: &Button) -> Option<InlineKeyboardButton> {
     })
 }
 
-fn no_preview() -> LinkPreviewOptions {
+pub fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions {
         is_disabled: true,
         url: None,

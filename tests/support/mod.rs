@@ -3,12 +3,15 @@
 //! `messages/`. Tests act as Telegram users and read what the bot sent.
 #![allow(dead_code)]
 
+use chrono::{DateTime, Utc};
 use std::{path::PathBuf, sync::Arc, time::Duration};
 use teloxide::Bot;
 use tribune::{
     app::Tribune,
+    delivery::Limits,
     emulator::{BotMessage, Emulator, User},
-    telegram::{self, BotHandle},
+    schedule::{Clock, ManualClock},
+    telegram::{self, BotHandle, ServeOptions},
 };
 
 /// How long a test waits for the bot to answer before failing.
@@ -17,7 +20,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub emulator: Emulator,
     pub tribune: Arc<Tribune>,
-    bot: BotHandle,
+    pub bot: BotHandle,
+    /// The manual clock, when the test asked for one.
+    pub clock: Option<Arc<ManualClock>>,
     _data: tempfile::TempDir,
 }
 
@@ -26,21 +31,55 @@ pub fn messages_dir() -> PathBuf {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::default()).await
+}
+
+/// What a test may change about the app it starts.
+pub struct Setup {
+    /// Start a manual clock here instead of using the system clock.
+    pub clock: Option<DateTime<Utc>>,
+    pub operators: Vec<i64>,
+    pub limits: Limits,
+}
+
+impl Default for Setup {
+    fn default() -> Setup {
+        Setup { clock: None, operators: Vec::new(), limits: Limits::telegram(30.0, false) }
+    }
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let data = tempfile::tempdir().expect("temp dir");
     let (tribune, _) = Tribune::open(data.path(), &messages_dir()).expect("open tribune");
-    let tribune = Arc::new(tribune);
+    let (tribune, clock) = match setup.clock {
+        Some(start) => {
+            let (clock, manual) = Clock::manual(start);
+            (tribune.with_clock(clock), Some(manual))
+        }
+        None => (tribune, None),
+    };
+    let tribune = Arc::new(tribune.with_operators(setup.operators));
     let emulator = Emulator::start().await.expect("start emulator");
     let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse().expect("url"));
-    let handle =
-        telegram::start(bot, tribune.clone(), Duration::from_secs(5)).await.expect("start bot");
-    TestApp { emulator, tribune, bot: handle, _data: data }
+    let options = ServeOptions {
+        poll_timeout: Duration::from_secs(5),
+        limits: setup.limits,
+        ..Default::default()
+    };
+    let handle = telegram::start(bot, tribune.clone(), options).await.expect("start bot");
+    TestApp { emulator, tribune, bot: handle, clock, _data: data }
 }
 
 impl TestApp {
     /// A private chat with a user whose Telegram language is `lang`.
     pub fn user(&self, id: i64, lang: &str) -> User {
         self.emulator.user(id, "Reader", Some(lang))
+    }
+
+    /// Moves the manual clock to `to` (the scheduler wakes and sends what became due).
+    pub fn set_time(&self, to: DateTime<Utc>) {
+        self.clock.as_ref().expect("spawn_app_with a clock").set(to);
     }
 
     /// Stops the bot, then the emulator.

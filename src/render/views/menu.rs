@@ -5,7 +5,7 @@ use crate::{
 };
 
 /// Every command, in the order of the menu and `/help`. Descriptions are `cmd.<name>` UI strings.
-pub const COMMANDS: [&str; 11] = [
+pub const COMMANDS: [&str; 16] = [
     "start",
     "help",
     "excerpt",
@@ -15,6 +15,11 @@ pub const COMMANDS: [&str; 11] = [
     "statements",
     "read",
     "search",
+    "subscribe",
+    "settings",
+    "unsubscribe",
+    "stop",
+    "channels",
     "lang",
     "about",
 ];

@@ -4,6 +4,7 @@
 mod menu;
 mod prisoners;
 mod reading;
+mod settings;
 
 pub use menu::{
     COMMANDS, about, edited_message, help, lang, no_arguments, non_text, stale_button, start,
@@ -14,6 +15,7 @@ pub use reading::{
     another_excerpt, another_slogan, excerpt, pages, read, read_at, read_page, search, slogan,
     statements,
 };
+pub use settings::{settings_card, when_text};
 
 use super::{Action, Button, Ctx, Reply};
 
@@ -51,6 +53,8 @@ pub fn on_action(ctx: &Ctx, action: &Action) -> Option<Reply> {
         Action::Statements => statements(ctx),
         Action::SetLang(lang) => menu::set_lang(ctx, *lang),
         Action::Nothing => Reply::default(),
+        // Settings need the store and permissions: the adapter handles them.
+        Action::Settings { .. } => return None,
     })
 }
 

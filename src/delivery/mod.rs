@@ -1,0 +1,16 @@
+//! The one delivery engine for everything sent in bulk: digests, alerts, broadcasts.
+//!
+//! Items are written to the store's outbox (and flushed) before they reach the engine, and
+//! leave it only when Telegram confirmed them, so nothing is lost when the process dies.
+//! The engine never imports teloxide: it sends through the [`Transport`] trait.
+
+mod engine;
+mod limiter;
+mod transport;
+
+pub use engine::{Engine, Event, FLUSH_EVERY, MAX_ATTEMPTS, StatsSnapshot};
+pub use limiter::{Limits, Pacer, SAFETY};
+pub use transport::{SendError, Transport};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+use super::*;
+use crate::{
+    render::OutMessage,
+    store::{DeliveryOutcome, EditionKind, OutboxItem, Store},
+    subscription::{ChatKind, Subscription},
+};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::time::Instant;
+
+/// A transport that records sends and fails on cue.
+#[derive(Clone, Default)]
+struct Fake {
+    sent: Arc<Mutex<Vec<(i64, Instant, String)>>>,
+    script: Arc<Mutex<HashMap<i64, VecDeque<SendError>>>>,
+}
+
+impl Fake {
+    fn fail(&self, chat: i64, errors: impl IntoIterator<Item = SendError>) {
+        self.script.lock().unwrap().entry(chat).or_default().extend(errors);
+    }
+
+    fn sends_to(&self, chat: i64) -> Vec<Instant> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _, _)| *c == chat)
+            .map(|(_, t, _)| *t)
+            .collect()
+    }
+
+    fn order(&self) -> Vec<i64> {
+        self.sent.lock().unwrap().iter().map(|(c, _, _)| *c).collect()
+    }
+}
+
+impl Transport for Fake {
+    async fn send(
+        &self,
+        chat_id: i64,
+        message: &OutMessage,
+        _paid: bool,
+    ) -> Result<i32, SendError> {
+        if let Some(error) =
+            self.script.lock().unwrap().get_mut(&chat_id).and_then(VecDeque::pop_front)
+        {
+            return Err(error);
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((chat_id, Instant::now(), message.html.clone()));
+        Ok(sent.len() as i32)
+    }
+}
+
+struct Setup {
+    store: Store,
+    fake: Fake,
+    engine: Engine<Fake>,
+    events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(limits: Limits) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let fake = Fake::default();
+    let pacer = Arc::new(Pacer::new(&limits));
+    let (engine, events) = Engine::new(store.clone(), fake.clone(), limits, pacer);
+    tokio::spawn(engine.clone().run());
+    Setup { store, fake, engine, events, _dir: dir }
+}
+
+fn item(edition: u64, chat: i64, kind: ChatKind, text: &str) -> OutboxItem {
+    OutboxItem {
+        edition,
+        chat_id: chat,
+        kind,
+        message: OutMessage { html: text.into(), buttons: Vec::new() },
+        attempts: 0,
+    }
+}
+
+fn queue(s: &Setup, items: Vec<OutboxItem>) -> u64 {
+    let edition = items.first().map_or(0, |i| i.edition);
+    let queued = s.store.enqueue(items).unwrap();
+    s.engine.push(queued);
+    edition
+}
+
+const IDLE: Duration = Duration::from_secs(3600);
+
+#[tokio::test(start_paused = true)]
+async fn delivers_everything_and_records_message_ids() {
+    let s = setup(Limits::telegram(30.0, false));
+    let edition = s.store.new_edition(EditionKind::Digest, 0).unwrap();
+    queue(&s, (1..=50).map(|chat| item(edition, chat, ChatKind::Private, "hello")).collect());
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert_eq!(s.fake.order().len(), 50);
+    assert_eq!(s.store.outbox_len(), 0);
+    let records = s.store.deliveries(edition).unwrap();
+    assert_eq!(records.len(), 50);
+    assert!(
+        records.iter().all(|(_, r)| r.outcome == DeliveryOutcome::Sent && r.message_ids.len() == 1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn keeps_the_overall_pace_and_each_chats_pace() {
+    let s = setup(Limits::telegram(30.0, false));
+    let mut items: Vec<OutboxItem> =
+        (1..=60).map(|chat| item(1, chat, ChatKind::Private, "x")).collect();
+    items.extend((0..3).map(|i| item(1, 1, ChatKind::Private, &format!("again {i}"))));
+    items.extend((0..3).map(|i| item(1, -100, ChatKind::Group, &format!("group {i}"))));
+    queue(&s, items);
+    assert!(s.engine.wait_idle(IDLE).await);
+    let times: Vec<Instant> = s.fake.sent.lock().unwrap().iter().map(|(_, t, _)| *t).collect();
+    // No 1-second window holds more than 30 sends.
+    for (i, t) in times.iter().enumerate() {
+        let in_window =
+            times[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
+        assert!(in_window <= 30, "{in_window} sends within one second");
+    }
+    for pair in s.fake.sends_to(1).windows(2) {
+        assert!(
+            pair[1].duration_since(pair[0]) >= Duration::from_secs(1),
+            "private chat paced at 1/s"
+        );
+    }
+    for pair in s.fake.sends_to(-100).windows(2) {
+        assert!(pair[1].duration_since(pair[0]) >= Duration::from_secs(3), "group paced at 20/min");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_group_does_not_hold_up_other_chats() {
+    let s = setup(Limits::telegram(30.0, false));
+    let mut items: Vec<OutboxItem> =
+        (0..5).map(|i| item(1, -100, ChatKind::Group, &format!("g{i}"))).collect();
+    items.extend((1..=10).map(|chat| item(1, chat, ChatKind::Private, "p")));
+    queue(&s, items);
+    assert!(s.engine.wait_idle(IDLE).await);
+    let order = s.fake.order();
+    let second_group_send = order.iter().enumerate().filter(|(_, c)| **c == -100).nth(1).unwrap().0;
+    let last_private = order.iter().rposition(|c| *c > 0).unwrap();
+    assert!(
+        last_private < second_group_send,
+        "every private chat was served before the group's second message: {order:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limits_and_temporary_failures_are_retried() {
+    let s = setup(Limits::telegram(30.0, false));
+    s.fake.fail(1, [SendError::RetryAfter(5)]);
+    s.fake.fail(2, [SendError::Transient("502".into()), SendError::Transient("timeout".into())]);
+    let started = Instant::now();
+    queue(&s, vec![item(1, 1, ChatKind::Private, "a"), item(1, 2, ChatKind::Private, "b")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert!(
+        s.fake.sends_to(1)[0].duration_since(started) >= Duration::from_secs(5),
+        "retry_after honoured"
+    );
+    assert_eq!(s.fake.sends_to(2).len(), 1);
+    let stats = s.engine.stats();
+    assert_eq!((stats.sent, stats.rate_limited, stats.retried, stats.failed), (2, 1, 2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn endless_temporary_failures_end_in_the_dead_letters() {
+    let s = setup(Limits::telegram(30.0, false));
+    s.fake.fail(
+        3,
+        (0..MAX_ATTEMPTS).map(|_| SendError::Transient("500 Internal Server Error".into())),
+    );
+    s.fake.fail(4, [SendError::Malformed("can't parse entities".into())]);
+    queue(&s, vec![item(7, 3, ChatKind::Private, "a"), item(7, 4, ChatKind::Private, "b")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    let dead = s.store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].item.chat_id, 3);
+    assert_eq!(dead[1].error, "can't parse entities");
+    assert_eq!(s.store.outbox_len(), 0);
+    assert_eq!(s.engine.stats().failed, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn gone_chats_are_deactivated_and_reported() {
+    let mut s = setup(Limits::telegram(30.0, false));
+    let mut sub = Subscription::new(5, ChatKind::Private, crate::content::Lang::En);
+    sub.next_due = Some(1_000);
+    s.store.save_subscription(&sub).unwrap();
+    s.fake.fail(5, [SendError::Gone("Forbidden: bot was blocked by the user".into())]);
+    queue(&s, vec![item(9, 5, ChatKind::Private, "a"), item(9, 5, ChatKind::Private, "b")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert!(!s.store.subscription(5).unwrap().unwrap().active);
+    assert_eq!(s.store.due_until(i64::MAX, 10).unwrap(), vec![], "no longer scheduled");
+    assert_eq!(s.store.deliveries(9).unwrap()[0].1.outcome, DeliveryOutcome::Deactivated);
+    assert!(s.fake.order().is_empty(), "the second message was not tried");
+    assert_eq!(
+        s.events.recv().await,
+        Some(Event::ChatGone {
+            chat_id: 5,
+            kind: ChatKind::Private,
+            reason: "Forbidden: bot was blocked by the user".into()
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn migrated_groups_move_and_get_their_messages() {
+    let mut s = setup(Limits::telegram(30.0, false));
+    s.store
+        .save_subscription(&Subscription::new(-50, ChatKind::Group, crate::content::Lang::En))
+        .unwrap();
+    s.fake.fail(-50, [SendError::Migrated(-1_000_050)]);
+    queue(&s, vec![item(2, -50, ChatKind::Group, "one"), item(2, -50, ChatKind::Group, "two")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert_eq!(s.fake.sends_to(-1_000_050).len(), 2);
+    assert!(s.store.subscription(-50).unwrap().is_none());
+    assert_eq!(s.store.subscription(-1_000_050).unwrap().unwrap().chat_id, -1_000_050);
+    assert_eq!(s.events.recv().await, Some(Event::ChatMigrated { from: -50, to: -1_000_050 }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_resumes_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.enqueue((1..=5).map(|c| item(1, c, ChatKind::Private, "x")).collect()).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let fake = Fake::default();
+    let limits = Limits::telegram(30.0, false);
+    let (engine, _events) =
+        Engine::new(store.clone(), fake.clone(), limits, Arc::new(Pacer::new(&limits)));
+    assert_eq!(engine.load_outbox().unwrap(), 5);
+    tokio::spawn(engine.clone().run());
+    assert!(engine.wait_idle(IDLE).await);
+    assert_eq!(fake.order(), vec![1, 2, 3, 4, 5]);
+    engine.shutdown(Duration::from_secs(1)).await;
+}

@@ -1,0 +1,163 @@
+//! The scheduler: sleeps until the earliest due time in the index (or a change), composes the
+//! digests now due, and hands them to the delivery engine.
+//!
+//! Each digest is committed in one transaction with the subscription's new state (rotation,
+//! next due time), and the batch is flushed before anything is sent. A subscriber who missed
+//! several slots while Tribune was down gets one digest, and is rescheduled from now.
+
+use super::next_due;
+use crate::{
+    app::Tribune,
+    digest::{self, Inputs},
+    store::{EditionKind, OutboxItem, PrisonerChange, Result},
+};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Hands queued (already durable) items to the delivery engine.
+pub type Push = Arc<dyn Fn(Vec<(u64, OutboxItem)>) + Send + Sync>;
+
+/// Most digests composed in one pass before the batch is flushed and handed over.
+const BATCH: usize = 500;
+
+pub struct Scheduler {
+    tribune: Arc<Tribune>,
+    push: Push,
+    bot_username: String,
+}
+
+impl Scheduler {
+    pub fn new(tribune: Arc<Tribune>, push: Push, bot_username: String) -> Scheduler {
+        Scheduler { tribune, push, bot_username }
+    }
+
+    /// Runs forever: spawn it, and abort it to stop.
+    pub async fn run(self) {
+        loop {
+            let changed = self.tribune.schedule_changed().notified();
+            match self.run_due(self.tribune.clock().now()) {
+                Ok(0) => {}
+                Ok(n) => log::info!("queued {n} digest message(s)"),
+                Err(e) => log::error!("the scheduler could not queue digests: {e}"),
+            }
+            let next = match self.tribune.store().first_due() {
+                Ok(next) => next.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+                Err(e) => {
+                    log::error!("cannot read the due index: {e}");
+                    Some(self.tribune.clock().now() + chrono::Duration::seconds(30))
+                }
+            };
+            let clock = self.tribune.clock().clone();
+            match next {
+                Some(at) => {
+                    tokio::select! {
+                        _ = clock.sleep_until(at) => {}
+                        _ = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+
+    /// Composes and queues every digest due at or before `now`; returns the messages queued.
+    pub fn run_due(&self, now: DateTime<Utc>) -> Result<usize> {
+        let mut total = 0;
+        let mut edition = None;
+        loop {
+            let due = self.tribune.store().due_until(now.timestamp(), BATCH)?;
+            if due.is_empty() {
+                return Ok(total);
+            }
+            let edition = match edition {
+                Some(e) => e,
+                None => *edition.insert(
+                    self.tribune.store().new_edition(EditionKind::Digest, now.timestamp())?,
+                ),
+            };
+            let mut queued = Vec::new();
+            for (_, chat_id) in &due {
+                queued.extend(self.compose_one(*chat_id, edition, now)?);
+            }
+            self.tribune.store().flush()?;
+            total += queued.len();
+            (self.push)(queued);
+        }
+    }
+
+    fn compose_one(
+        &self,
+        chat_id: i64,
+        edition: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(u64, OutboxItem)>> {
+        let store = self.tribune.store();
+        let Some(mut sub) = store.subscription(chat_id)? else { return Ok(Vec::new()) };
+        let corpus = self.tribune.corpus();
+        let changes: Vec<(u64, PrisonerChange)> =
+            store.prisoner_changes_after(sub.prisoner_news_seen)?;
+        let inputs = Inputs {
+            corpus: &corpus,
+            changes: &changes,
+            news_head: store.prisoner_log_head()?,
+            today: now.with_timezone(&sub.zone.0).date_naive(),
+            bot_username: &self.bot_username,
+        };
+        let composed = if sub.receives_digests() { digest::compose(&sub, &inputs) } else { None };
+        // The next slot strictly after now: however many were missed, one digest catches up.
+        sub.next_due = if sub.receives_digests() {
+            next_due(sub.frequency, sub.time, sub.zone, now).map(|t| t.timestamp())
+        } else {
+            None
+        };
+        let items = match composed {
+            Some(c) => {
+                sub.seen_excerpts = c.seen_excerpts;
+                sub.prisoner_news_seen = c.prisoner_news_seen;
+                sub.last_digest = Some(now.timestamp());
+                c.messages
+                    .into_iter()
+                    .map(|message| OutboxItem {
+                        edition,
+                        chat_id,
+                        kind: sub.kind,
+                        message,
+                        attempts: 0,
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        store.commit_digest(&sub, &items)
+    }
+
+    /// Queues an alert for every prisoner-status change not yet announced, to every chat
+    /// that chose prisoner news. Returns the messages queued.
+    pub fn run_alerts(&self) -> Result<usize> {
+        let store = self.tribune.store();
+        let through = store.alerted_through()?;
+        let changes = store.prisoner_changes_after(through)?;
+        let Some(&(head, _)) = changes.last() else { return Ok(0) };
+        let corpus = self.tribune.corpus();
+        let edition =
+            store.new_edition(EditionKind::Alert, self.tribune.clock().now().timestamp())?;
+        let mut items = Vec::new();
+        for sub in store.subscriptions().filter(|s| s.receives_alerts()) {
+            for (_, change) in &changes {
+                if let Some(message) = digest::alert(&corpus, &sub, change, &self.bot_username) {
+                    items.push(OutboxItem {
+                        edition,
+                        chat_id: sub.chat_id,
+                        kind: sub.kind,
+                        message,
+                        attempts: 0,
+                    });
+                }
+            }
+        }
+        let queued = store.enqueue_alerts(items, head)?;
+        let count = queued.len();
+        (self.push)(queued);
+        Ok(count)
+    }
+}

@@ -1,0 +1,256 @@
+//! The outbox, delivery records, editions, dead letters and the prisoner-status log.
+//!
+//! An outbox item is durable before it is sent and removed in the same transaction that
+//! records Telegram's confirmation, so a crash loses nothing: at worst a message in flight at
+//! the crash is sent again.
+
+use super::{Result, Store, from_json, i64_at, key2, to_json, tx_error, u64_at};
+use crate::{content::Status, render::OutMessage, subscription::ChatKind};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+
+const ALERTED_KEY: &[u8] = b"alerted_through";
+
+/// One message to one chat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub edition: u64,
+    pub chat_id: i64,
+    pub kind: ChatKind,
+    pub message: OutMessage,
+    /// Failed attempts so far (network errors, 5xx).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditionKind {
+    Digest,
+    Alert,
+    Broadcast,
+    Notice,
+}
+
+/// Something sent to many chats at once: a round of digests, an alert, a broadcast.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Edition {
+    pub kind: EditionKind,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryOutcome {
+    Sent,
+    /// The chat is gone (blocked, kicked, deleted); its subscription was deactivated.
+    Deactivated,
+    /// Given up after retries, or refused as malformed; see the dead letters.
+    Failed,
+}
+
+/// What happened to one edition in one chat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub outcome: DeliveryOutcome,
+    /// Telegram's ids of the messages sent, to correct or withdraw them later.
+    pub message_ids: Vec<i32>,
+    pub at: i64,
+}
+
+/// An item given up on, with the reason, for operators to inspect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub item: OutboxItem,
+    pub error: String,
+    pub at: i64,
+}
+
+/// A prisoner's status as it changed between two versions of the content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrisonerChange {
+    pub prisoner: String,
+    /// `None` when the person is new on the list.
+    pub from: Option<Status>,
+    pub to: Status,
+    pub at: i64,
+}
+
+impl Store {
+    /// Registers a new edition and returns its id.
+    pub fn new_edition(&self, kind: EditionKind, now: i64) -> Result<u64> {
+        let id = self.next_id()?;
+        self.editions.insert(id.to_be_bytes(), to_json(&Edition { kind, created_at: now })?)?;
+        Ok(id)
+    }
+
+    pub fn edition(&self, id: u64) -> Result<Option<Edition>> {
+        self.editions.get(id.to_be_bytes())?.map(|raw| from_json(&raw, "edition")).transpose()
+    }
+
+    /// Puts messages in the outbox, durably, and returns them with their sequence numbers.
+    pub fn enqueue(&self, items: Vec<OutboxItem>) -> Result<Vec<(u64, OutboxItem)>> {
+        let mut batch = sled::Batch::default();
+        let mut queued = Vec::with_capacity(items.len());
+        for item in items {
+            let seq = self.next_id()?;
+            batch.insert(&seq.to_be_bytes(), to_json(&item)?);
+            queued.push((seq, item));
+        }
+        self.outbox.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(queued)
+    }
+
+    /// Every unsent message, in the order it was queued.
+    pub fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
+        let mut items = Vec::new();
+        for entry in self.outbox.iter() {
+            let (key, raw) = entry?;
+            match from_json(&raw, "outbox item") {
+                Ok(item) => items.push((u64_at(&key, 0), item)),
+                Err(e) => log::error!("skipping an unreadable outbox item: {e}"),
+            }
+        }
+        Ok(items)
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Whether an item is still waiting (it may have been erased by `/stop`).
+    pub fn is_queued(&self, seq: u64) -> Result<bool> {
+        Ok(self.outbox.contains_key(seq.to_be_bytes())?)
+    }
+
+    /// Saves an item's changed state (attempt count, new chat id after a migration).
+    pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+        self.outbox.insert(seq.to_be_bytes(), to_json(item)?)?;
+        Ok(())
+    }
+
+    /// Records a confirmed send and removes the item, in one transaction. Not flushed here:
+    /// the delivery engine flushes these in groups, which bounds what a crash can resend.
+    pub fn mark_sent(&self, seq: u64, item: &OutboxItem, message_id: i32, now: i64) -> Result<()> {
+        self.finish(seq, item, DeliveryOutcome::Sent, Some(message_id), None, now)
+    }
+
+    /// Records a message that will not be delivered, and removes it. `dead` carries the
+    /// reason for the dead-letter tree (failures, not deactivations).
+    pub fn mark_failed(
+        &self,
+        seq: u64,
+        item: &OutboxItem,
+        outcome: DeliveryOutcome,
+        dead: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        self.finish(seq, item, outcome, None, dead, now)
+    }
+
+    fn finish(
+        &self,
+        seq: u64,
+        item: &OutboxItem,
+        outcome: DeliveryOutcome,
+        message_id: Option<i32>,
+        dead: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let delivery_key = key2(item.edition.to_be_bytes(), item.chat_id.to_be_bytes());
+        let chat_key = key2(item.chat_id.to_be_bytes(), item.edition.to_be_bytes());
+        let letter = dead
+            .map(|error| {
+                to_json(&DeadLetter { item: item.clone(), error: error.to_string(), at: now })
+            })
+            .transpose()?;
+        (&self.outbox, &self.deliveries, &self.chat_editions, &self.dead)
+            .transaction(|(outbox, deliveries, chat_editions, dead_tree)| {
+                outbox.remove(&seq.to_be_bytes())?;
+                let mut record = match deliveries.get(delivery_key)? {
+                    Some(raw) => serde_json::from_slice(&raw).unwrap_or(DeliveryRecord {
+                        outcome,
+                        message_ids: Vec::new(),
+                        at: now,
+                    }),
+                    None => DeliveryRecord { outcome, message_ids: Vec::new(), at: now },
+                };
+                // A partly delivered edition stays "sent"; a failure only wins when nothing arrived.
+                if record.message_ids.is_empty() || outcome == DeliveryOutcome::Sent {
+                    record.outcome = outcome;
+                }
+                record.message_ids.extend(message_id);
+                record.at = now;
+                let raw = serde_json::to_vec(&record).unwrap_or_default();
+                deliveries.insert(&delivery_key, raw)?;
+                chat_editions.insert(&chat_key, &[])?;
+                if let Some(letter) = &letter {
+                    dead_tree.insert(&seq.to_be_bytes(), letter.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    /// Every chat an edition reached or tried to reach.
+    pub fn deliveries(&self, edition: u64) -> Result<Vec<(i64, DeliveryRecord)>> {
+        let mut found = Vec::new();
+        for entry in self.deliveries.scan_prefix(edition.to_be_bytes()) {
+            let (key, raw) = entry?;
+            found.push((i64_at(&key, 8), from_json(&raw, "delivery record")?));
+        }
+        Ok(found)
+    }
+
+    /// Dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.dead.iter().map(|entry| from_json(&entry?.1, "dead letter")).collect()
+    }
+
+    /// The prisoner-log position up to which alerts were queued.
+    pub fn alerted_through(&self) -> Result<u64> {
+        Ok(self.meta.get(ALERTED_KEY)?.map_or(0, |raw| u64_at(&raw, 0)))
+    }
+
+    /// Queues alerts and records how far the prisoner log was announced, in one transaction,
+    /// then flushes: alerts are neither lost nor queued twice across a crash.
+    pub fn enqueue_alerts(
+        &self,
+        items: Vec<OutboxItem>,
+        through: u64,
+    ) -> Result<Vec<(u64, OutboxItem)>> {
+        let mut queued = Vec::with_capacity(items.len());
+        for item in items {
+            let raw = to_json(&item)?;
+            queued.push((self.next_id()?, item, raw));
+        }
+        (&self.outbox, &self.meta)
+            .transaction(|(outbox, meta)| {
+                for (seq, _, raw) in &queued {
+                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                }
+                meta.insert(ALERTED_KEY, &through.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
+    }
+
+    /// The newest prisoner-log sequence number (0 when empty).
+    pub fn prisoner_log_head(&self) -> Result<u64> {
+        Ok(self.prisoner_log.last()?.map_or(0, |(key, _)| u64_at(&key, 0)))
+    }
+
+    /// Changes logged after `seen`, oldest first.
+    pub fn prisoner_changes_after(&self, seen: u64) -> Result<Vec<(u64, PrisonerChange)>> {
+        let start = (seen + 1).to_be_bytes();
+        let mut found = Vec::new();
+        for entry in self.prisoner_log.range(start..) {
+            let (key, raw) = entry?;
+            found.push((u64_at(&key, 0), from_json(&raw, "prisoner change")?));
+        }
+        Ok(found)
+    }
+}

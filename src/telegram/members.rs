@@ -1,0 +1,101 @@
+//! The bot's own membership: channels that make it an administrator are registered; chats
+//! that remove it, or take away its right to post, are deactivated and operators are told.
+//! Also group → supergroup migrations.
+
+use super::subscribe::channel_title;
+use crate::{
+    app::Tribune,
+    delivery::Event,
+    render::{OutMessage, html::escape},
+    schedule::Push,
+    store::{EditionKind, OutboxItem},
+    subscription::ChatKind,
+};
+use std::sync::Arc;
+use teloxide::{prelude::*, types::ChatMemberUpdated};
+
+type HandlerResult = Result<(), super::handlers::HandlerError>;
+
+pub async fn on_my_chat_member(
+    app: Arc<Tribune>,
+    push: Push,
+    update: ChatMemberUpdated,
+) -> HandlerResult {
+    let chat = update.chat.id.0;
+    let member = &update.new_chat_member;
+    if update.chat.is_channel() {
+        let title = update.chat.title().unwrap_or_default().to_string();
+        if member.can_post_messages() {
+            if app.register_channel(chat)? {
+                log::info!("registered a channel Tribune may post in");
+                notify_operators(&app, &push, "channels.added", &title, chat)?;
+            }
+        } else if app.store().deactivate(chat)? {
+            log::info!("a channel took away Tribune's right to post; deactivated");
+            notify_operators(&app, &push, "channels.lost", &title, chat)?;
+        }
+    } else if !member.is_present() && app.store().deactivate(chat)? {
+        log::info!("Tribune was removed from a group; its subscription is deactivated");
+    }
+    Ok(())
+}
+
+/// A group became a supergroup: its subscription moves with it.
+pub async fn on_migration(app: Arc<Tribune>, msg: Message) -> HandlerResult {
+    if let Some(to) = msg.migrate_to_chat_id() {
+        app.store().migrate_chat(msg.chat.id.0, to.0)?;
+        log::info!("a group became a supergroup; its subscription moved");
+    }
+    Ok(())
+}
+
+/// Reacts to what the delivery engine reports.
+pub async fn forward_events(
+    bot: Bot,
+    app: Arc<Tribune>,
+    push: Push,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
+    while let Some(event) = events.recv().await {
+        if let Event::ChatGone { chat_id, kind: ChatKind::Channel, .. } = event {
+            let title = channel_title(&bot, chat_id).await;
+            if let Err(e) = notify_operators(&app, &push, "channels.lost", &title, chat_id) {
+                log::error!("cannot tell the operators about a lost channel: {e}");
+            }
+        }
+    }
+}
+
+/// Queues a notice about a channel to every operator, in each one's language.
+pub fn notify_operators(
+    app: &Tribune,
+    push: &Push,
+    key: &str,
+    title: &str,
+    chat: i64,
+) -> crate::store::Result<()> {
+    if app.operators().is_empty() {
+        log::warn!("no operators configured (TRIBUNE_ADMINS) to tell about a channel change");
+        return Ok(());
+    }
+    let corpus = app.corpus();
+    let edition = app.store().new_edition(EditionKind::Notice, app.clock().now().timestamp())?;
+    let items = app
+        .operators()
+        .iter()
+        .map(|&operator| {
+            let lang = app.lang_for(operator, None);
+            let html =
+                corpus.ui.fmt(lang, key, &[("title", &escape(title)), ("id", &chat.to_string())]);
+            OutboxItem {
+                edition,
+                chat_id: operator,
+                kind: ChatKind::Private,
+                message: OutMessage { html, buttons: Vec::new() },
+                attempts: 0,
+            }
+        })
+        .collect();
+    push(app.store().enqueue(items)?);
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Subscriptions from Telegram: `/subscribe`, `/settings`, `/unsubscribe`, `/stop`,
+//! `/channels`, the settings card's buttons, and typed times and zones.
+
+use super::{access, send};
+use crate::{
+    app::Tribune,
+    content::Lang,
+    delivery::Pacer,
+    render::{self, Action, Ctx, Reply, SettingsStep, html::escape},
+    subscription::{Change, ChatKind, LocalTime, Subscription, Zone},
+};
+use std::{collections::HashMap, sync::Mutex};
+use teloxide::{prelude::*, types::Me};
+
+/// What a chat was asked to type next ("Other time…", "Other zone…"), per (chat, user).
+/// Kept in memory only: if Tribune restarts, the reader presses the button again.
+#[derive(Default)]
+pub struct Pending {
+    asks: Mutex<HashMap<(i64, u64), (i64, Ask)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    Time,
+    Zone,
+}
+
+impl Pending {
+    fn set(&self, chat: i64, user: u64, target: i64, ask: Ask) {
+        self.asks.lock().unwrap_or_else(|p| p.into_inner()).insert((chat, user), (target, ask));
+    }
+
+    fn take(&self, chat: i64, user: u64) -> Option<(i64, Ask)> {
+        self.asks.lock().unwrap_or_else(|p| p.into_inner()).remove(&(chat, user))
+    }
+}
+
+/// The subscription commands, as typed in `msg`'s chat.
+pub enum SubCommand {
+    Subscribe,
+    Settings,
+    Unsubscribe,
+    Stop,
+    Channels,
+}
+
+type Result<T> = std::result::Result<T, super::handlers::HandlerError>;
+
+/// What the subscription handlers work with.
+pub struct Env<'a> {
+    pub bot: &'a Bot,
+    pub app: &'a Tribune,
+    pub pacer: &'a Pacer,
+    pub pending: &'a Pending,
+    pub me: &'a Me,
+}
+
+impl Env<'_> {
+    fn ctx<'c>(&'c self, corpus: &'c crate::content::Corpus, lang: Lang) -> Ctx<'c> {
+        Ctx { corpus, lang, bot_username: self.me.username(), seed: 0 }
+    }
+}
+
+pub async fn command(env: &Env<'_>, msg: &Message, lang: Lang, which: SubCommand) -> Result<()> {
+    let corpus = env.app.corpus();
+    let ctx = env.ctx(&corpus, lang);
+    let chat = msg.chat.id.0;
+    let kind = if msg.chat.is_private() { ChatKind::Private } else { ChatKind::Group };
+    let allowed = matches!(which, SubCommand::Channels)
+        || access::may_manage(env.bot, &msg.chat, msg.from.as_ref(), msg.sender_chat.as_ref())
+            .await;
+    let reply = if !allowed {
+        Reply::html(ctx.t("admins.only"), Vec::new())
+    } else {
+        match which {
+            SubCommand::Subscribe => {
+                let sub = env.app.subscribe(chat, kind, lang)?;
+                render::settings_card(&ctx, &sub, None, Some(ctx.t("subscribe.done")))
+            }
+            SubCommand::Settings => match env.app.store().subscription(chat)? {
+                Some(sub) => render::settings_card(&ctx, &sub, None, None),
+                None => Reply::html(ctx.t("settings.none"), Vec::new()),
+            },
+            SubCommand::Unsubscribe => match env.app.change_subscription(chat, Change::Off)? {
+                Some(_) => Reply::html(ctx.t("unsubscribe.done"), Vec::new()),
+                None => Reply::html(ctx.t("unsubscribe.none"), Vec::new()),
+            },
+            SubCommand::Stop => {
+                env.app.store().erase_chat(chat)?;
+                Reply::html(ctx.t("stop.done"), Vec::new())
+            }
+            SubCommand::Channels if !msg.chat.is_private() => {
+                Reply::html(ctx.f("private.only", &[("command", "/channels")]), Vec::new())
+            }
+            SubCommand::Channels => channels(env, &ctx, msg).await?,
+        }
+    };
+    send::reply(env.bot, env.pacer, msg.chat.id, &reply).await?;
+    Ok(())
+}
+
+/// The channels Tribune may post in that this user administers, one button each.
+async fn channels(env: &Env<'_>, ctx: &Ctx<'_>, msg: &Message) -> Result<Reply> {
+    let Some(user) = msg.from.as_ref() else {
+        return Ok(Reply::html(ctx.t("admins.only"), Vec::new()));
+    };
+    let mut buttons = Vec::new();
+    let channels: Vec<Subscription> = env
+        .app
+        .store()
+        .subscriptions()
+        .filter(|s| s.kind == ChatKind::Channel && s.active)
+        .collect();
+    for channel in channels {
+        if access::is_admin(env.bot, ChatId(channel.chat_id), user.id).await {
+            let title = channel_title(env.bot, channel.chat_id).await;
+            buttons.push(vec![render::Button::action(
+                format!("📣 {title}"),
+                Action::Settings { chat: channel.chat_id, step: SettingsStep::Open },
+            )]);
+        }
+    }
+    Ok(if buttons.is_empty() {
+        Reply::html(ctx.f("channels.none", &[("bot", &escape(env.me.username()))]), Vec::new())
+    } else {
+        Reply::html(ctx.t("channels.list"), buttons)
+    })
+}
+
+/// A channel's title as Telegram has it now (Tribune does not store names).
+pub async fn channel_title(bot: &Bot, chat: i64) -> String {
+    match bot.get_chat(ChatId(chat)).await {
+        Ok(info) => info.title().map(str::to_string).unwrap_or_else(|| chat.to_string()),
+        Err(_) => chat.to_string(),
+    }
+}
+
+/// A press on a settings card. Returns the reply and whether it replaces the card.
+pub async fn button(
+    env: &Env<'_>,
+    q: &CallbackQuery,
+    lang: Lang,
+    target: i64,
+    step: SettingsStep,
+) -> Result<(Reply, bool)> {
+    let corpus = env.app.corpus();
+    let ctx = env.ctx(&corpus, lang);
+    let Some(shown_in) = q.message.as_ref().map(|m| m.chat().clone()) else {
+        return Ok((render::stale_button(&ctx), false));
+    };
+    if !access::may_manage_from(env.bot, &shown_in, &q.from, target).await {
+        return Ok((Reply::default().with_notice(ctx.t("admins.only")), false));
+    }
+    let title =
+        if target == shown_in.id.0 { None } else { Some(channel_title(env.bot, target).await) };
+    let card = |sub: &Subscription, notice: Option<String>| {
+        render::settings_card(&ctx, sub, title.as_deref(), notice)
+    };
+    Ok(match step {
+        SettingsStep::Open => match env.app.store().subscription(target)? {
+            Some(sub) => (card(&sub, None), false),
+            None => (render::stale_button(&ctx), false),
+        },
+        SettingsStep::Set(change) => match env.app.change_subscription(target, change)? {
+            Some(sub) => (card(&sub, None), true),
+            None => (render::stale_button(&ctx), false),
+        },
+        SettingsStep::AskTime | SettingsStep::AskZone => {
+            let (ask, key) = if step == SettingsStep::AskTime {
+                (Ask::Time, "subscribe.ask_time")
+            } else {
+                (Ask::Zone, "subscribe.ask_zone")
+            };
+            env.pending.set(shown_in.id.0, q.from.id.0, target, ask);
+            (Reply::html(ctx.t(key), Vec::new()), false)
+        }
+        SettingsStep::Done => match env.app.store().subscription(target)? {
+            Some(sub) => {
+                let mut reply = card(&sub, Some(ctx.t("settings.saved")));
+                if let Some(last) = reply.messages.last_mut() {
+                    last.buttons.clear();
+                }
+                (reply, true)
+            }
+            None => (render::stale_button(&ctx), false),
+        },
+    })
+}
+
+/// A typed answer to "Other time…" / "Other zone…"; `None` when nothing was asked.
+pub async fn typed(env: &Env<'_>, msg: &Message, lang: Lang, text: &str) -> Result<Option<Reply>> {
+    let Some(user) = msg.from.as_ref() else { return Ok(None) };
+    let Some((target, ask)) = env.pending.take(msg.chat.id.0, user.id.0) else { return Ok(None) };
+    let corpus = env.app.corpus();
+    let ctx = env.ctx(&corpus, lang);
+    let shown: String = text.chars().take(64).collect();
+    let change = match ask {
+        Ask::Time => LocalTime::parse(text).map(Change::Time).ok_or("subscribe.bad_time"),
+        Ask::Zone => Zone::parse(text).map(Change::Zone).ok_or("subscribe.bad_zone"),
+    };
+    let change = match change {
+        Ok(change) => change,
+        Err(key) => {
+            // Ask again: the reader is still answering.
+            env.pending.set(msg.chat.id.0, user.id.0, target, ask);
+            return Ok(Some(Reply::html(ctx.f(key, &[("input", &escape(&shown))]), Vec::new())));
+        }
+    };
+    if !access::may_manage_from(env.bot, &msg.chat, user, target).await {
+        return Ok(Some(Reply::html(ctx.t("admins.only"), Vec::new())));
+    }
+    let title =
+        if target == msg.chat.id.0 { None } else { Some(channel_title(env.bot, target).await) };
+    Ok(Some(match env.app.change_subscription(target, change)? {
+        Some(sub) => {
+            render::settings_card(&ctx, &sub, title.as_deref(), Some(ctx.t("settings.saved")))
+        }
+        None => Reply::html(ctx.t("settings.none"), Vec::new()),
+    }))
+}
