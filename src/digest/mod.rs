@@ -66,7 +66,8 @@ pub fn compose(sub: &Subscription, inputs: &Inputs) -> Option<Composed> {
     match sub.contents.prisoners {
         PrisonerNews::Off => {}
         PrisonerNews::List => blocks.push(prisoner_list(&ctx, inputs.today)),
-        PrisonerNews::Changes if sub.prisoner_news_seen == 0 => {
+        // The first digest has nothing to compare with: it brings the list.
+        PrisonerNews::Changes if sub.last_digest.is_none() => {
             blocks.push(prisoner_list(&ctx, inputs.today))
         }
         PrisonerNews::Changes => blocks.push(changes_block(&ctx, inputs.changes)),

@@ -77,6 +77,7 @@ fn later_digests_tell_what_changed() {
     let mut sub = Subscription::new(9, ChatKind::Private, Lang::En);
     sub.contents = Contents { slogan: false, excerpt: false, prisoners: PrisonerNews::Changes };
     sub.prisoner_news_seen = 5;
+    sub.last_digest = Some(0);
     let quiet = compose(&sub, &inputs(&corpus, &[], 5)).unwrap();
     assert!(plain(&quiet.messages).contains(
         "No changes since your last digest: 13 political prisoners are still behind bars."

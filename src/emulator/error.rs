@@ -50,7 +50,7 @@ impl ApiError {
         ApiError::new(404, "Not Found")
     }
 
-    /// 429 with `retry_after`, for the rate limits to come.
+    /// 429 with `retry_after`: flood control.
     pub fn too_many_requests(retry_after: u32) -> ApiError {
         ApiError {
             code: 429,
@@ -76,6 +76,51 @@ impl ApiError {
     /// "Bad Request: chat not found".
     pub fn chat_not_found() -> ApiError {
         ApiError::bad_request("chat not found")
+    }
+
+    /// "Bad Request: user not found", for a user the bot never met.
+    pub fn user_not_found() -> ApiError {
+        ApiError::bad_request("user not found")
+    }
+
+    /// 403 for a deleted account.
+    pub fn user_deactivated() -> ApiError {
+        ApiError::new(403, "Forbidden: user is deactivated")
+    }
+
+    /// 403 in a chat the bot was removed from; `chat_type` is "group",
+    /// "supergroup" or "channel".
+    pub fn kicked(chat_type: &str) -> ApiError {
+        ApiError::new(403, format!("Forbidden: bot was kicked from the {chat_type} chat"))
+    }
+
+    /// 403 in a chat the bot left (or, for channels, was never added to).
+    pub fn not_member(chat_type: &str) -> ApiError {
+        ApiError::new(403, format!("Forbidden: bot is not a member of the {chat_type} chat"))
+    }
+
+    /// 400 when a channel admin bot lacks the right to post.
+    pub fn need_channel_rights() -> ApiError {
+        ApiError::bad_request("need administrator rights in the channel chat")
+    }
+
+    /// 400 in a basic group that became the supergroup `new_id`.
+    pub fn migrated(new_id: i64) -> ApiError {
+        ApiError {
+            code: 400,
+            description: "Bad Request: group chat was upgraded to a supergroup chat".to_owned(),
+            parameters: Some(ResponseParameters::MigrateToChatId(new_id)),
+        }
+    }
+
+    /// 500, as Telegram answers when it is having trouble.
+    pub fn internal_server_error() -> ApiError {
+        ApiError::new(500, "Internal Server Error")
+    }
+
+    /// 502, as Telegram's front answers while the back end restarts.
+    pub fn bad_gateway() -> ApiError {
+        ApiError::new(502, "Bad Gateway")
     }
 
     /// The response body Telegram sends for this error.
@@ -130,5 +175,8 @@ mod tests {
         let body = ApiError::chat_not_found().to_json();
         assert_eq!(body["description"], "Bad Request: chat not found");
         assert!(body.get("parameters").is_none());
+        let body = ApiError::migrated(-100_123).to_json();
+        assert_eq!(body["parameters"], json!({"migrate_to_chat_id": -100_123}));
+        assert_eq!(ApiError::kicked("group").code, 403);
     }
 }

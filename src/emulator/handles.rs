@@ -101,7 +101,7 @@ impl Deref for Group {
 
 impl User {
     pub(crate) fn new(emulator: Emulator, person: Person) -> User {
-        User(Conversation { emulator, chat_id: person.id, sender: person })
+        User(Conversation::new(emulator, person.id, person))
     }
 
     /// The user's id (also the chat id).
@@ -118,7 +118,7 @@ impl User {
 
 impl Group {
     pub(crate) fn new(emulator: Emulator, chat_id: i64, sender: Person) -> Group {
-        Group(Conversation { emulator, chat_id, sender })
+        Group(Conversation::new(emulator, chat_id, sender))
     }
 
     /// The same group, acting as `user` (a group starts with a default
@@ -129,6 +129,19 @@ impl Group {
 }
 
 impl Conversation {
+    pub(crate) fn new(emulator: Emulator, chat_id: i64, sender: Person) -> Conversation {
+        Conversation { emulator, chat_id, sender }
+    }
+
+    pub(crate) fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// The person this handle acts as.
+    pub(crate) fn sender(&self) -> &Person {
+        &self.sender
+    }
+
     /// The chat this handle acts in.
     pub fn chat_id(&self) -> i64 {
         self.chat_id
@@ -157,6 +170,11 @@ impl Conversation {
     }
 
     fn post(&self, content: Content) -> i32 {
+        self.post_as(self.sender.clone(), false, content)
+    }
+
+    /// Posts a message from `from`; `as_chat` sends it on behalf of the chat.
+    pub(crate) fn post_as(&self, from: Person, as_chat: bool, content: Content) -> i32 {
         let id = self.emulator.with_state(|state| {
             let chat = state
                 .chats
@@ -164,7 +182,12 @@ impl Conversation {
                 .expect("handles exist only for registered chats");
             // Writing to a bot one blocked unblocks it.
             chat.blocked = false;
-            let id = chat.store(StoredMessage::new(self.sender.clone(), content));
+            if !from.is_bot {
+                chat.members.insert(from.id);
+            }
+            let mut message = StoredMessage::new(from, content);
+            message.as_chat = as_chat;
+            let id = chat.store(message);
             let json = state.message_json(self.chat_id, id).unwrap_or_default();
             state.enqueue("message", json);
             id
@@ -325,7 +348,7 @@ fn take_activity(chat: &mut Chat) -> Option<Activity> {
         return None;
     }
     let mut messages: Vec<BotMessage> = Vec::new();
-    for m in chat.messages.values_mut().filter(|m| m.from.is_bot && m.id <= chat.seen_up_to) {
+    for m in chat.messages.values_mut().filter(|m| m.is_from_bot() && m.id <= chat.seen_up_to) {
         if m.edits > m.edits_seen {
             m.edits_seen = m.edits;
             messages.push(m.to_bot_message(chat.id));

@@ -10,6 +10,7 @@ use super::{
     error::ApiError,
     html::{self, Parsed, Strictness},
     keyboard::{self, Keyboard},
+    members,
     state::{Chat, Content, Person, State, StoredMessage, unix_now},
     wire,
 };
@@ -43,6 +44,9 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::EditMessageReplyMarkup => edit_message_reply_markup(state, params),
         Method::DeleteMessage => delete_message(state, params),
         Method::AnswerCallbackQuery => answer_callback_query(state, params),
+        Method::GetChat => members::get_chat(state, params),
+        Method::GetChatMember => members::get_chat_member(state, params),
+        Method::GetChatAdministrators => members::get_chat_administrators(state, params),
         // Dispatched before reaching here; an empty answer is still well-formed.
         Method::GetUpdates => Ok(json!([])),
     }
@@ -132,7 +136,7 @@ fn editable<'s>(state: &'s mut State, params: &Params) -> Result<&'s mut StoredM
         .ok()
         .and_then(|id| chat.messages.get_mut(&id))
         .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-    if !message.from.is_bot {
+    if !message.is_from_bot() {
         return Err(ApiError::bad_request("message can't be edited"));
     }
     Ok(message)

@@ -6,26 +6,42 @@
 //! people through [`User`] and [`Group`] and wait for what the bot sends back.
 //! Each emulator binds its own port, so tests stay parallel and hermetic.
 //!
-//! Map: `api` (HTTP and dispatch), `methods` and `commands` (the Bot API
-//! methods), `state` (chats, messages, updates), `wire` (JSON objects),
-//! `html` (Telegram's HTML parser), `keyboard` and `links` (inline keyboards
-//! and the links Telegram accepts), `limits` (the hook for flood control and
-//! faults), `handles` (acting as people), `terminal` (the chat of `tribune demo`).
+//! Telegram's flood limits are on by default ([`Limits`]; [`Emulator::set_limits`]),
+//! failures can be injected ([`Emulator::inject`], [`Emulator::inject_random`]),
+//! and [`Emulator::stats`] counts what was asked and answered. Groups and
+//! channels have admins, and the bot's joining, leaving and rights reach it
+//! as `my_chat_member` updates ([`Group::add_bot`], [`Channel::add_bot_as_admin`]).
+//!
+//! Map: `api` (HTTP and dispatch), `params` (request parameters),
+//! `connection` (connections a fault can cut), `methods`, `commands` and
+//! `members` (the Bot API methods), `state` (chats, messages, people), `updates` (the update queue),
+//! `wire` (JSON objects), `html` (Telegram's HTML parser), `keyboard` and
+//! `links` (inline keyboards and the links Telegram accepts), `limits`
+//! (Telegram's rules and flood control), `faults` (injected failures),
+//! `stats` (counters), `handles` and `chats` (acting as people and admins),
+//! `terminal` (the chat of `tribune demo`).
 //!
 //! To stop a teloxide dispatcher quickly, ask it to shut down, then shut the
 //! emulator down: that releases the dispatcher's pending long poll.
 
 mod api;
+mod chats;
 mod commands;
+mod connection;
 mod error;
+mod faults;
 mod handles;
 mod html;
 mod keyboard;
 mod limits;
 mod links;
+mod members;
 mod methods;
+mod params;
 mod state;
+mod stats;
 pub mod terminal;
+mod updates;
 mod wire;
 
 #[cfg(test)]
@@ -43,14 +59,18 @@ use tokio::{
     task::JoinHandle,
 };
 
+pub use chats::Channel;
 pub use error::{ApiError, ResponseParameters, WaitError};
+pub use faults::{Fault, FaultTarget};
 pub use handles::{Activity, BotMessage, CallbackAnswer, Conversation, Group, User};
 pub use html::Strictness;
 pub use keyboard::Button;
+pub use limits::Limits;
 pub use state::RequestRecord;
+pub use stats::Stats;
 pub use terminal::run_terminal;
 
-use state::{BOT_ID, BOT_USERNAME, Chat, ChatKind, Person, State};
+use state::{BOT_ID, BOT_USERNAME, BotStatus, Chat, ChatKind, DEFAULT_MEMBER_ID, Person, State};
 
 /// The one token the emulator accepts.
 const TOKEN: &str = "7000000001:TRIBUNE-EMULATOR-TOKEN-aaaaaaaa";
@@ -85,9 +105,11 @@ impl Emulator {
             }),
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = api::router(emulator.clone());
+        let service =
+            api::router(emulator.clone()).into_make_service_with_connect_info::<connection::Cut>();
+        let listener = connection::Listener(listener);
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+            let serve = axum::serve(listener, service).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
             if let Err(error) = serve.await {
@@ -128,11 +150,13 @@ impl Emulator {
             let kind = ChatKind::Private { first_name: first_name.to_owned() };
             let chat = s.chats.entry(user_id).or_insert_with(|| Chat::new(user_id, kind.clone()));
             chat.kind = kind;
+            s.people.insert(user_id, person.clone());
         });
         User::new(self.clone(), person)
     }
 
-    /// A basic group (`chat_id` must be negative) with the bot in it.
+    /// A basic group (`chat_id` must be negative) with the bot in it; it
+    /// acts as person 100, "Member", also its creator until `set_admins`.
     pub fn group(&self, chat_id: i64, title: &str) -> Group {
         self.register_group(chat_id, ChatKind::Group { title: title.to_owned() })
     }
@@ -144,18 +168,36 @@ impl Emulator {
 
     fn register_group(&self, chat_id: i64, kind: ChatKind) -> Group {
         assert!(chat_id < 0, "group chat ids are negative, got {chat_id}");
+        let member = self.register_chat(chat_id, kind, BotStatus::Member);
+        Group::new(self.clone(), chat_id, member)
+    }
+
+    /// Registers a group or channel (a new one with its default creator,
+    /// and the bot as given) and returns that creator.
+    fn register_chat(&self, chat_id: i64, kind: ChatKind, bot: BotStatus) -> Person {
+        let creator = Person::placeholder(DEFAULT_MEMBER_ID);
         self.with_state(|s| {
-            let chat = s.chats.entry(chat_id).or_insert_with(|| Chat::new(chat_id, kind.clone()));
+            s.people.entry(creator.id).or_insert_with(|| creator.clone());
+            let chat = s.chats.entry(chat_id).or_insert_with(|| {
+                let mut chat = Chat::new(chat_id, kind.clone());
+                chat.admins.push(creator.id);
+                chat.members.insert(creator.id);
+                chat.bot = bot;
+                chat
+            });
             chat.kind = kind;
         });
-        let member = Person {
-            id: 100,
-            first_name: "Member".to_owned(),
-            username: None,
-            language_code: None,
-            is_bot: false,
-        };
-        Group::new(self.clone(), chat_id, member)
+        creator
+    }
+
+    /// Sets the flood limits (Telegram's by default).
+    pub fn set_limits(&self, limits: Limits) {
+        self.with_state(|s| s.limits = limits);
+    }
+
+    /// What the emulator served so far.
+    pub fn stats(&self) -> Stats {
+        self.with_state(|s| s.stats.clone())
     }
 
     /// How many calls of a Bot API method arrived (canonical name, e.g. "sendMessage").

@@ -3,16 +3,20 @@
 //! methods here never block and never await.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
+    faults::Faults,
     handles::{BotMessage, CallbackAnswer},
     html::{Parsed, Strictness},
     keyboard::Keyboard,
+    limits::{Flood, Limits},
+    stats::Stats,
+    updates::QueuedUpdate,
     wire,
 };
 
@@ -22,6 +26,10 @@ pub(crate) const BOT_ID: i64 = 7_000_000_001;
 pub(crate) const BOT_NAME: &str = "Tribune";
 /// The bot's username, without '@'.
 pub(crate) const BOT_USERNAME: &str = "tribune_test_bot";
+/// The user Telegram puts in `from` of anonymous group admins' messages.
+pub(crate) const ANONYMOUS_ADMIN_ID: i64 = 1_087_968_824;
+/// The person a group or channel starts with, as its creator.
+pub(crate) const DEFAULT_MEMBER_ID: i64 = 100;
 
 /// A Telegram user (a person or the bot).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +51,24 @@ impl Person {
             is_bot: true,
         }
     }
+
+    /// Telegram's stand-in sender for anonymous group administrators.
+    pub fn anonymous_admin() -> Person {
+        Person {
+            id: ANONYMOUS_ADMIN_ID,
+            first_name: "Group".to_owned(),
+            username: Some("GroupAnonymousBot".to_owned()),
+            language_code: None,
+            is_bot: true,
+        }
+    }
+
+    /// A person known only by id (an admin named in a test, say).
+    pub fn placeholder(id: i64) -> Person {
+        let first_name =
+            if id == DEFAULT_MEMBER_ID { "Member".to_owned() } else { format!("User {id}") };
+        Person { id, first_name, username: None, language_code: None, is_bot: false }
+    }
 }
 
 /// What kind of chat, with what Telegram shows about it.
@@ -51,6 +77,28 @@ pub(crate) enum ChatKind {
     Private { first_name: String },
     Group { title: String },
     Supergroup { title: String },
+    Channel { title: String },
+}
+
+impl ChatKind {
+    /// The title of a group, supergroup or channel.
+    pub fn title(&self) -> Option<&str> {
+        match self {
+            ChatKind::Private { .. } => None,
+            ChatKind::Group { title }
+            | ChatKind::Supergroup { title }
+            | ChatKind::Channel { title } => Some(title),
+        }
+    }
+}
+
+/// The bot's standing in a chat, which decides what it may do there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BotStatus {
+    Member,
+    Admin { can_post_messages: bool },
+    Left,
+    Kicked,
 }
 
 /// One chat the emulator knows.
@@ -68,6 +116,14 @@ pub(crate) struct Chat {
     pub answers_seen: usize,
     /// A private chat whose user blocked the bot.
     pub blocked: bool,
+    /// Administrators by user id, the creator first (the bot is not listed).
+    pub admins: Vec<i64>,
+    /// People known to be in the chat (they wrote there or were named).
+    pub members: BTreeSet<i64>,
+    /// Where the bot stands in this chat.
+    pub bot: BotStatus,
+    /// A basic group upgraded to this supergroup: sends here fail.
+    pub migrated_to: Option<i64>,
 }
 
 impl Chat {
@@ -81,6 +137,10 @@ impl Chat {
             answers: Vec::new(),
             answers_seen: 0,
             blocked: false,
+            admins: Vec::new(),
+            members: BTreeSet::new(),
+            bot: BotStatus::Member,
+            migrated_to: None,
         }
     }
 
@@ -95,14 +155,14 @@ impl Chat {
 
     /// The bot's messages, oldest first, in their latest state.
     pub fn bot_messages(&self) -> impl Iterator<Item = &StoredMessage> {
-        self.messages.values().filter(|m| m.from.is_bot)
+        self.messages.values().filter(|m| m.is_from_bot())
     }
 
     /// Bot messages not yet handed to a test; marks them (and their edits) seen.
     pub fn take_new(&mut self) -> Vec<BotMessage> {
         let from = self.seen_up_to;
         let mut out = Vec::new();
-        for m in self.messages.range_mut(from + 1..).map(|(_, m)| m).filter(|m| m.from.is_bot) {
+        for m in self.messages.range_mut(from + 1..).map(|(_, m)| m).filter(|m| m.is_from_bot()) {
             m.edits_seen = m.edits;
             self.seen_up_to = m.id;
             out.push(m.to_bot_message(self.id));
@@ -112,7 +172,7 @@ impl Chat {
 
     /// How many bot messages `take_new` would return.
     pub fn count_new(&self) -> usize {
-        self.messages.range(self.seen_up_to + 1..).filter(|(_, m)| m.from.is_bot).count()
+        self.messages.range(self.seen_up_to + 1..).filter(|(_, m)| m.is_from_bot()).count()
     }
 }
 
@@ -127,6 +187,8 @@ pub(crate) enum Content {
     },
     Sticker,
     Photo,
+    /// A service message: these fields are merged into the message object.
+    Service(Value),
 }
 
 /// A message as the emulator remembers it.
@@ -143,6 +205,9 @@ pub(crate) struct StoredMessage {
     pub edits_seen: u32,
     pub disable_link_preview: bool,
     pub reply_to: Option<i32>,
+    /// Sent on behalf of the chat itself (`sender_chat`), as anonymous
+    /// group admins do; channel posts always are.
+    pub as_chat: bool,
 }
 
 impl StoredMessage {
@@ -158,14 +223,20 @@ impl StoredMessage {
             edits_seen: 0,
             disable_link_preview: false,
             reply_to: None,
+            as_chat: false,
         }
+    }
+
+    /// Whether the bot sent it (GroupAnonymousBot is a bot, but not ours).
+    pub fn is_from_bot(&self) -> bool {
+        self.from.id == BOT_ID
     }
 
     /// The test-facing view of a bot message.
     pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
-            Content::Sticker | Content::Photo => (String::new(), None),
+            Content::Sticker | Content::Photo | Content::Service(_) => (String::new(), None),
         };
         BotMessage {
             message_id: self.id,
@@ -176,23 +247,6 @@ impl StoredMessage {
             edited: self.edits > 0,
             disable_link_preview: self.disable_link_preview,
         }
-    }
-}
-
-/// An update waiting to be fetched and confirmed.
-#[derive(Debug, Clone)]
-pub(crate) struct QueuedUpdate {
-    pub id: u32,
-    /// The field name: "message", "edited_message", "callback_query", ...
-    pub kind: &'static str,
-    pub payload: Value,
-}
-
-impl QueuedUpdate {
-    pub fn to_json(&self) -> Value {
-        let mut update = json!({ "update_id": self.id });
-        update[self.kind] = self.payload.clone();
-        update
     }
 }
 
@@ -231,6 +285,13 @@ pub(crate) struct State {
     pub requests: Vec<RequestRecord>,
     pub strictness: Strictness,
     pub shutdown: bool,
+    /// Everyone the emulator has met, by user id (for chat member lookups).
+    pub people: HashMap<i64, Person>,
+    pub limits: Limits,
+    /// Recent successful sends, for the flood limits.
+    pub flood: Flood,
+    pub faults: Faults,
+    pub stats: Stats,
 }
 
 impl State {
@@ -247,38 +308,21 @@ impl State {
             requests: Vec::new(),
             strictness: Strictness::RejectBareAmpersand,
             shutdown: false,
+            people: HashMap::new(),
+            limits: Limits::telegram(),
+            flood: Flood::default(),
+            faults: Faults::default(),
+            stats: Stats::default(),
         }
     }
 
-    /// Queues an update of `kind` and returns its id.
-    pub fn enqueue(&mut self, kind: &'static str, payload: Value) -> u32 {
-        let id = self.next_update_id;
-        self.next_update_id += 1;
-        log::debug!("emulator: queued update {id} ({kind})");
-        self.updates.push_back(QueuedUpdate { id, kind, payload });
-        id
-    }
-
-    /// Forgets updates the bot confirmed with `offset`, as Telegram does:
-    /// a positive offset confirms every update below it, a negative one keeps
-    /// only the last `-offset` updates.
-    pub fn confirm(&mut self, offset: i64) {
-        if offset > 0 {
-            self.updates.retain(|u| i64::from(u.id) >= offset);
-        } else if offset < 0 {
-            let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
-            while self.updates.len() > keep {
-                self.updates.pop_front();
-            }
+    /// A person by id: one the emulator met, or a placeholder.
+    pub fn person(&self, id: i64) -> Person {
+        match id {
+            BOT_ID => Person::bot(),
+            ANONYMOUS_ADMIN_ID => Person::anonymous_admin(),
+            _ => self.people.get(&id).cloned().unwrap_or_else(|| Person::placeholder(id)),
         }
-    }
-
-    /// Up to `limit` deliverable updates; updates of kinds the bot did not
-    /// ask for are dropped, as Telegram never produces them.
-    pub fn deliverable(&mut self, limit: usize) -> Vec<Value> {
-        let allowed = self.allowed_updates.clone();
-        self.updates.retain(|u| is_allowed(allowed.as_deref(), u.kind));
-        self.updates.iter().take(limit).map(QueuedUpdate::to_json).collect()
     }
 
     /// The message JSON for a message of a chat, with its reply (one level).
@@ -293,54 +337,7 @@ impl State {
     }
 }
 
-/// Whether an update kind passes `allowed_updates`; by default everything
-/// but chat_member, message_reaction and message_reaction_count.
-fn is_allowed(allowed: Option<&[String]>, kind: &str) -> bool {
-    match allowed {
-        Some(list) if !list.is_empty() => list.iter().any(|k| k == kind),
-        _ => !matches!(kind, "chat_member" | "message_reaction" | "message_reaction_count"),
-    }
-}
-
 /// Seconds since the epoch, as Telegram dates are.
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state_with(n: usize) -> State {
-        let mut s = State::new();
-        for _ in 0..n {
-            s.enqueue("message", json!({}));
-        }
-        s
-    }
-
-    #[test]
-    fn positive_offset_confirms_earlier_updates() {
-        let mut s = state_with(3);
-        s.confirm(3);
-        assert_eq!(s.updates.iter().map(|u| u.id).collect::<Vec<_>>(), vec![3]);
-    }
-
-    #[test]
-    fn negative_offset_keeps_the_last_ones() {
-        let mut s = state_with(3);
-        s.confirm(-1);
-        assert_eq!(s.updates.iter().map(|u| u.id).collect::<Vec<_>>(), vec![3]);
-    }
-
-    #[test]
-    fn allowed_updates_filter_and_drop() {
-        let mut s = state_with(1);
-        s.enqueue("callback_query", json!({}));
-        s.allowed_updates = Some(vec!["callback_query".to_owned()]);
-        let got = s.deliverable(100);
-        assert_eq!(got.len(), 1);
-        assert!(got[0].get("callback_query").is_some());
-        assert_eq!(s.updates.len(), 1);
-    }
 }

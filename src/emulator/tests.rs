@@ -15,6 +15,10 @@ use teloxide::{
 
 use super::*;
 
+mod faults;
+mod limits;
+mod members;
+
 const WAIT: Duration = Duration::from_secs(5);
 
 fn bot(emulator: &Emulator) -> Bot {

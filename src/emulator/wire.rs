@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::{
     html::{Entity, EntityKind},
-    state::{Chat, ChatKind, Content, Person, StoredMessage},
+    members::chat_type,
+    state::{Chat, ChatKind, Content, Person, StoredMessage, unix_now},
 };
 
 /// A `User` object.
@@ -43,25 +44,112 @@ pub(crate) fn me() -> Value {
 
 /// A `Chat` object.
 pub(crate) fn chat(chat: &Chat) -> Value {
+    let mut json = json!({ "id": chat.id, "type": chat_type(&chat.kind) });
     match &chat.kind {
-        ChatKind::Private { first_name } => {
-            json!({ "id": chat.id, "type": "private", "first_name": first_name })
-        }
-        ChatKind::Group { title } => json!({ "id": chat.id, "type": "group", "title": title }),
-        ChatKind::Supergroup { title } => {
-            json!({ "id": chat.id, "type": "supergroup", "title": title })
+        ChatKind::Private { first_name } => json["first_name"] = json!(first_name),
+        ChatKind::Group { title }
+        | ChatKind::Supergroup { title }
+        | ChatKind::Channel { title } => {
+            json["title"] = json!(title);
         }
     }
+    json
+}
+
+/// A `ChatFullInfo` object, as getChat returns it.
+pub(crate) fn chat_full_info(info: &Chat, username: Option<&str>) -> Value {
+    let mut json = chat(info);
+    if let Some(username) = username {
+        json["username"] = json!(username);
+    }
+    json["accent_color_id"] = json!(info.id.unsigned_abs() % 7);
+    json["max_reaction_count"] = json!(11);
+    json["accepted_gift_types"] = json!({
+        "unlimited_gifts": true,
+        "limited_gifts": true,
+        "unique_gifts": true,
+        "premium_subscription": true,
+    });
+    json
+}
+
+/// A person's standing in a chat, as a `ChatMember` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Creator,
+    Admin { can_post_messages: bool },
+    Member,
+    Left,
+    Kicked,
+}
+
+/// A `ChatMember` object.
+pub(crate) fn chat_member(person: &Person, standing: Standing) -> Value {
+    let mut json = json!({ "user": user(person) });
+    match standing {
+        Standing::Creator => {
+            json["status"] = json!("creator");
+            json["is_anonymous"] = json!(false);
+        }
+        Standing::Admin { can_post_messages } => {
+            json["status"] = json!("administrator");
+            for (key, value) in [
+                ("can_be_edited", false),
+                ("is_anonymous", false),
+                ("can_manage_chat", true),
+                ("can_change_info", true),
+                ("can_delete_messages", true),
+                ("can_manage_video_chats", true),
+                ("can_invite_users", true),
+                ("can_restrict_members", true),
+                ("can_promote_members", false),
+                ("can_post_stories", false),
+                ("can_edit_stories", false),
+                ("can_delete_stories", false),
+                ("can_post_messages", can_post_messages),
+                ("can_edit_messages", can_post_messages),
+                ("can_pin_messages", true),
+            ] {
+                json[key] = json!(value);
+            }
+        }
+        Standing::Member => json["status"] = json!("member"),
+        Standing::Left => json["status"] = json!("left"),
+        Standing::Kicked => {
+            json["status"] = json!("kicked");
+            json["until_date"] = json!(0);
+        }
+    }
+    json
+}
+
+/// A `ChatMemberUpdated` object: `by` changed someone's standing in `info`.
+pub(crate) fn chat_member_updated(info: &Chat, by: &Person, old: Value, new: Value) -> Value {
+    json!({
+        "chat": chat(info),
+        "from": user(by),
+        "date": unix_now(),
+        "old_chat_member": old,
+        "new_chat_member": new,
+    })
 }
 
 /// A `Message` object (without `reply_to_message`, which the state adds).
+/// Channel posts have no `from`; they and anonymous admins' messages carry
+/// the chat itself as `sender_chat`.
 pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
     let mut json = json!({
         "message_id": m.id,
-        "from": user(&m.from),
         "chat": chat(chat_info),
         "date": m.date,
     });
+    let channel = matches!(chat_info.kind, ChatKind::Channel { .. });
+    if !channel {
+        json["from"] = user(&m.from);
+    }
+    if channel || m.as_chat {
+        json["sender_chat"] = chat(chat_info);
+    }
     match &m.content {
         Content::Text { parsed, .. } => {
             json["text"] = json!(parsed.text);
@@ -71,6 +159,11 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
         }
         Content::Sticker => json["sticker"] = sticker(m.id),
         Content::Photo => json["photo"] = photo(m.id),
+        Content::Service(fields) => {
+            for (key, value) in fields.as_object().into_iter().flatten() {
+                json[key] = value.clone();
+            }
+        }
     }
     if let Some(keyboard) = &m.keyboard {
         json["reply_markup"] = json!({ "inline_keyboard": keyboard.json });

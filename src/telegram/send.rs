@@ -27,9 +27,37 @@ pub async fn reply(
         if !message.buttons.is_empty() {
             request = request.reply_markup(keyboard(&message.buttons));
         }
-        request.await?;
+        with_retry_after(|| request.clone().send()).await?;
     }
     Ok(())
+}
+
+/// Most waits for a 429 before a reply is given up (each waits Telegram's `retry_after`).
+const REPLY_RETRIES: u32 = 3;
+/// A `retry_after` longer than this is not waited out for an interactive reply.
+const MAX_REPLY_WAIT: u32 = 30;
+
+/// Runs a request, waiting out Telegram's `retry_after` when it says "too many requests" (a
+/// reader who sends commands faster than Telegram lets the bot answer gets the answers late,
+/// not never).
+async fn with_retry_after<T, F, Fut>(mut send: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let mut tries = 0;
+    loop {
+        match send().await {
+            Err(RequestError::RetryAfter(wait))
+                if tries < REPLY_RETRIES && wait.seconds() <= MAX_REPLY_WAIT =>
+            {
+                tries += 1;
+                log::debug!("reply rate-limited; waiting {}s", wait.seconds());
+                tokio::time::sleep(wait.duration()).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Replaces a message's text and buttons (paging). An edit that changes nothing is not an error.
@@ -44,7 +72,7 @@ pub async fn edit(
         .parse_mode(ParseMode::Html)
         .link_preview_options(no_preview())
         .reply_markup(keyboard(&message.buttons));
-    match request.await {
+    match with_retry_after(|| request.clone().send()).await {
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
         Err(e) => Err(e),
     }

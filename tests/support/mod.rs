@@ -40,18 +40,44 @@ pub struct Setup {
     pub clock: Option<DateTime<Utc>>,
     pub operators: Vec<i64>,
     pub limits: Limits,
+    /// Use this data directory (to restart on the same store) instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
+    /// Use these content files instead of the repository's.
+    pub messages_dir: Option<PathBuf>,
+    /// Talk to this emulator (to restart a bot against the same chats) instead of a new one.
+    pub emulator: Option<Emulator>,
 }
 
 impl Default for Setup {
     fn default() -> Setup {
-        Setup { clock: None, operators: Vec::new(), limits: Limits::telegram(30.0, false) }
+        Setup {
+            clock: None,
+            operators: Vec::new(),
+            limits: Limits::telegram(30.0, false),
+            data_dir: None,
+            messages_dir: None,
+            emulator: None,
+        }
     }
 }
 
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let data = tempfile::tempdir().expect("temp dir");
-    let (tribune, _) = Tribune::open(data.path(), &messages_dir()).expect("open tribune");
+    let data_dir = setup.data_dir.clone().unwrap_or_else(|| data.path().to_path_buf());
+    let messages = setup.messages_dir.clone().unwrap_or_else(messages_dir);
+    // A store just closed by a stopped bot may take a moment to release its lock.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let tribune = loop {
+        match Tribune::open(&data_dir, &messages) {
+            Ok((tribune, _)) => break tribune,
+            Err(e) if std::time::Instant::now() < deadline => {
+                log::debug!("store not ready yet: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("open tribune: {e}"),
+        }
+    };
     let (tribune, clock) = match setup.clock {
         Some(start) => {
             let (clock, manual) = Clock::manual(start);
@@ -60,7 +86,10 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         None => (tribune, None),
     };
     let tribune = Arc::new(tribune.with_operators(setup.operators));
-    let emulator = Emulator::start().await.expect("start emulator");
+    let emulator = match setup.emulator {
+        Some(emulator) => emulator,
+        None => Emulator::start().await.expect("start emulator"),
+    };
     let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse().expect("url"));
     let options = ServeOptions {
         poll_timeout: Duration::from_secs(5),
@@ -80,6 +109,12 @@ impl TestApp {
     /// Moves the manual clock to `to` (the scheduler wakes and sends what became due).
     pub fn set_time(&self, to: DateTime<Utc>) {
         self.clock.as_ref().expect("spawn_app_with a clock").set(to);
+    }
+
+    /// Stops the bot but keeps the emulator (to restart a bot against it).
+    pub async fn stop_bot(self) -> Emulator {
+        self.bot.shutdown().await;
+        self.emulator
     }
 
     /// Stops the bot, then the emulator.
