@@ -48,6 +48,12 @@ impl Scheduler {
                 }
             };
             let clock = self.tribune.clock().clone();
+            if next.is_some_and(|at| at <= clock.now()) {
+                // Still due after a pass: something could not be composed. Do not spin.
+                log::warn!("digests are due but could not be queued; retrying in a second");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
             match next {
                 Some(at) => {
                     tokio::select! {

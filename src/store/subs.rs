@@ -1,14 +1,18 @@
 //! Subscriptions and the due index, kept in step by transactions.
 
-use super::{
-    OutboxItem, Result, Store, StoreError, from_json, i64_at, key2, to_json, tx_error, u64_at,
-};
+use super::{OutboxItem, Result, Store, StoreError, from_json, key2, to_json, tx_error, u64_at};
 use crate::subscription::Subscription;
 use sled::{Transactional, transaction::ConflictableTransactionError};
 
-/// Telegram's chat ids fit in i64; due times are Unix seconds (never negative here).
+/// Due time (Unix seconds, never negative here) then chat id, both big-endian. The chat id's
+/// sign bit is flipped so that negative ids (groups, channels) sort before positive ones and a
+/// range up to `(t, i64::MAX)` holds every chat due at `t`.
 fn due_key(due: i64, chat_id: i64) -> [u8; 16] {
-    key2((due.max(0) as u64).to_be_bytes(), chat_id.to_be_bytes())
+    key2((due.max(0) as u64).to_be_bytes(), ((chat_id as u64) ^ (1 << 63)).to_be_bytes())
+}
+
+fn due_chat(key: &[u8]) -> i64 {
+    (u64_at(key, 8) ^ (1 << 63)) as i64
 }
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
@@ -58,6 +62,33 @@ impl Store {
             .map_err(tx_error)
     }
 
+    /// Loads many subscriptions at once (migrations, benchmarks): batched writes to the
+    /// subscription and due trees, one flush at the end. Existing entries with the same chat
+    /// id are overwritten, but their old due entries are not removed: use on fresh stores.
+    pub fn load_subscriptions(
+        &self,
+        subs: impl IntoIterator<Item = Subscription>,
+    ) -> Result<usize> {
+        let mut count = 0;
+        let mut sub_batch = sled::Batch::default();
+        let mut due_batch = sled::Batch::default();
+        for sub in subs {
+            sub_batch.insert(&sub.chat_id.to_be_bytes(), to_json(&sub)?);
+            if let Some(at) = sub.next_due {
+                due_batch.insert(&due_key(at, sub.chat_id), &[]);
+            }
+            count += 1;
+            if count % 10_000 == 0 {
+                self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
+                self.due.apply_batch(std::mem::take(&mut due_batch))?;
+            }
+        }
+        self.subs.apply_batch(sub_batch)?;
+        self.due.apply_batch(due_batch)?;
+        self.db.flush()?;
+        Ok(count)
+    }
+
     /// Records a composed digest in one transaction: the subscription's new state (rotation,
     /// next due time) and the messages in the outbox. Not flushed: the caller flushes once per
     /// batch, before anything is sent.
@@ -99,7 +130,7 @@ impl Store {
         let mut found = Vec::new();
         for entry in self.due.range(..=end.as_slice()).take(limit) {
             let (key, _) = entry?;
-            found.push((u64_at(&key, 0) as i64, i64_at(&key, 8)));
+            found.push((u64_at(&key, 0) as i64, due_chat(&key)));
         }
         Ok(found)
     }
@@ -188,5 +219,28 @@ impl Store {
         }
         self.db.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{content::Lang, subscription::ChatKind};
+
+    #[test]
+    fn the_due_index_holds_groups_and_users_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for (chat, due) in [(5, 100), (-1_001_234, 100), (7, 101), (-9, 99)] {
+            let mut sub = Subscription::new(
+                chat,
+                if chat < 0 { ChatKind::Group } else { ChatKind::Private },
+                Lang::En,
+            );
+            sub.next_due = Some(due);
+            store.save_subscription(&sub).unwrap();
+        }
+        assert_eq!(store.due_until(100, 10).unwrap(), vec![(99, -9), (100, -1_001_234), (100, 5)]);
+        assert_eq!(store.first_due().unwrap(), Some(99));
     }
 }

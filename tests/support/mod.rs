@@ -154,3 +154,13 @@ pub fn press(user: &User, message: &BotMessage, label: &str) -> String {
 pub fn labels(message: &BotMessage) -> Vec<Vec<String>> {
     message.buttons.iter().map(|row| row.iter().map(|b| b.text.clone()).collect()).collect()
 }
+
+/// Waits until `condition` holds, checking every few milliseconds; panics with `what` after
+/// `timeout`. For state the bot changes without sending anything a test could wait on.
+pub async fn eventually(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
