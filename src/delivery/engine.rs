@@ -180,7 +180,7 @@ impl<T: Transport> Engine<T> {
                 drop(permit);
             });
         }
-        flusher.abort();
+        let _ = flusher.await;
     }
 
     /// Stops taking new items, waits (at most `grace`) for sends in flight, and flushes.
@@ -467,16 +467,21 @@ impl<T: Transport> Inner<T> {
     }
 }
 
-/// Group commit: confirmed sends are flushed together, at most `FLUSH_EVERY` apart.
+/// Group commit: confirmed sends are flushed together, at most `FLUSH_EVERY` apart. Ends (after
+/// a last flush) once the engine is stopping.
 async fn flush_loop<T: Transport>(inner: Arc<Inner<T>>) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
         tick.tick().await;
+        let stopping = inner.stopping.load(Ordering::SeqCst);
         if inner.dirty.swap(false, Ordering::AcqRel)
             && let Err(e) = inner.store.flush()
         {
             log::error!("cannot flush delivery records: {e}");
             inner.dirty.store(true, Ordering::Release);
+        }
+        if stopping {
+            return;
         }
     }
 }

@@ -50,6 +50,7 @@ pub struct BotHandle {
     token: ShutdownToken,
     dispatcher: tokio::task::JoinHandle<Result<(), teloxide::RequestError>>,
     engine: Engine<TelegramTransport>,
+    engine_task: tokio::task::JoinHandle<()>,
     background: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
     app: Arc<Tribune>,
@@ -76,7 +77,8 @@ pub async fn start(
         Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
         Err(e) => log::error!("cannot read the outbox: {e}"),
     }
-    let mut background = vec![tokio::spawn(engine.clone().run())];
+    let engine_task = tokio::spawn(engine.clone().run());
+    let mut background = Vec::new();
     let push: Push = {
         let engine = engine.clone();
         Arc::new(move |items| engine.push(items))
@@ -111,7 +113,7 @@ pub async fn start(
             )
             .await
     });
-    Ok(BotHandle { token, dispatcher, engine, background, grace: options.grace, app })
+    Ok(BotHandle { token, dispatcher, engine, engine_task, background, grace: options.grace, app })
 }
 
 /// Registers the channels named in the configuration.
@@ -149,9 +151,18 @@ impl BotHandle {
         if let Err(e) = self.dispatcher.await {
             log::error!("the dispatcher task failed: {e}");
         }
-        self.engine.shutdown(self.grace).await;
         for task in &self.background {
             task.abort();
+        }
+        self.engine.shutdown(self.grace).await;
+        // The engine's loop ends by itself once stopping; a send stuck past the grace period
+        // is abandoned (its item stays in the outbox for the next start).
+        let mut engine_task = self.engine_task;
+        if tokio::time::timeout(Duration::from_secs(2), &mut engine_task).await.is_err() {
+            engine_task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
         }
         if let Err(e) = self.app.store().flush() {
             log::error!("cannot flush the store: {e}");
