@@ -177,3 +177,24 @@ async fn a_migration_found_while_sending_moves_the_subscription_and_resends() {
     assert!(app.tribune.store().subscription(-1_004_004).unwrap().is_some());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn channels_named_in_the_configuration_are_registered_at_start() {
+    let emulator = tribune::emulator::Emulator::start().await.unwrap();
+    let channel = emulator.channel(-1_001_700, "Configured");
+    channel.add_bot_as_admin(100, true);
+    let app = spawn_app_with(Setup {
+        emulator: Some(emulator),
+        channels: vec!["-1001700".into()],
+        ..morning()
+    })
+    .await;
+    let sub = app
+        .tribune
+        .store()
+        .subscription(-1_001_700)
+        .unwrap()
+        .expect("registered from the configuration");
+    assert_eq!(sub.kind, tribune::subscription::ChatKind::Channel);
+    app.stop().await;
+}

@@ -44,7 +44,8 @@ pub fn compose(sub: &Subscription, inputs: &Inputs) -> Option<Composed> {
     if sub.contents.slogan && !inputs.corpus.slogans.is_empty() {
         let day = inputs.today.to_epoch_days().unsigned_abs() as usize;
         let slogan = &inputs.corpus.slogans[day % inputs.corpus.slogans.len()];
-        blocks.push(format!("✊ <b>{}</b>", escape(&slogan.text)));
+        let cite = inputs.corpus.statement(&slogan.statement).map(|s| ctx.citation(s, slogan.lang));
+        blocks.push(format!("✊ <b>{}</b>\n{}", escape(&slogan.text), cite.unwrap_or_default()));
     }
     if sub.contents.excerpt
         && let Some((excerpt, next_seen)) = next_excerpt(inputs.corpus, sub)

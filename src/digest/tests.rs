@@ -31,7 +31,7 @@ fn a_first_digest_has_slogan_excerpt_and_the_list() {
     assert_eq!(digest.messages.len(), 1, "fits one message");
     let text = plain(&digest.messages);
     assert!(text.starts_with("🗞 Tribune · 25 November 2026\n\n✊ "), "{text}");
-    assert!(text.contains("\n— "), "the excerpt is cited: {text}");
+    assert_eq!(text.matches("\n— ").count(), 2, "the slogan and the excerpt are cited: {text}");
     assert!(text.contains("⛓ Political prisoners: 13 behind bars"), "{text}");
     assert!(text.contains("• Mohyaddin Orujov — in prison, since October 2023"), "{text}");
     assert_eq!(digest.seen_excerpts.len(), 1);

@@ -144,12 +144,29 @@ impl BotHandle {
     /// Stops taking updates and lets handlers finish, stops scheduling, lets sends in flight
     /// finish (bounded by the grace period), and flushes the store.
     pub async fn shutdown(self) {
-        match self.token.shutdown() {
-            Ok(done) => done.await,
-            Err(_) => log::debug!("dispatcher was not running at shutdown"),
+        // The dispatcher may still be starting (it asks getMe first); shutting down an idle
+        // dispatcher is refused, so ask again until it is running or has ended.
+        let dispatcher = self.dispatcher;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.token.shutdown() {
+                Ok(done) => {
+                    done.await;
+                    break;
+                }
+                Err(_) if dispatcher.is_finished() => break,
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    log::warn!("the dispatcher did not start; stopping it");
+                    dispatcher.abort();
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
         }
-        if let Err(e) = self.dispatcher.await {
-            log::error!("the dispatcher task failed: {e}");
+        match dispatcher.await {
+            Ok(Err(e)) => log::error!("the dispatcher could not run: {e}"),
+            Err(e) if !e.is_cancelled() => log::error!("the dispatcher task failed: {e}"),
+            _ => {}
         }
         for task in &self.background {
             task.abort();

@@ -46,6 +46,8 @@ pub struct Setup {
     pub messages_dir: Option<PathBuf>,
     /// Talk to this emulator (to restart a bot against the same chats) instead of a new one.
     pub emulator: Option<Emulator>,
+    /// Channels named in the configuration (`TRIBUNE_CHANNELS`).
+    pub channels: Vec<String>,
 }
 
 impl Default for Setup {
@@ -57,6 +59,7 @@ impl Default for Setup {
             data_dir: None,
             messages_dir: None,
             emulator: None,
+            channels: Vec::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let options = ServeOptions {
         poll_timeout: Duration::from_secs(5),
         limits: setup.limits,
+        channels: setup.channels,
         ..Default::default()
     };
     let handle = telegram::start(bot, tribune.clone(), options).await.expect("start bot");
