@@ -276,18 +276,19 @@ pub fn weekday_code(day: Weekday) -> &'static str {
     }
 }
 
+/// The week from Monday, as buttons list it.
+pub const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 pub fn weekday_from_code(code: &str) -> Option<Weekday> {
-    [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ]
-    .into_iter()
-    .find(|d| weekday_code(*d) == code)
+    WEEK.into_iter().find(|d| weekday_code(*d) == code)
 }
 
 mod weekday_serde {

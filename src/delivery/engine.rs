@@ -309,6 +309,9 @@ impl<T: Transport> Inner<T> {
                     item.kind
                 );
                 let until = Instant::now() + Duration::from_secs(u64::from(secs.max(1)));
+                // Paced sends should never see a 429; if one comes anyway (another process
+                // with the same token, a limit we do not know), everything waits it out.
+                self.pacer.pause(until);
                 self.retry_later(chat, until);
             }
             Err(SendError::Migrated(to)) => self.migrate(chat, to),

@@ -2,7 +2,10 @@
 
 use super::{OutboxItem, Result, Store, StoreError, from_json, key2, to_json, tx_error, u64_at};
 use crate::subscription::Subscription;
-use sled::{Transactional, transaction::ConflictableTransactionError};
+use sled::{
+    Transactional,
+    transaction::{ConflictableTransactionError, TransactionalTree},
+};
 
 /// Due time (Unix seconds, never negative here) then chat id, both big-endian. The chat id's
 /// sign bit is flipped so that negative ids (groups, channels) sort before positive ones and a
@@ -17,6 +20,28 @@ fn due_chat(key: &[u8]) -> i64 {
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
+}
+
+/// Within a transaction: stores a subscription and moves its due-index entry from the stored
+/// version's due time to the new one.
+fn write_subscription(
+    subs: &TransactionalTree,
+    due: &TransactionalTree,
+    sub: &Subscription,
+    json: &[u8],
+) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
+    let chat = sub.chat_id.to_be_bytes();
+    if let Some(old) = subs.get(chat)? {
+        let old: Subscription = from_json(&old, "subscription").map_err(abort)?;
+        if let Some(at) = old.next_due {
+            due.remove(&due_key(at, old.chat_id))?;
+        }
+    }
+    subs.insert(&chat, json)?;
+    if let Some(at) = sub.next_due {
+        due.insert(&due_key(at, sub.chat_id), &[])?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -44,19 +69,9 @@ impl Store {
 
     fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let json = to_json(sub)?;
-        let chat = sub.chat_id.to_be_bytes();
         (&self.subs, &self.due)
             .transaction(|(subs, due)| {
-                if let Some(old) = subs.get(chat)? {
-                    let old: Subscription = from_json(&old, "subscription").map_err(abort)?;
-                    if let Some(at) = old.next_due {
-                        due.remove(&due_key(at, old.chat_id))?;
-                    }
-                }
-                subs.insert(&chat, json.as_slice())?;
-                if let Some(at) = sub.next_due {
-                    due.insert(&due_key(at, sub.chat_id), &[])?;
-                }
+                write_subscription(subs, due, sub, &json)?;
                 Ok(())
             })
             .map_err(tx_error)
@@ -102,19 +117,9 @@ impl Store {
         for item in items {
             queued.push((self.next_id()?, item.clone(), to_json(item)?));
         }
-        let chat = sub.chat_id.to_be_bytes();
         (&self.subs, &self.due, &self.outbox)
             .transaction(|(subs, due, outbox)| {
-                if let Some(old) = subs.get(chat)? {
-                    let old: Subscription = from_json(&old, "subscription").map_err(abort)?;
-                    if let Some(at) = old.next_due {
-                        due.remove(&due_key(at, old.chat_id))?;
-                    }
-                }
-                subs.insert(&chat, json.as_slice())?;
-                if let Some(at) = sub.next_due {
-                    due.insert(&due_key(at, sub.chat_id), &[])?;
-                }
+                write_subscription(subs, due, sub, &json)?;
                 for (seq, _, raw) in &queued {
                     outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
                 }

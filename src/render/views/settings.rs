@@ -4,8 +4,8 @@ use crate::{
     content::Lang,
     render::{Action, Button, Ctx, Reply, SettingsStep, html::escape},
     subscription::{
-        Change, Frequency, LIKELY_TIMES, LIKELY_ZONES, LocalTime, PrisonerNews, Subscription, Zone,
-        weekday_code,
+        Change, Frequency, LIKELY_TIMES, LIKELY_ZONES, LocalTime, PrisonerNews, Subscription, WEEK,
+        Zone, weekday_code,
     },
 };
 use chrono::{DateTime, Utc, Weekday};
@@ -104,16 +104,7 @@ fn buttons(ctx: &Ctx, sub: &Subscription) -> Vec<Vec<Button>> {
         set(mark(sub.frequency == Frequency::Off, ctx.t("btn.off")), Change::Off),
     ]];
     if let Some(current) = weekly_day {
-        let days = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ];
-        let day_buttons: Vec<Button> = days
+        let day_buttons: Vec<Button> = WEEK
             .iter()
             .map(|d| {
                 let short = ctx.t(&format!("weekday_short.{}", weekday_code(*d)));
