@@ -163,6 +163,11 @@ async fn unsubscribe_keeps_settings_and_stop_erases_everything() {
         "settings kept: {}",
         resumed.plain_text()
     );
+    assert_eq!(
+        ask(&user, "/stop now").await.plain_text(),
+        "После /stop ничего писать не нужно: просто отправьте /stop."
+    );
+    assert!(app.tribune.store().subscription(104).unwrap().is_some(), "nothing erased on a guess");
     let stopped = ask(&user, "/stop").await;
     assert_eq!(
         stopped.plain_text(),

@@ -54,14 +54,21 @@ async fn on_command(
 ) -> HandlerResult {
     let lang = reader_lang(&app, &msg);
     let which = match &cmd {
-        Command::Subscribe(_) => Some(SubCommand::Subscribe),
-        Command::Settings(_) => Some(SubCommand::Settings),
-        Command::Unsubscribe(_) => Some(SubCommand::Unsubscribe),
-        Command::Stop(_) => Some(SubCommand::Stop),
-        Command::Channels(_) => Some(SubCommand::Channels),
+        Command::Subscribe(args) => Some((SubCommand::Subscribe, "/subscribe", args)),
+        Command::Settings(args) => Some((SubCommand::Settings, "/settings", args)),
+        Command::Unsubscribe(args) => Some((SubCommand::Unsubscribe, "/unsubscribe", args)),
+        Command::Stop(args) => Some((SubCommand::Stop, "/stop", args)),
+        Command::Channels(args) => Some((SubCommand::Channels, "/channels", args)),
         _ => None,
     };
-    if let Some(which) = which {
+    if let Some((which, name, args)) = which {
+        if !args.trim().is_empty() {
+            // Above all `/stop something`: erasing is not done on a guess.
+            let corpus = app.corpus();
+            let ctx = Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: 0 };
+            send::reply(&bot, &pacer, msg.chat.id, &render::no_arguments(&ctx, name)).await?;
+            return Ok(());
+        }
         let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
         return subscribe::command(&env, &msg, lang, which).await;
     }
