@@ -18,6 +18,10 @@
 //! some. `FANOUT_N` sets the chats of (a) and (d) (600), `FANOUT_PAID_N` of (b) (5000),
 //! `FANOUT_OFF_N` of (c) and (c0) (20000).
 
+mod common;
+
+use common::memory;
+
 use std::{
     env,
     sync::Arc,
@@ -425,18 +429,4 @@ fn cpu_model() -> String {
                 .map(|(_, m)| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".to_string())
-}
-
-/// (VmRSS, VmHWM) in MiB, from /proc/self/status.
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }

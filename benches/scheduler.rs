@@ -15,6 +15,8 @@
 //! `cargo bench --bench scheduler`; `SCHED_N` sets the subscriptions (1 000 000) and
 //! `SCHED_MINUTES` the minutes queried (20).
 
+mod common;
+
 use std::{
     env,
     path::Path,
@@ -211,14 +213,6 @@ fn cores() -> usize {
 }
 
 fn print_memory(when: &str) {
-    let status = std::fs::read_to_string(Path::new("/proc/self/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    println!("memory {when}: VmRSS {:.1} MiB, VmHWM {:.1} MiB", field("VmRSS:"), field("VmHWM:"));
+    let (rss, hwm) = common::memory();
+    println!("memory {when}: VmRSS {rss:.1} MiB, VmHWM {hwm:.1} MiB");
 }

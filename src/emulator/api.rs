@@ -192,7 +192,7 @@ async fn serve(
         return Outcome::Answer(Err(ApiError::not_found()));
     };
     if token != emulator.token() {
-        log::debug!("emulator: {name} with a wrong token");
+        log::debug!("emulator: {name} refused as unauthorized");
         return Outcome::Answer(Err(ApiError::unauthorized()));
     }
     let params = Params::from_request(query, content_type, body);
