@@ -92,3 +92,19 @@ async fn a_kill_in_the_middle_of_a_fan_out_loses_nothing() {
     assert!(users.iter().all(|u| u.messages()[0].plain_text().starts_with("🗞 Tribune · ")));
     emulator.shutdown().await;
 }
+
+#[test]
+fn a_second_instance_on_the_same_data_directory_is_refused_clearly() {
+    let data = tempfile::tempdir().unwrap();
+    let _running = Store::open(data.path()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .arg("import")
+        .env("TRIBUNE_DATA_DIR", data.path())
+        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("cannot open the data directory"), "{stderr}");
+    assert!(stderr.contains("is another Tribune running on it?"), "{stderr}");
+}
