@@ -131,3 +131,32 @@ async fn groups_are_not_chattered_at() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_commands_is_slowed_with_one_notice_and_others_are_served() {
+    let app = spawn_app().await;
+    let flooder = app.user(45, "en");
+    let other = app.user(46, "en");
+    for _ in 0..40 {
+        flooder.send_text("/slogan");
+    }
+    assert!(
+        ask(&other, "/help").await.plain_text().starts_with("What you can ask"),
+        "another reader is served"
+    );
+    // Commands are checked as they are handled, and replies to one chat go out at Telegram's
+    // pace, so the allowance refills a little (one a second) while the burst is answered.
+    let mut slogans = 0;
+    loop {
+        let reply = next(&flooder).await.plain_text();
+        if reply.starts_with("You are sending messages faster") {
+            break;
+        }
+        assert!(reply.starts_with("✊ "), "{reply}");
+        slogans += 1;
+    }
+    assert!((10..=16).contains(&slogans), "{slogans} of 40 commands answered before the notice");
+    // The rest were dropped quietly: nothing more arrives.
+    assert!(flooder.wait_for_messages(1, std::time::Duration::from_secs(2)).await.is_err());
+    app.stop().await;
+}

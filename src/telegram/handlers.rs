@@ -3,6 +3,7 @@
 
 use super::{
     commands::Command,
+    flood::{FloodGuard, Verdict},
     members, send,
     subscribe::{self, Env, Pending, SubCommand},
 };
@@ -35,12 +36,67 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                     dptree::filter(|m: Message| m.migrate_to_chat_id().is_some())
                         .endpoint(members::on_migration),
                 )
+                .branch(dptree::filter_map(over_allowance).endpoint(on_flood))
                 .branch(dptree::entry().filter_command::<Command>().endpoint(on_command))
                 .branch(dptree::endpoint(on_other_message)),
         )
         .branch(Update::filter_edited_message().endpoint(on_edited))
-        .branch(Update::filter_callback_query().endpoint(on_callback))
+        .branch(
+            Update::filter_callback_query()
+                .branch(dptree::filter_map(button_over_allowance).endpoint(on_button_flood))
+                .branch(dptree::endpoint(on_callback)),
+        )
         .branch(Update::filter_my_chat_member().endpoint(members::on_my_chat_member))
+}
+
+/// `Some` when a message would be answered but its chat is over its allowance.
+fn over_allowance(msg: Message, guard: Arc<FloodGuard>) -> Option<Verdict> {
+    let answered = msg.chat.is_private() || msg.text().is_some_and(|t| t.starts_with('/'));
+    if !answered {
+        return None;
+    }
+    Some(guard.check(msg.chat.id.0)).filter(|v| *v != Verdict::Allow)
+}
+
+fn button_over_allowance(q: CallbackQuery, guard: Arc<FloodGuard>) -> Option<Verdict> {
+    Some(guard.check(q.from.id.0 as i64)).filter(|v| *v != Verdict::Allow)
+}
+
+/// Over the allowance: one short notice, then silence until it refills.
+async fn on_flood(
+    bot: Bot,
+    app: Arc<Tribune>,
+    pacer: Arc<Pacer>,
+    me: Me,
+    msg: Message,
+    verdict: Verdict,
+) -> HandlerResult {
+    if verdict == Verdict::Warn {
+        let corpus = app.corpus();
+        let ctx = Ctx {
+            corpus: &corpus,
+            lang: reader_lang(&app, &msg),
+            bot_username: me.username(),
+            seed: 0,
+        };
+        send::reply(&bot, &pacer, msg.chat.id, &Reply::html(ctx.t("flood"), Vec::new())).await?;
+    }
+    Ok(())
+}
+
+async fn on_button_flood(
+    bot: Bot,
+    app: Arc<Tribune>,
+    q: CallbackQuery,
+    verdict: Verdict,
+) -> HandlerResult {
+    let mut answer = bot.answer_callback_query(q.id.clone());
+    if verdict == Verdict::Warn {
+        let lang = app.lang_for(q.from.id.0 as i64, q.from.language_code.as_deref());
+        answer = answer.text(app.corpus().ui.get(lang, "flood").to_string());
+    }
+    answer.await?;
+    Ok(())
 }
 
 async fn on_command(

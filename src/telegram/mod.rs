@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod commands;
+pub mod flood;
 pub mod handlers;
 pub mod members;
 pub mod send;
@@ -99,8 +100,9 @@ pub async fn start(
     let listener =
         Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
     let pending = Arc::new(subscribe::Pending::default());
+    let flood = Arc::new(flood::FloodGuard::default());
     let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
-        .dependencies(dptree::deps![app.clone(), pacer, pending, push])
+        .dependencies(dptree::deps![app.clone(), pacer, pending, push, flood])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
