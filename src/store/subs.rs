@@ -222,6 +222,14 @@ impl Store {
                 self.outbox.remove(key)?;
             }
         }
+        for entry in self.dead.iter() {
+            let (key, raw) = entry?;
+            if from_json::<super::DeadLetter>(&raw, "dead letter")
+                .is_ok_and(|d| d.item.chat_id == chat_id)
+            {
+                self.dead.remove(key)?;
+            }
+        }
         self.db.flush()?;
         Ok(())
     }
@@ -247,5 +255,49 @@ mod tests {
         }
         assert_eq!(store.due_until(100, 10).unwrap(), vec![(99, -9), (100, -1_001_234), (100, 5)]);
         assert_eq!(store.first_due().unwrap(), Some(99));
+    }
+
+    #[test]
+    fn erasing_a_chat_leaves_nothing_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut sub = Subscription::new(42, ChatKind::Private, Lang::En);
+        sub.next_due = Some(100);
+        store.save_subscription(&sub).unwrap();
+        store.set_chat_lang(42, Lang::Ru).unwrap();
+        let item = |text: &str| OutboxItem {
+            edition: 1,
+            chat_id: 42,
+            kind: ChatKind::Private,
+            message: crate::render::OutMessage { html: text.into(), buttons: Vec::new() },
+            attempts: 0,
+        };
+        let queued = store.enqueue(vec![item("sent"), item("failed"), item("waiting")]).unwrap();
+        store.mark_sent(queued[0].0, &queued[0].1, 7, 0).unwrap();
+        let failed = super::super::DeliveryOutcome::Failed;
+        store.mark_failed(queued[1].0, &queued[1].1, failed, Some("bad"), 0).unwrap();
+        store.erase_chat(42).unwrap();
+        assert!(store.subscription(42).unwrap().is_none());
+        assert_eq!(store.chat(42).unwrap(), super::super::ChatSettings::default());
+        assert_eq!(store.first_due().unwrap(), None);
+        assert_eq!(store.outbox_len(), 0);
+        assert!(store.deliveries(1).unwrap().is_empty());
+        assert!(store.dead_letters().unwrap().is_empty());
+        let names_chat = |tree: &sled::Tree| {
+            tree.iter().flatten().any(|(k, v)| {
+                k.windows(8).any(|w| w == 42i64.to_be_bytes())
+                    || String::from_utf8_lossy(&v).contains("\"chat_id\":42")
+            })
+        };
+        let trees = [
+            &store.chats,
+            &store.subs,
+            &store.due,
+            &store.outbox,
+            &store.deliveries,
+            &store.chat_editions,
+            &store.dead,
+        ];
+        assert!(trees.iter().all(|t| !names_chat(t)));
     }
 }
