@@ -1,4 +1,5 @@
-//! The bot token never appears in Tribune's output, even at the most verbose log level.
+//! The bot token never appears in Tribune's output, even at the most verbose log level, and
+//! neither do readers' names or what they write.
 
 mod support;
 
@@ -7,9 +8,9 @@ use support::{TIMEOUT, eventually, messages_dir};
 use tribune::emulator::Emulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_is_never_logged_even_at_trace_level() {
+async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     let emulator = Emulator::start().await.unwrap();
-    let user = emulator.user(70_001, "Reader", Some("en"));
+    let user = emulator.user(70_001, "Zlatoslava", Some("en"));
     let data = tempfile::tempdir().unwrap();
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = data.path().join("serve.log");
@@ -31,6 +32,8 @@ async fn the_token_is_never_logged_even_at_trace_level() {
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
     user.send_text("/subscribe");
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
+    user.send_text("/search quixotic-zebra-words");
+    user.wait_for_messages(1, TIMEOUT).await.unwrap();
     let requests = emulator.clone();
     eventually(TIMEOUT, "a few polls", || requests.requests("getUpdates") >= 3).await;
     Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
@@ -39,6 +42,8 @@ async fn the_token_is_never_logged_even_at_trace_level() {
     assert!(all.len() > 10_000, "trace logging produced little output ({} bytes)", all.len());
     let secret = emulator.token().split_once(':').unwrap().1;
     assert!(!all.contains(secret), "the token's secret appears in the output");
+    assert!(!all.contains("Zlatoslava"), "a reader's name appears in the logs");
+    assert!(!all.contains("quixotic-zebra"), "a reader's words appear in the logs");
     assert!(status.success(), "SIGTERM ends serve with status 0");
     emulator.shutdown().await;
 }
