@@ -7,6 +7,7 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod digest;
+pub mod doctor;
 pub mod emulator;
 pub mod render;
 pub mod schedule;

@@ -39,6 +39,9 @@ enum Cmd {
     Check,
     /// Load messages/ into the store now (serve also does this at start when files changed).
     Import,
+    /// Check the configuration, the token, the data directory, the content and whether the
+    /// Bot API answers, and say in plain words what is wrong.
+    Doctor,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Demo { lang, data_dir } => demo(&lang, data_dir).await.map(|()| ExitCode::SUCCESS),
         Cmd::Check => Ok(check()),
         Cmd::Import => import(),
+        Cmd::Doctor => Ok(doctor().await),
     }
 }
 
@@ -148,6 +152,14 @@ fn check() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn doctor() -> ExitCode {
+    let findings = tribune::doctor::examine(&Paths::from_env()).await;
+    for finding in &findings {
+        println!("{} {}", if finding.ok { "ok:     " } else { "PROBLEM:" }, finding.text);
+    }
+    if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn import() -> Result<ExitCode> {
