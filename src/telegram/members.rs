@@ -11,8 +11,13 @@ use crate::{
     store::{EditionKind, OutboxItem},
     subscription::ChatKind,
 };
-use std::sync::Arc;
-use teloxide::{prelude::*, types::ChatMemberUpdated};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use teloxide::{
+    ApiError, RequestError, error_handlers::ErrorHandler, prelude::*, types::ChatMemberUpdated,
+};
 
 type HandlerResult = Result<(), super::handlers::HandlerError>;
 
@@ -74,8 +79,19 @@ pub fn notify_operators(
     title: &str,
     chat: i64,
 ) -> crate::store::Result<()> {
+    notify_operators_with(app, push, key, &[("title", &escape(title)), ("id", &chat.to_string())])
+}
+
+/// Queues the UI string `key` (placeholders filled with already-escaped `args`) to every
+/// operator, in each one's language, through the outbox.
+pub fn notify_operators_with(
+    app: &Tribune,
+    push: &Push,
+    key: &str,
+    args: &[(&str, &str)],
+) -> crate::store::Result<()> {
     if app.operators().is_empty() {
-        log::warn!("no operators configured (TRIBUNE_ADMINS) to tell about a channel change");
+        log::warn!("no operators configured (TRIBUNE_ADMINS) to tell: {key}");
         return Ok(());
     }
     let corpus = app.corpus();
@@ -84,18 +100,44 @@ pub fn notify_operators(
         .operators()
         .iter()
         .map(|&operator| {
-            let lang = app.lang_for(operator, None);
-            let html =
-                corpus.ui.fmt(lang, key, &[("title", &escape(title)), ("id", &chat.to_string())]);
-            OutboxItem {
-                edition,
-                chat_id: operator,
-                kind: ChatKind::Private,
-                message: OutMessage { html, buttons: Vec::new() },
-                attempts: 0,
-            }
+            let html = corpus.ui.fmt(app.lang_for(operator, None), key, args);
+            let message = OutMessage { html, buttons: Vec::new() };
+            OutboxItem { edition, chat_id: operator, kind: ChatKind::Private, message, attempts: 0 }
         })
         .collect();
     push(app.store().enqueue(items)?);
     Ok(())
+}
+
+/// Handles errors of the long poll. "Terminated by other getUpdates" means another process
+/// polls with the same token (two instances would each see half the updates): it is logged
+/// loudly and the operators are told, at most once every ten minutes.
+pub fn polling_errors(
+    app: Arc<Tribune>,
+    push: Push,
+) -> Arc<impl ErrorHandler<RequestError> + Send + Sync + use<>> {
+    let last_told: Arc<Mutex<Option<Instant>>> = Arc::default();
+    Arc::new(move |error: RequestError| {
+        let (app, push, last_told) = (app.clone(), push.clone(), last_told.clone());
+        async move {
+            if !matches!(error, RequestError::Api(ApiError::TerminatedByOtherGetUpdates)) {
+                log::warn!("polling for updates failed: {error}");
+                return;
+            }
+            log::error!(
+                "another process is receiving this bot's updates (same token): stop it, or revoke the token"
+            );
+            let due = {
+                let mut last = last_told.lock().unwrap_or_else(|p| p.into_inner());
+                let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(600));
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            };
+            if due && let Err(e) = notify_operators_with(&app, &push, "conflict", &[]) {
+                log::error!("cannot tell the operators about the conflict: {e}");
+            }
+        }
+    })
 }

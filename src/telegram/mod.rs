@@ -102,18 +102,14 @@ pub async fn start(
     let pending = Arc::new(subscribe::Pending::default());
     let flood = Arc::new(flood::FloodGuard::default());
     let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
-        .dependencies(dptree::deps![app.clone(), pacer, pending, push, flood])
+        .dependencies(dptree::deps![app.clone(), pacer, pending, push.clone(), flood])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
     let token = dispatcher.shutdown_token();
+    let polling_errors = members::polling_errors(app.clone(), push);
     let dispatcher = tokio::spawn(async move {
-        dispatcher
-            .try_dispatch_with_listener(
-                listener,
-                LoggingErrorHandler::with_custom_text("polling for updates failed"),
-            )
-            .await
+        dispatcher.try_dispatch_with_listener(listener, polling_errors).await
     });
     Ok(BotHandle { token, dispatcher, engine, engine_task, background, grace: options.grace, app })
 }
