@@ -5,10 +5,10 @@
 mod support;
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
-use support::{eventually, messages_dir};
+use support::{Process, eventually, messages_dir};
 use tribune::{
     content::Lang,
     delivery::Limits,
@@ -19,20 +19,22 @@ use tribune::{
 
 const CHATS: i64 = 300;
 
-fn serve(emulator: &Emulator, data: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("serve")
-        .env("TELOXIDE_TOKEN", emulator.token())
-        .env("TELOXIDE_API_URL", emulator.api_url())
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tribune serve")
+fn serve(emulator: &Emulator, data: &std::path::Path) -> Process {
+    Process::new(
+        Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", emulator.token())
+            .env("TELOXIDE_API_URL", emulator.api_url())
+            .env("TRIBUNE_DATA_DIR", data)
+            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tribune serve"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,8 +60,7 @@ async fn a_kill_in_the_middle_of_a_fan_out_loses_nothing() {
         stats.stats().sent >= (CHATS / 3) as u64
     })
     .await;
-    first.kill().expect("SIGKILL");
-    first.wait().unwrap();
+    first.kill();
     let sent_before_kill = emulator.stats().sent;
     assert!(sent_before_kill < CHATS as u64, "the kill came after the fan-out ended");
 
@@ -70,9 +71,7 @@ async fn a_kill_in_the_middle_of_a_fan_out_loses_nothing() {
     .await;
     // Let anything still queued go out before counting duplicates.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let status = Command::new("kill").arg("-TERM").arg(second.id().to_string()).status().unwrap();
-    assert!(status.success());
-    let exit = second.wait().unwrap();
+    let exit = second.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "SIGTERM ends serve cleanly: {exit:?}");
 
     let counts: Vec<usize> = users.iter().map(|u| u.messages().len()).collect();

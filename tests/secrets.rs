@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use support::{TIMEOUT, eventually, messages_dir};
+use support::{Process, TIMEOUT, eventually, messages_dir};
 use tribune::emulator::Emulator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,19 +15,21 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = data.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("serve")
-        .env("TELOXIDE_TOKEN", emulator.token())
-        .env("TELOXIDE_API_URL", emulator.api_url())
-        .env("TRIBUNE_DATA_DIR", data.path())
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = Process::new(
+        Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", emulator.token())
+            .env("TELOXIDE_API_URL", emulator.api_url())
+            .env("TRIBUNE_DATA_DIR", data.path())
+            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     user.send_text("/start");
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
     user.send_text("/subscribe");
@@ -36,8 +38,7 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
     let requests = emulator.clone();
     eventually(TIMEOUT, "a few polls", || requests.requests("getUpdates") >= 3).await;
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = child.terminate(TIMEOUT).await;
     let all = std::fs::read_to_string(&log_path).unwrap();
     assert!(all.len() > 10_000, "trace logging produced little output ({} bytes)", all.len());
     let secret = emulator.token().split_once(':').unwrap().1;

@@ -143,15 +143,14 @@ impl BotHandle {
     /// finish (bounded by the grace period), and flushes the store.
     pub async fn shutdown(self) {
         // The dispatcher may still be starting (it asks getMe first); shutting down an idle
-        // dispatcher is refused, so ask again until it is running or has ended.
-        let dispatcher = self.dispatcher;
+        // dispatcher is refused, so ask again until it is running or has ended. The future
+        // `shutdown` returns is not awaited: it waits for a notification that is lost if the
+        // dispatcher finishes first. The dispatcher's task ending is what counts.
+        let mut dispatcher = self.dispatcher;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             match self.token.shutdown() {
-                Ok(done) => {
-                    done.await;
-                    break;
-                }
+                Ok(_) => break,
                 Err(_) if dispatcher.is_finished() => break,
                 Err(_) if tokio::time::Instant::now() >= deadline => {
                     log::warn!("the dispatcher did not start; stopping it");
@@ -161,10 +160,15 @@ impl BotHandle {
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
-        match dispatcher.await {
-            Ok(Err(e)) => log::error!("the dispatcher could not run: {e}"),
-            Err(e) if !e.is_cancelled() => log::error!("the dispatcher task failed: {e}"),
-            _ => {}
+        // Handlers in progress finish; the long poll in flight ends within its timeout.
+        match tokio::time::timeout(Duration::from_secs(90), &mut dispatcher).await {
+            Ok(Ok(Err(e))) => log::error!("the dispatcher could not run: {e}"),
+            Ok(Err(e)) if !e.is_cancelled() => log::error!("the dispatcher task failed: {e}"),
+            Ok(_) => {}
+            Err(_) => {
+                log::warn!("the dispatcher did not stop in time; stopping it");
+                dispatcher.abort();
+            }
         }
         for task in &self.background {
             task.abort();
