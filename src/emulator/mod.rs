@@ -64,6 +64,12 @@ pub use error::{ApiError, ResponseParameters, WaitError};
 pub use faults::{Fault, FaultTarget};
 pub use handles::{Activity, BotMessage, CallbackAnswer, Conversation, Group, User};
 pub use html::Strictness;
+
+/// Checks `html` as Telegram's HTML parse mode would (strictly: a bare `&` is refused too);
+/// `Err` is Telegram's reason. For tests that check what the bot would send.
+pub fn check_html(html: &str) -> Result<(), String> {
+    html::parse(html, Strictness::RejectBareAmpersand).map(|_| ())
+}
 pub use keyboard::Button;
 pub use limits::Limits;
 pub use state::RequestRecord;
