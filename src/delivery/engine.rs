@@ -6,9 +6,9 @@
 //! been ready longest, so one slow group never stalls the others. One message per chat is in
 //! flight at a time, which keeps a chat's messages in order.
 
-use super::{Limits, Pacer, SendError, Transport};
+use super::{Limits, Pacer, Transport};
 use crate::{
-    store::{DeliveryOutcome, OutboxItem, Store, unix_now},
+    store::{OutboxItem, Store},
     subscription::ChatKind,
 };
 use std::{
@@ -74,34 +74,34 @@ impl<T> Clone for Engine<T> {
     }
 }
 
-struct Inner<T> {
-    store: Store,
-    transport: T,
-    limits: Limits,
-    pacer: Arc<Pacer>,
-    queue: Mutex<Queue>,
-    wake: Notify,
-    idle: Notify,
-    stats: Stats,
-    events: mpsc::UnboundedSender<Event>,
-    dirty: AtomicBool,
-    stopping: AtomicBool,
-    permits: Arc<Semaphore>,
+pub(super) struct Inner<T> {
+    pub(super) store: Store,
+    pub(super) transport: T,
+    pub(super) limits: Limits,
+    pub(super) pacer: Arc<Pacer>,
+    pub(super) queue: Mutex<Queue>,
+    pub(super) wake: Notify,
+    pub(super) idle: Notify,
+    pub(super) stats: Stats,
+    pub(super) events: mpsc::UnboundedSender<Event>,
+    pub(super) dirty: AtomicBool,
+    pub(super) stopping: AtomicBool,
+    pub(super) permits: Arc<Semaphore>,
 }
 
 #[derive(Default)]
-struct Queue {
-    chats: HashMap<i64, ChatQueue>,
+pub(super) struct Queue {
+    pub(super) chats: HashMap<i64, ChatQueue>,
     /// Chats with items, by the time they may next be sent to.
-    ready: BinaryHeap<Reverse<(Instant, i64)>>,
-    known: HashSet<u64>,
-    in_flight: usize,
+    pub(super) ready: BinaryHeap<Reverse<(Instant, i64)>>,
+    pub(super) known: HashSet<u64>,
+    pub(super) in_flight: usize,
 }
 
-struct ChatQueue {
-    items: VecDeque<(u64, OutboxItem)>,
-    ready_at: Instant,
-    busy: bool,
+pub(super) struct ChatQueue {
+    pub(super) items: VecDeque<(u64, OutboxItem)>,
+    pub(super) ready_at: Instant,
+    pub(super) busy: bool,
 }
 
 impl<T: Transport> Engine<T> {
@@ -278,195 +278,9 @@ impl<T: Transport> Engine<T> {
     }
 }
 
-impl<T: Transport> Inner<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+impl<T> Inner<T> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn deliver(&self, seq: u64, item: OutboxItem) {
-        let started = Instant::now();
-        let chat = item.chat_id;
-        // `/stop` may have erased it while it waited.
-        if !self.store.is_queued(seq).unwrap_or(true) {
-            self.done(chat, seq, started + self.limits.gap(item.kind));
-            return;
-        }
-        let result = self.transport.send(chat, &item.message, self.limits.paid).await;
-        let now = unix_now();
-        match result {
-            Ok(message_id) => {
-                if let Err(e) = self.store.mark_sent(seq, &item, message_id, now) {
-                    log::error!("sent item {seq} but cannot record it: {e}");
-                }
-                self.dirty.store(true, Ordering::Release);
-                self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                self.done(chat, seq, started + self.limits.gap(item.kind));
-            }
-            Err(SendError::RetryAfter(secs)) => {
-                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "Telegram asked to slow down for {secs}s (chat of kind {:?})",
-                    item.kind
-                );
-                let until = Instant::now() + Duration::from_secs(u64::from(secs.max(1)));
-                // Paced sends should never see a 429; if one comes anyway (another process
-                // with the same token, a limit we do not know), everything waits it out.
-                self.pacer.pause(until);
-                self.retry_later(chat, until);
-            }
-            Err(SendError::Migrated(to)) => self.migrate(chat, to),
-            Err(SendError::Gone(reason)) => self.gone(chat, item.kind, &reason),
-            Err(SendError::Transient(reason)) => {
-                let mut item = item;
-                item.attempts += 1;
-                if item.attempts >= MAX_ATTEMPTS {
-                    log::error!(
-                        "giving up on a message of edition {} after {} attempts: {reason}",
-                        item.edition,
-                        item.attempts
-                    );
-                    self.fail(seq, &item, &reason);
-                } else {
-                    self.stats.retried.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("temporary failure (attempt {}), retrying: {reason}", item.attempts);
-                    if let Err(e) = self.store.update_item(seq, &item) {
-                        log::error!("cannot record a retry: {e}");
-                    }
-                    let backoff = Duration::from_secs(1 << item.attempts.min(9)).min(MAX_BACKOFF);
-                    self.replace_front(chat, seq, item);
-                    self.retry_later(chat, Instant::now() + backoff);
-                }
-            }
-            Err(SendError::Malformed(reason)) => {
-                log::error!(
-                    "BUG: Telegram refused a message of edition {} as malformed: {reason}",
-                    item.edition
-                );
-                self.fail(seq, &item, &reason);
-            }
-            Err(SendError::Refused(reason)) => {
-                log::error!("Telegram refused a message of edition {}: {reason}", item.edition);
-                self.fail(seq, &item, &reason);
-            }
-        }
-    }
-
-    fn fail(&self, seq: u64, item: &OutboxItem, reason: &str) {
-        if let Err(e) =
-            self.store.mark_failed(seq, item, DeliveryOutcome::Failed, Some(reason), unix_now())
-        {
-            log::error!("cannot record a failed delivery: {e}");
-        }
-        self.dirty.store(true, Ordering::Release);
-        self.stats.failed.fetch_add(1, Ordering::Relaxed);
-        self.done(item.chat_id, seq, Instant::now());
-    }
-
-    /// Finishes the front item of a chat and schedules the chat's next one.
-    fn done(&self, chat: i64, seq: u64, next_at: Instant) {
-        let mut q = self.lock();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        q.known.remove(&seq);
-        if let Some(cq) = q.chats.get_mut(&chat) {
-            if cq.items.front().is_some_and(|(s, _)| *s == seq) {
-                cq.items.pop_front();
-            }
-            cq.busy = false;
-            cq.ready_at = next_at;
-            if cq.items.is_empty() {
-                q.chats.remove(&chat);
-            } else {
-                q.ready.push(Reverse((next_at, chat)));
-            }
-        }
-        drop(q);
-        self.wake.notify_one();
-        self.idle.notify_waiters();
-    }
-
-    fn retry_later(&self, chat: i64, at: Instant) {
-        let mut q = self.lock();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        if let Some(cq) = q.chats.get_mut(&chat) {
-            cq.busy = false;
-            cq.ready_at = at;
-            q.ready.push(Reverse((at, chat)));
-        }
-        drop(q);
-        self.wake.notify_one();
-        self.idle.notify_waiters();
-    }
-
-    fn replace_front(&self, chat: i64, seq: u64, item: OutboxItem) {
-        let mut q = self.lock();
-        if let Some(front) = q.chats.get_mut(&chat).and_then(|cq| cq.items.front_mut())
-            && front.0 == seq
-        {
-            front.1 = item;
-        }
-    }
-
-    /// Moves the chat's subscription and queued items to the supergroup, then resends.
-    fn migrate(&self, from: i64, to: i64) {
-        log::info!("a group moved to a supergroup; moving its subscription");
-        if let Err(e) = self.store.migrate_chat(from, to) {
-            log::error!("cannot move a migrated group's subscription: {e}");
-        }
-        let mut q = self.lock();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        if let Some(mut cq) = q.chats.remove(&from) {
-            for (seq, item) in cq.items.iter_mut() {
-                item.chat_id = to;
-                if let Err(e) = self.store.update_item(*seq, item) {
-                    log::error!("cannot move a queued message to the supergroup: {e}");
-                }
-            }
-            cq.busy = false;
-            let now = Instant::now();
-            cq.ready_at = now;
-            match q.chats.get_mut(&to) {
-                Some(existing) => existing.items.extend(cq.items),
-                None => {
-                    q.chats.insert(to, cq);
-                }
-            }
-            q.ready.push(Reverse((now, to)));
-        }
-        drop(q);
-        let _ = self.events.send(Event::ChatMigrated { from, to });
-        self.wake.notify_one();
-    }
-
-    /// Deactivates a chat that will not take messages and drops what was queued for it.
-    fn gone(&self, chat: i64, kind: ChatKind, reason: &str) {
-        match self.store.deactivate(chat) {
-            Ok(true) => {
-                self.stats.deactivated.fetch_add(1, Ordering::Relaxed);
-                log::info!("a {kind:?} chat will not take messages ({reason}); deactivated");
-            }
-            Ok(false) => {}
-            Err(e) => log::error!("cannot deactivate a chat: {e}"),
-        }
-        let mut q = self.lock();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        let items = q.chats.remove(&chat).map(|cq| cq.items).unwrap_or_default();
-        for (seq, _) in &items {
-            q.known.remove(seq);
-        }
-        drop(q);
-        let now = unix_now();
-        for (seq, item) in &items {
-            if let Err(e) =
-                self.store.mark_failed(*seq, item, DeliveryOutcome::Deactivated, None, now)
-            {
-                log::error!("cannot record an undeliverable message: {e}");
-            }
-        }
-        self.dirty.store(true, Ordering::Release);
-        let _ =
-            self.events.send(Event::ChatGone { chat_id: chat, kind, reason: reason.to_string() });
-        self.wake.notify_one();
-        self.idle.notify_waiters();
     }
 }
 

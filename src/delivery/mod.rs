@@ -6,6 +6,7 @@
 
 mod engine;
 mod limiter;
+mod outcome;
 mod transport;
 
 pub use engine::{Engine, Event, FLUSH_EVERY, MAX_ATTEMPTS, StatsSnapshot};
