@@ -3,24 +3,7 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
-use support::{Setup, TIMEOUT, ask, messages_dir, next, spawn_app_with};
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use support::{Setup, TIMEOUT, ask, copy_dir, messages_dir, next, spawn_app_with, utc};
 
 #[tokio::test]
 async fn a_release_is_announced_to_prisoner_news_readers_only() {

@@ -128,7 +128,7 @@ fn the_content_check_command_passes() {
 #[test]
 fn the_content_check_command_reports_problems_with_lines() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&support::messages_dir(), dir.path());
+    support::copy_dir(&support::messages_dir(), dir.path());
     let prisoners = dir.path().join("prisoners.toml");
     let text = std::fs::read_to_string(&prisoners).unwrap().replacen(
         "status = \"imprisoned\"",
@@ -144,17 +144,4 @@ fn the_content_check_command_reports_problems_with_lines() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
     assert!(stdout.contains("prisoners.toml:21: unknown status \"freed\""), "{stdout}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -2,19 +2,14 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, ask, spawn_app_with};
+use support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use tribune::{
     emulator::{Fault, FaultTarget},
     render::OutMessage,
     store::{DeliveryOutcome, EditionKind, OutboxItem},
     subscription::ChatKind,
 };
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn morning() -> Setup {
     Setup { clock: Some(utc("2026-11-25T04:00:00Z")), ..Setup::default() }

@@ -3,13 +3,8 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
-use support::{Setup, TIMEOUT, ask, eventually, labels, next, press, spawn_app_with};
+use support::{Setup, TIMEOUT, ask, eventually, labels, next, press, spawn_app_with, utc};
 use tribune::subscription::Frequency;
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn morning() -> Setup {
     // 08:00 in Baku; digests go at 09:00 by default.

@@ -2,13 +2,8 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
-use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with};
+use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
 use tribune::{content::Lang, subscription::Frequency};
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn at(start: &str) -> Setup {
     Setup { clock: Some(utc(start)), ..Setup::default() }
