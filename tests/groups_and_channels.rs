@@ -27,6 +27,9 @@ async fn only_group_administrators_change_the_subscription() {
     );
     assert!(app.tribune.store().subscription(-4001).unwrap().is_none());
 
+    group.send_text("/channels");
+    let private_only = group.wait_for_messages(1, TIMEOUT).await.unwrap().remove(0);
+    assert_eq!(private_only.plain_text(), "Please send /channels in a private chat with me.");
     group.send_text("/subscribe");
     let card = group.wait_for_messages(1, TIMEOUT).await.unwrap().remove(0);
     assert!(card.plain_text().starts_with("✅ Subscribed."), "{}", card.plain_text());
