@@ -42,6 +42,14 @@ enum Cmd {
     /// Check the configuration, the token, the data directory, the content and whether the
     /// Bot API answers, and say in plain words what is wrong.
     Doctor,
+    /// Write the content the store serves (with edits made from Telegram) as messages/ files.
+    Export {
+        /// The directory to write (created; must be empty unless --force).
+        dir: PathBuf,
+        /// Replace the directory's contents if it is not empty.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +79,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Check => Ok(check()),
         Cmd::Import => import(),
         Cmd::Doctor => Ok(doctor().await),
+        Cmd::Export { dir, force } => export(&dir, force).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -168,6 +177,26 @@ fn import() -> Result<ExitCode> {
     let (_, source) = tribune::app::sync_content(&store, &paths.messages_dir)?;
     report_source(source);
     Ok(if source == ContentSource::KeptPrevious { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn export(dir: &std::path::Path, force: bool) -> Result<()> {
+    let paths = Paths::from_env();
+    let store = tribune::store::Store::open(&paths.data_dir)?;
+    let Some((corpus, _)) = store.corpus()? else {
+        bail!(
+            "the store in {} holds no content yet: run `tribune import` first",
+            paths.data_dir.display()
+        )
+    };
+    let written = content::export::write_dir(&corpus, dir, force)?;
+    println!(
+        "{}: wrote {written} files ({} statements, {} slogans, {} prisoners)",
+        dir.display(),
+        corpus.statements.len(),
+        corpus.slogans.len(),
+        corpus.prisoners.len()
+    );
+    Ok(())
 }
 
 fn report_source(source: ContentSource) {

@@ -5,6 +5,7 @@
 //! every slogan and prisoner points at a statement that exists, and every quote is word
 //! for word in its statement.
 
+pub mod export;
 mod lang;
 mod model;
 pub mod parse;
