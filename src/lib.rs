@@ -5,6 +5,7 @@
 pub mod app;
 pub mod config;
 pub mod content;
+pub mod control;
 pub mod delivery;
 pub mod digest;
 pub mod doctor;

@@ -2,14 +2,21 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 use teloxide::Bot;
 use tribune::{
     app::{ContentSource, Tribune},
     config::{Config, Paths},
     content,
+    control::{self, Control},
     delivery::Limits,
     emulator,
+    store::{Store, backup},
     telegram::{self, ServeOptions},
 };
 
@@ -50,6 +57,18 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Write a backup of the whole store (subscribers, settings, outbox, content…) to FILE.
+    /// Works while `serve` runs: the running Tribune writes it, at one point in time.
+    Backup {
+        /// The backup file to write (replaced if it exists; readable only by you).
+        file: PathBuf,
+    },
+    /// Replace the store with a backup. Refused while a Tribune runs on the data directory;
+    /// the previous directory is kept as <dir>.before-restore-<timestamp>.
+    Restore {
+        /// A file written by `tribune backup`.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +99,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Import => import(),
         Cmd::Doctor => Ok(doctor().await),
         Cmd::Export { dir, force } => export(&dir, force).map(|()| ExitCode::SUCCESS),
+        Cmd::Backup { file } => backup(&file).map(|()| ExitCode::SUCCESS),
+        Cmd::Restore { file } => restore(&file).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -88,6 +109,14 @@ async fn serve() -> Result<()> {
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
     let app = Arc::new(app.with_operators(config.admins.clone()));
+    // `tribune backup` reaches the running process through this socket.
+    let control = match Control::start(&config.data_dir, app.store().clone()) {
+        Ok(control) => Some(control),
+        Err(e) => {
+            log::error!("{e}; `tribune backup` will not work while this process runs");
+            None
+        }
+    };
     let mut bot = Bot::new(config.token.expose());
     if let Some(url) = &config.api_url {
         bot = bot.set_api_url(url.clone());
@@ -105,6 +134,7 @@ async fn serve() -> Result<()> {
     wait_for_signal().await;
     log::info!("stopping: finishing updates in progress");
     handle.shutdown().await;
+    drop(control);
     app.store().flush()?;
     log::info!("stopped cleanly");
     Ok(())
@@ -173,15 +203,15 @@ async fn doctor() -> ExitCode {
 
 fn import() -> Result<ExitCode> {
     let paths = Paths::from_env();
-    let store = tribune::store::Store::open(&paths.data_dir)?;
+    let store = Store::open(&paths.data_dir)?;
     let (_, source) = tribune::app::sync_content(&store, &paths.messages_dir)?;
     report_source(source);
     Ok(if source == ContentSource::KeptPrevious { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn export(dir: &std::path::Path, force: bool) -> Result<()> {
+fn export(dir: &Path, force: bool) -> Result<()> {
     let paths = Paths::from_env();
-    let store = tribune::store::Store::open(&paths.data_dir)?;
+    let store = Store::open(&paths.data_dir)?;
     let Some((corpus, _)) = store.corpus()? else {
         bail!(
             "the store in {} holds no content yet: run `tribune import` first",
@@ -196,6 +226,42 @@ fn export(dir: &std::path::Path, force: bool) -> Result<()> {
         corpus.slogans.len(),
         corpus.prisoners.len()
     );
+    Ok(())
+}
+
+fn backup(file: &Path) -> Result<()> {
+    let paths = Paths::from_env();
+    if let Some(summary) = control::request_backup(&paths.data_dir, file)? {
+        println!("{}: written by the running Tribune: {summary}", file.display());
+        return Ok(());
+    }
+    if !paths.data_dir.join("db").exists() {
+        bail!("there is no Tribune store in {} to back up", paths.data_dir.display());
+    }
+    let store = Store::open(&paths.data_dir)?;
+    let summary = store.write_backup(file)?;
+    println!("{}: {summary}", file.display());
+    Ok(())
+}
+
+fn restore(file: &Path) -> Result<()> {
+    let paths = Paths::from_env();
+    // The whole file is checked before anything is touched.
+    let snapshot = backup::read(file)?;
+    if control::is_serving(&paths.data_dir) {
+        return Err(backup::BackupError::InUse { dir: paths.data_dir.display().to_string() }.into());
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let kept = backup::restore(&snapshot, &paths.data_dir, &stamp)?;
+    println!(
+        "{}: restored from {}: {}",
+        paths.data_dir.display(),
+        file.display(),
+        snapshot.summary(0)
+    );
+    if let Some(kept) = kept {
+        println!("the previous data directory is kept as {}", kept.display());
+    }
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! The only code that touches sled: every tree, every key layout, the schema version.
 //!
 //! Trees and keys (all integers big-endian, so iteration order is numeric order):
-//! - `meta`: `schema_version` → u32; `content_hash` → u64.
+//! - `meta`: `schema_version` → u32; `content_hash` → u64; `alerted_through` → u64;
+//!   `id_base` → u64, added to sled's id counter, set by a restore to above every id the
+//!   backed-up store handed out (a fresh sled counts from 0 again).
 //! - `content`: `corpus` → the whole [`Corpus`] as JSON (small: tens of kilobytes), so an
 //!   import replaces it in one transaction together with its hash: a crash leaves either the
 //!   old corpus or the new one, never half of each.
@@ -20,7 +22,19 @@
 //!
 //! sled makes writes durable only after a flush, so every method that promises durability
 //! (imports, settings, erasure) flushes before returning.
+//!
+//! **Every method that writes takes `self.writing()?` first** (see `gate.rs`): a backup's
+//! snapshot holds the gate exclusively, so it sees all trees at one point in time, and a
+//! store whose writes fail refuses there with one clear error. Backups cover every tree sled
+//! lists, so a new tree is backed up without further work (`backup.rs`).
+//!
+//! Besides sled's own files (`conf`, `db`, `blobs/`, `snap.*`), the data directory holds
+//! `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
+//! without sled's `db` file, and a sled database that is not Tribune's, rather than writing
+//! into either.
 
+pub mod backup;
+mod gate;
 mod outbox;
 mod subs;
 
@@ -31,7 +45,13 @@ pub use outbox::{
 use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 /// The layout version this build writes. Bump it with a migration when a layout changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -39,17 +59,26 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const HASH_KEY: &[u8] = b"content_hash";
 const CORPUS_KEY: &[u8] = b"corpus";
+const ID_BASE_KEY: &[u8] = b"id_base";
+/// What every error about damaged data ends with: the way out.
+const RESTORE_HINT: &str = "restore it from a backup with `tribune restore FILE`";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the data directory {dir}: {source} (is another Tribune running on it?)")]
     Open { dir: String, source: sled::Error },
     #[error(
-        "the data directory was written by a newer Tribune (schema {found}, this build knows {SCHEMA_VERSION})"
+        "the data directory was written by a newer Tribune (schema {found}, this build knows {SCHEMA_VERSION}): run that version, or {RESTORE_HINT}"
     )]
     NewerSchema { found: u32 },
-    #[error("the data directory holds damaged data ({0}); restore it from a backup")]
+    #[error("the data directory holds damaged data ({0}); {RESTORE_HINT}")]
     Corrupt(String),
+    #[error(
+        "{dir} is not a Tribune data directory ({why}); Tribune will not write into it: set TRIBUNE_DATA_DIR to an empty or new directory, or {RESTORE_HINT}"
+    )]
+    Foreign { dir: String, why: String },
+    #[error("cannot save changes: {0}")]
+    Unwritable(String),
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
 }
@@ -68,6 +97,10 @@ pub struct ChatSettings {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    gate: gate::Gate,
+    /// Set by [`Store::fail_writes_for_test`]: every write is refused as a failing disk would.
+    fail_writes: Arc<AtomicBool>,
+    id_base: u64,
     meta: sled::Tree,
     content: sled::Tree,
     chats: sled::Tree,
@@ -88,13 +121,35 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 impl Store {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(|source| StoreError::Open { dir: dir.display().to_string(), source })?;
+        refuse_foreign_files(dir)?;
+        let db = open_db(dir)?;
+        let meta = db.open_tree("meta")?;
+        if meta.get(SCHEMA_KEY)?.is_none() {
+            // A sled database that is not ours: adopting it would mix its data with Tribune's.
+            for name in db.tree_names() {
+                if name != "meta" && !db.open_tree(&name)?.is_empty() {
+                    let why = format!(
+                        "it holds a database with a tree {:?}",
+                        String::from_utf8_lossy(&name)
+                    );
+                    return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
+                }
+            }
+            if !meta.is_empty() {
+                return Err(StoreError::Corrupt("the schema version is missing".into()));
+            }
+        }
+        let id_base = match meta.get(ID_BASE_KEY)? {
+            None => 0,
+            Some(raw) => u64::from_be_bytes(
+                raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("id base".into()))?,
+            ),
+        };
         let store = Store {
-            meta: db.open_tree("meta")?,
+            gate: gate::Gate::default(),
+            fail_writes: Arc::new(AtomicBool::new(false)),
+            id_base,
+            meta,
             content: db.open_tree("content")?,
             chats: db.open_tree("chats")?,
             subs: db.open_tree("subs")?,
@@ -169,6 +224,7 @@ impl Store {
                 })
                 .collect(),
         };
+        let _writing = self.writing()?;
         let mut logged = Vec::with_capacity(changes.len());
         for change in &changes {
             logged.push((self.next_id()?, to_json(change)?));
@@ -202,6 +258,7 @@ impl Store {
 
     /// Stores a chat's language, durably.
     pub fn set_chat_lang(&self, chat_id: i64, lang: Lang) -> Result<()> {
+        let _writing = self.writing()?;
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);
         let json = to_json(&settings)?;
@@ -226,9 +283,64 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
-    /// A fresh id, increasing across restarts (sled persists the counter).
+    /// A fresh id, increasing across restarts (sled persists the counter) and restores
+    /// (the id base).
     fn next_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+        Ok(self.db.generate_id()? + self.id_base)
+    }
+
+    /// Holds off a backup's snapshot while a write runs; refuses when writes are failing.
+    fn writing(&self) -> Result<gate::Shared<'_>> {
+        if self.fail_writes.load(Ordering::Relaxed) {
+            return Err(StoreError::Unwritable("writes are switched off for a test".into()));
+        }
+        Ok(self.gate.shared())
+    }
+
+    /// Fault injection for tests: while `true`, every write fails as on a full or broken
+    /// disk (reads still work). A real disk error from sled surfaces the same way, as a
+    /// [`StoreError`] from the write, but sled then refuses writes until restarted.
+    #[doc(hidden)]
+    pub fn fail_writes_for_test(&self, fail: bool) {
+        self.fail_writes.store(fail, Ordering::Relaxed);
+    }
+}
+
+/// Opens sled in `dir`, telling a held lock and damaged files apart.
+fn open_db(dir: &Path) -> Result<sled::Db> {
+    let opened = std::panic::catch_unwind(|| {
+        sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()
+    });
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(sled::Error::Corruption { .. })) => {
+            Err(StoreError::Corrupt(format!("sled's files in {} do not read back", dir.display())))
+        }
+        Ok(Err(source)) => Err(StoreError::Open { dir: dir.display().to_string(), source }),
+        // sled panics on some kinds of garbage rather than returning an error.
+        Err(_) => {
+            Err(StoreError::Corrupt(format!("sled's files in {} do not read back", dir.display())))
+        }
+    }
+}
+
+/// A directory with files but without sled's `db` file is someone else's.
+fn refuse_foreign_files(dir: &Path) -> Result<()> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let occupied = entries.next().is_some();
+    if occupied && !dir.join("db").exists() {
+        let why = "it already holds files that are not a Tribune store".to_string();
+        return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
+    }
+    Ok(())
+}
+
+/// Whether a process holds sled's lock on the store in `dir` (without opening it).
+fn is_locked(dir: &Path) -> bool {
+    use fs2::FileExt;
+    match std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")) {
+        Ok(file) => file.try_lock_exclusive().is_err(),
+        Err(_) => false,
     }
 }
 
@@ -252,6 +364,10 @@ fn key2(a: [u8; 8], b: [u8; 8]) -> [u8; 16] {
     key[..8].copy_from_slice(&a);
     key[8..].copy_from_slice(&b);
     key
+}
+
+fn u32_at(raw: &[u8], at: usize) -> u32 {
+    raw.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes)
 }
 
 fn u64_at(raw: &[u8], at: usize) -> u64 {

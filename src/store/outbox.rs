@@ -79,6 +79,7 @@ pub struct PrisonerChange {
 impl Store {
     /// Registers a new edition and returns its id.
     pub fn new_edition(&self, kind: EditionKind, now: i64) -> Result<u64> {
+        let _writing = self.writing()?;
         let id = self.next_id()?;
         self.editions.insert(id.to_be_bytes(), to_json(&Edition { kind, created_at: now })?)?;
         Ok(id)
@@ -90,6 +91,7 @@ impl Store {
 
     /// Puts messages in the outbox, durably, and returns them with their sequence numbers.
     pub fn enqueue(&self, items: Vec<OutboxItem>) -> Result<Vec<(u64, OutboxItem)>> {
+        let _writing = self.writing()?;
         let mut batch = sled::Batch::default();
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
@@ -126,6 +128,7 @@ impl Store {
 
     /// Saves an item's changed state (attempt count, new chat id after a migration).
     pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+        let _writing = self.writing()?;
         self.outbox.insert(seq.to_be_bytes(), to_json(item)?)?;
         Ok(())
     }
@@ -158,6 +161,7 @@ impl Store {
         dead: Option<&str>,
         now: i64,
     ) -> Result<()> {
+        let _writing = self.writing()?;
         let delivery_key = key2(item.edition.to_be_bytes(), item.chat_id.to_be_bytes());
         let chat_key = key2(item.chat_id.to_be_bytes(), item.edition.to_be_bytes());
         let letter = dead
@@ -220,6 +224,7 @@ impl Store {
         items: Vec<OutboxItem>,
         through: u64,
     ) -> Result<Vec<(u64, OutboxItem)>> {
+        let _writing = self.writing()?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
             let raw = to_json(&item)?;

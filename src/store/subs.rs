@@ -68,6 +68,7 @@ impl Store {
     }
 
     fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        let _writing = self.writing()?;
         let json = to_json(sub)?;
         (&self.subs, &self.due)
             .transaction(|(subs, due)| {
@@ -84,6 +85,7 @@ impl Store {
         &self,
         subs: impl IntoIterator<Item = Subscription>,
     ) -> Result<usize> {
+        let _writing = self.writing()?;
         let mut count = 0;
         let mut sub_batch = sled::Batch::default();
         let mut due_batch = sled::Batch::default();
@@ -112,6 +114,7 @@ impl Store {
         sub: &Subscription,
         items: &[OutboxItem],
     ) -> Result<Vec<(u64, OutboxItem)>> {
+        let _writing = self.writing()?;
         let json = to_json(sub)?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
@@ -172,6 +175,7 @@ impl Store {
 
     /// Moves everything about a group to its new supergroup id, atomically and durably.
     pub fn migrate_chat(&self, from: i64, to: i64) -> Result<()> {
+        let _writing = self.writing()?;
         let settings = self.chats.get(from.to_be_bytes())?;
         let sub = self.subscription(from)?;
         (&self.chats, &self.subs, &self.due)
@@ -200,6 +204,7 @@ impl Store {
     /// Erases everything stored about a chat: settings, subscription, due entry, delivery
     /// records and unsent messages. Durable when it returns.
     pub fn erase_chat(&self, chat_id: i64) -> Result<()> {
+        let _writing = self.writing()?;
         let chat = chat_id.to_be_bytes();
         if let Some(sub) = self.subscription(chat_id)?
             && let Some(at) = sub.next_due

@@ -1,0 +1,166 @@
+//! The control socket: how `tribune backup` reaches a running `serve`.
+//!
+//! sled locks its data directory per process, so while `serve` runs no other process can open
+//! the store. `serve` therefore listens on `<data dir>/tribune.sock` (mode 0600: only the
+//! owner of the data may connect; removed on exit) and writes a backup when asked. One JSON
+//! line in (`{"backup":"/abs/path"}`), one JSON line out (`{"ok":"summary"}` or
+//! `{"error":"message"}`). The socket also tells `restore` that a Tribune is running.
+//! Unix only, like the deployment targets.
+
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// The socket's file name inside the data directory.
+pub const SOCKET_NAME: &str = "tribune.sock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot listen on {path}: {source}")]
+    Listen { path: String, source: std::io::Error },
+    #[error("the running Tribune did not answer on {path}: {source}")]
+    Talk { path: String, source: std::io::Error },
+    #[error("the running Tribune could not write the backup: {0}")]
+    Refused(String),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Request {
+    Backup(PathBuf),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Response {
+    Ok(String),
+    Error(String),
+}
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// The listening side, owned by `serve`. Dropping it stops listening and removes the socket.
+pub struct Control {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Control {
+    /// Listens on the data directory's socket. Call it only while holding the store (sled's
+    /// lock), so a socket left by a killed process can safely be replaced.
+    pub fn start(data_dir: &Path, store: Store) -> Result<Control, ControlError> {
+        let path = socket_path(data_dir);
+        let listen = |source| ControlError::Listen { path: path.display().to_string(), source };
+        match std::fs::remove_file(&path) {
+            Ok(()) => log::info!("removed a control socket left by an earlier run"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(listen(e)),
+        }
+        // Bound under a temporary name, restricted, then renamed: the socket is never
+        // reachable at its real name with looser permissions.
+        let temp = data_dir.join(format!(".{SOCKET_NAME}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&temp);
+        let listener = tokio::net::UnixListener::bind(&temp).map_err(listen)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))
+                .map_err(listen)?;
+        }
+        std::fs::rename(&temp, &path).map_err(listen)?;
+        let task = tokio::spawn(accept(listener, store));
+        Ok(Control { path, task })
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn accept(listener: tokio::net::UnixListener, store: Store) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(answer(stream, store.clone()));
+            }
+            Err(e) => {
+                log::error!("the control socket failed: {e}; retrying in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn answer(stream: tokio::net::UnixStream, store: Store) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(read).take(64 * 1024);
+    let read = reader.read_line(&mut line);
+    let response = match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Backup(path)) => {
+                let written = tokio::task::spawn_blocking(move || {
+                    let result = store.write_backup(&path);
+                    (path, result)
+                })
+                .await;
+                match written {
+                    Ok((path, Ok(summary))) => {
+                        log::info!("backup written to {}: {summary}", path.display());
+                        Response::Ok(summary.to_string())
+                    }
+                    Ok((_, Err(e))) => {
+                        log::error!("a requested backup failed: {e}");
+                        Response::Error(e.to_string())
+                    }
+                    Err(e) => Response::Error(format!("the backup task failed: {e}")),
+                }
+            }
+            Err(_) => Response::Error("unknown request".into()),
+        },
+        _ => return,
+    };
+    let mut out = serde_json::to_string(&response).unwrap_or_default();
+    out.push('\n');
+    let _ = write.write_all(out.as_bytes()).await;
+}
+
+/// Connects to a running Tribune's socket; `None` when nothing listens there.
+fn connect(data_dir: &Path) -> Option<std::os::unix::net::UnixStream> {
+    std::os::unix::net::UnixStream::connect(socket_path(data_dir)).ok()
+}
+
+/// Whether a Tribune is serving on `data_dir` (its control socket answers).
+pub fn is_serving(data_dir: &Path) -> bool {
+    connect(data_dir).is_some()
+}
+
+/// Asks the Tribune serving on `data_dir` to write a backup to `file`. `Ok(None)` when no
+/// Tribune is serving there; otherwise the backup's summary.
+pub fn request_backup(data_dir: &Path, file: &Path) -> Result<Option<String>, ControlError> {
+    let Some(mut stream) = connect(data_dir) else { return Ok(None) };
+    let shown = socket_path(data_dir).display().to_string();
+    let talk = |source| ControlError::Talk { path: shown.clone(), source };
+    stream.set_read_timeout(Some(Duration::from_secs(120))).map_err(talk)?;
+    let file = std::path::absolute(file).map_err(talk)?;
+    let mut request = serde_json::to_string(&Request::Backup(file)).unwrap_or_default();
+    request.push('\n');
+    stream.write_all(request.as_bytes()).map_err(talk)?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).map_err(talk)?;
+    match serde_json::from_str(&line) {
+        Ok(Response::Ok(summary)) => Ok(Some(summary)),
+        Ok(Response::Error(message)) => Err(ControlError::Refused(message)),
+        Err(_) => Err(talk(std::io::Error::other("an answer that does not parse"))),
+    }
+}

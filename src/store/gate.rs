@@ -1,0 +1,127 @@
+//! The write gate: every write to the store holds it shared, a backup's snapshot holds it
+//! exclusively, so a snapshot sees every tree at one point in time (sled's own iteration is
+//! not consistent across trees under concurrent writes).
+//!
+//! Shared holds nest: a write method may call another on the same thread (`deactivate` calls
+//! `save_subscription`). A waiting snapshot stops *new* writes from starting, so it is not
+//! starved by a steady stream of them, but never a nested hold, which would deadlock.
+
+use std::{
+    cell::Cell,
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+};
+
+#[derive(Default)]
+struct State {
+    writers: usize,
+    snapshot: bool,
+    snapshots_waiting: usize,
+}
+
+/// Shared by every clone of a [`Store`](super::Store).
+#[derive(Clone, Default)]
+pub(super) struct Gate {
+    inner: Arc<(Mutex<State>, Condvar)>,
+}
+
+thread_local! {
+    /// Shared holds this thread has open, on any gate (nested holds never wait for a snapshot).
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A write in progress.
+pub(super) struct Shared<'a>(&'a Gate);
+
+/// A snapshot in progress: no write runs while it lives.
+pub(super) struct Exclusive<'a>(&'a Gate);
+
+impl Gate {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.inner.1.wait(guard).unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn shared(&self) -> Shared<'_> {
+        let nested = HELD.with(Cell::get) > 0;
+        let mut state = self.state();
+        while state.snapshot || (!nested && state.snapshots_waiting > 0) {
+            state = self.wait(state);
+        }
+        state.writers += 1;
+        HELD.with(|h| h.set(h.get() + 1));
+        Shared(self)
+    }
+
+    pub(super) fn exclusive(&self) -> Exclusive<'_> {
+        let mut state = self.state();
+        state.snapshots_waiting += 1;
+        while state.snapshot || state.writers > 0 {
+            state = self.wait(state);
+        }
+        state.snapshots_waiting -= 1;
+        state.snapshot = true;
+        Exclusive(self)
+    }
+}
+
+impl Drop for Shared<'_> {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get().saturating_sub(1)));
+        let mut state = self.0.state();
+        state.writers -= 1;
+        if state.writers == 0 {
+            self.0.inner.1.notify_all();
+        }
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        self.0.state().snapshot = false;
+        self.0.inner.1.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{
+        sync::atomic::{AtomicBool, Ordering},
+        time::Duration,
+    };
+
+    #[test]
+    fn a_snapshot_waits_for_writes_and_holds_new_ones_off() {
+        let gate = Gate::default();
+        let write = gate.shared();
+        let snapshot_taken = Arc::new(AtomicBool::new(false));
+        let snapshot = {
+            let (gate, taken) = (gate.clone(), snapshot_taken.clone());
+            std::thread::spawn(move || {
+                let _hold = gate.exclusive();
+                taken.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+                taken.store(false, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!snapshot_taken.load(Ordering::SeqCst), "the snapshot waits for the write");
+        // A nested hold on this thread goes ahead even though a snapshot is waiting.
+        drop(gate.shared());
+        drop(write);
+        // A new write from another thread starts only after the snapshot.
+        let later = {
+            let (gate, taken) = (gate.clone(), snapshot_taken.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(10));
+                let _w = gate.shared();
+                assert!(!taken.load(Ordering::SeqCst), "no write while a snapshot is taken");
+            })
+        };
+        snapshot.join().unwrap();
+        later.join().unwrap();
+    }
+}
