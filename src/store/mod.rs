@@ -79,6 +79,8 @@ pub enum StoreError {
     Foreign { dir: String, why: String },
     #[error("cannot save changes: {0}")]
     Unwritable(String),
+    #[error("cannot use the data directory {dir}: {source}")]
+    Unreadable { dir: String, source: std::io::Error },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
 }
@@ -122,6 +124,9 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<Store> {
         refuse_foreign_files(dir)?;
+        // sled opens unreadable files as an empty database; data there before opening that
+        // reads as no Tribune store at all is damage, not a fresh start.
+        let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
         let db = open_db(dir)?;
         let meta = db.open_tree("meta")?;
         if meta.get(SCHEMA_KEY)?.is_none() {
@@ -135,8 +140,10 @@ impl Store {
                     return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
                 }
             }
-            if !meta.is_empty() {
-                return Err(StoreError::Corrupt("the schema version is missing".into()));
+            if !meta.is_empty() || had_data {
+                let what =
+                    format!("sled's files in {} hold no readable Tribune store", dir.display());
+                return Err(StoreError::Corrupt(what));
             }
         }
         let id_base = match meta.get(ID_BASE_KEY)? {
@@ -311,16 +318,21 @@ fn open_db(dir: &Path) -> Result<sled::Db> {
     let opened = std::panic::catch_unwind(|| {
         sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()
     });
+    let damaged = |why: String| {
+        StoreError::Corrupt(format!("sled's files in {} do not read back: {why}", dir.display()))
+    };
+    let shown = dir.display().to_string();
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(sled::Error::Corruption { .. })) => {
-            Err(StoreError::Corrupt(format!("sled's files in {} do not read back", dir.display())))
+        // sled reports a held lock as an I/O error of kind "other" naming the lock.
+        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("acquire lock") => {
+            Err(StoreError::Open { dir: shown, source: sled::Error::Io(e) })
         }
-        Ok(Err(source)) => Err(StoreError::Open { dir: dir.display().to_string(), source }),
+        Ok(Err(sled::Error::Io(source))) => Err(StoreError::Unreadable { dir: shown, source }),
+        Ok(Err(sled::Error::Corruption { .. })) => Err(damaged("sled found corrupted data".into())),
+        Ok(Err(e)) => Err(damaged(e.to_string())),
         // sled panics on some kinds of garbage rather than returning an error.
-        Err(_) => {
-            Err(StoreError::Corrupt(format!("sled's files in {} do not read back", dir.display())))
-        }
+        Err(_) => Err(damaged("sled gave up reading them".into())),
     }
 }
 
