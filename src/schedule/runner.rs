@@ -14,6 +14,12 @@ use crate::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+/// The pause after `failures` failed passes in a row: 1 s, doubling, at most a minute.
+fn backoff(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
+        .min(std::time::Duration::from_secs(60))
+}
+
 /// Hands queued (already durable) items to the delivery engine.
 pub type Push = Arc<dyn Fn(Vec<(u64, OutboxItem)>) + Send + Sync>;
 
@@ -31,14 +37,36 @@ impl Scheduler {
         Scheduler { tribune, push, bot_username }
     }
 
-    /// Runs forever: spawn it, and abort it to stop.
+    /// Runs forever: spawn it, and abort it to stop. A store that cannot save (a full or
+    /// failing disk) is logged and retried with a growing pause, never a reason to stop.
     pub async fn run(self) {
+        let mut failures: u32 = 0;
         loop {
             let changed = self.tribune.schedule_changed().notified();
             match self.run_due(self.tribune.clock().now()) {
-                Ok(0) => {}
-                Ok(n) => log::info!("queued {n} digest message(s)"),
-                Err(e) => log::error!("the scheduler could not queue digests: {e}"),
+                Ok(n) => {
+                    if failures > 0 {
+                        log::info!("the scheduler can save again; digests resume");
+                    }
+                    failures = 0;
+                    if n > 0 {
+                        log::info!("queued {n} digest message(s)");
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    let pause = backoff(failures);
+                    log::error!(
+                        "the scheduler could not queue digests: {e}; retrying in {}s",
+                        pause.as_secs()
+                    );
+                    // A change (a reader subscribing once the disk works again) retries sooner.
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = changed => {}
+                    }
+                    continue;
+                }
             }
             let next = match self.tribune.store().first_due() {
                 Ok(next) => next.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),

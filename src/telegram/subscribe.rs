@@ -3,7 +3,7 @@
 
 use super::{access, send};
 use crate::{
-    app::Tribune,
+    app::{AppError, Tribune},
     content::Lang,
     delivery::Pacer,
     render::{self, Action, Ctx, Reply, SettingsStep, html::escape},
@@ -73,22 +73,23 @@ pub async fn command(env: &Env<'_>, msg: &Message, lang: Lang, which: SubCommand
         Reply::html(ctx.t("admins.only"), Vec::new())
     } else {
         match which {
-            SubCommand::Subscribe => {
-                let sub = env.app.subscribe(chat, kind, lang)?;
-                render::settings_card(&ctx, &sub, None, Some(ctx.t("subscribe.done")))
-            }
+            SubCommand::Subscribe => match env.app.subscribe(chat, kind, lang) {
+                Ok(sub) => render::settings_card(&ctx, &sub, None, Some(ctx.t("subscribe.done"))),
+                Err(e) => unsaved(&ctx, e),
+            },
             SubCommand::Settings => match env.app.store().subscription(chat)? {
                 Some(sub) => render::settings_card(&ctx, &sub, None, None),
                 None => Reply::html(ctx.t("settings.none"), Vec::new()),
             },
-            SubCommand::Unsubscribe => match env.app.change_subscription(chat, Change::Off)? {
-                Some(_) => Reply::html(ctx.t("unsubscribe.done"), Vec::new()),
-                None => Reply::html(ctx.t("unsubscribe.none"), Vec::new()),
+            SubCommand::Unsubscribe => match env.app.change_subscription(chat, Change::Off) {
+                Ok(Some(_)) => Reply::html(ctx.t("unsubscribe.done"), Vec::new()),
+                Ok(None) => Reply::html(ctx.t("unsubscribe.none"), Vec::new()),
+                Err(e) => unsaved(&ctx, e),
             },
-            SubCommand::Stop => {
-                env.app.store().erase_chat(chat)?;
-                Reply::html(ctx.t("stop.done"), Vec::new())
-            }
+            SubCommand::Stop => match env.app.store().erase_chat(chat) {
+                Ok(()) => Reply::html(ctx.t("stop.done"), Vec::new()),
+                Err(e) => unsaved(&ctx, e.into()),
+            },
             SubCommand::Channels if !msg.chat.is_private() => {
                 Reply::html(ctx.f("private.only", &[("command", "/channels")]), Vec::new())
             }
@@ -161,9 +162,13 @@ pub async fn button(
             Some(sub) => (card(&sub, None), false),
             None => (render::stale_button(&ctx), false),
         },
-        SettingsStep::Set(change) => match env.app.change_subscription(target, change)? {
-            Some(sub) => (card(&sub, None), true),
-            None => (render::stale_button(&ctx), false),
+        SettingsStep::Set(change) => match env.app.change_subscription(target, change) {
+            Ok(Some(sub)) => (card(&sub, None), true),
+            Ok(None) => (render::stale_button(&ctx), false),
+            Err(e) => {
+                log_unsaved(&e);
+                (Reply::default().with_notice(ctx.t("store.unavailable")), false)
+            }
         },
         SettingsStep::AskTime | SettingsStep::AskZone => {
             let (ask, key) = if step == SettingsStep::AskTime {
@@ -211,10 +216,22 @@ pub async fn typed(env: &Env<'_>, msg: &Message, lang: Lang, text: &str) -> Resu
     }
     let title =
         if target == msg.chat.id.0 { None } else { Some(channel_title(env.bot, target).await) };
-    Ok(Some(match env.app.change_subscription(target, change)? {
-        Some(sub) => {
+    Ok(Some(match env.app.change_subscription(target, change) {
+        Ok(Some(sub)) => {
             render::settings_card(&ctx, &sub, title.as_deref(), Some(ctx.t("settings.saved")))
         }
-        None => Reply::html(ctx.t("settings.none"), Vec::new()),
+        Ok(None) => Reply::html(ctx.t("settings.none"), Vec::new()),
+        Err(e) => unsaved(&ctx, e),
     }))
+}
+
+/// The store could not save a change (a full or failing disk): the reader is asked to try
+/// again later, the log says why, and nothing else changes.
+fn unsaved(ctx: &Ctx<'_>, e: AppError) -> Reply {
+    log_unsaved(&e);
+    Reply::html(ctx.t("store.unavailable"), Vec::new())
+}
+
+fn log_unsaved(e: &AppError) {
+    log::error!("cannot save a chat's change, refusing it: {e}");
 }
