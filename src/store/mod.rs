@@ -81,7 +81,7 @@ pub enum StoreError {
     Unwritable(String),
     #[error("cannot use the data directory {dir}: {source}")]
     Unreadable { dir: String, source: std::io::Error },
-    #[error("storage error: {0}")]
+    #[error("storage error: {}", sled_text(.0))]
     Sled(#[from] sled::Error),
 }
 
@@ -310,6 +310,17 @@ impl Store {
     #[doc(hidden)]
     pub fn fail_writes_for_test(&self, fail: bool) {
         self.fail_writes.store(fail, Ordering::Relaxed);
+    }
+}
+
+/// sled's own text for an I/O error is the error's Debug form; say what happened instead.
+/// After a failed write sled refuses every later one, so the way out includes a restart.
+fn sled_text(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => format!(
+            "the disk refused a write or read ({io}); free space or fix the disk, then restart Tribune"
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -178,6 +178,11 @@ impl Process {
         Process(child)
     }
 
+    /// Whether the process is still running (it has not exited, crashed or been killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

@@ -1,0 +1,136 @@
+//! A real full disk under `tribune serve`: the data directory lives on a small tmpfs that the
+//! test fills up. New subscriptions are refused with the localised message and a clear log
+//! line, reading goes on, the process keeps running (no crash loop), and after space is
+//! freed and Tribune restarted, nothing saved before is lost and subscribing works again.
+//!
+//! Mounting a tmpfs needs the right to mount (root, as on CI and the development machine).
+
+mod support;
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+use support::{Process, TIMEOUT, eventually, messages_dir};
+use tribune::{control::socket_path, emulator::Emulator};
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(at).unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            output.status.success(),
+            "this test mounts a {size} tmpfs and needs the right to: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        SmallDisk(at.to_path_buf())
+    }
+
+    /// Writes zeros into a file until the disk is full.
+    fn fill(&self) -> PathBuf {
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn serve(emulator: &Emulator, data: &Path, log: &Path) -> Process {
+    Process::new(
+        Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", emulator.token())
+            .env("TELOXIDE_API_URL", emulator.api_url())
+            .env("TRIBUNE_DATA_DIR", data)
+            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("start tribune serve"),
+    )
+}
+
+const REFUSAL: &str = "⚠️ Tribune cannot save changes right now. Please try again later.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_subscriptions_without_taking_the_bot_down() {
+    let root = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&root.path().join("disk"), "8m");
+    let data = disk.0.join("data");
+    let log = root.path().join("serve.log");
+    let emulator = Emulator::start().await.unwrap();
+    let mut running = serve(&emulator, &data, &log);
+    eventually(TIMEOUT, "serve is up", || socket_path(&data).exists()).await;
+
+    let first = emulator.user(40_001, "Reader", Some("en"));
+    first.send_text("/subscribe");
+    let card = first.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(card[0].plain_text().starts_with("✅ Subscribed."));
+
+    let filler = disk.fill();
+    // sled buffers writes: the first subscription that needs new space on disk fails.
+    let mut refused_at = None;
+    for id in 40_002..40_100 {
+        let user = emulator.user(id, "Reader", Some("en"));
+        user.send_text("/subscribe");
+        let reply = user.wait_for_messages(1, TIMEOUT).await.unwrap();
+        if reply[0].plain_text() == REFUSAL {
+            refused_at = Some(id);
+            break;
+        }
+    }
+    let refused_at = refused_at.expect("a subscription was refused once the disk was full");
+    println!("disk full: the subscription of reader {} was the first refused", refused_at - 40_001);
+    let next = emulator.user(40_500, "Reader", Some("en"));
+    next.send_text("/subscribe");
+    assert_eq!(next.wait_for_messages(1, TIMEOUT).await.unwrap()[0].plain_text(), REFUSAL);
+    // Reading needs no writes.
+    next.send_text("/prisoners");
+    let list = next.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(list[0].plain_text().contains("Ulvi Hasanli"));
+    assert!(running.is_running(), "serve keeps running on a full disk");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(
+            "cannot save a chat's change, refusing it: storage error: the disk refused a write"
+        ) && logged.contains("No space left on device")
+            && logged.contains("then restart Tribune"),
+        "{logged}"
+    );
+    assert!(!logged.contains("panicked"), "{logged}");
+
+    // Space comes back; sled needs a restart to write again.
+    std::fs::remove_file(filler).unwrap();
+    running.terminate(Duration::from_secs(30)).await;
+    let mut second = serve(&emulator, &data, &root.path().join("serve2.log"));
+    eventually(TIMEOUT, "serve is up again", || socket_path(&data).exists()).await;
+    first.send_text("/settings");
+    let settings = first.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(settings[0].plain_text().contains("Digest settings"), "{}", settings[0].plain_text());
+    next.send_text("/subscribe");
+    let card = next.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(card[0].plain_text().starts_with("✅ Subscribed."), "{}", card[0].plain_text());
+    let exit = second.terminate(Duration::from_secs(30)).await;
+    assert!(exit.success());
+    emulator.shutdown().await;
+}
