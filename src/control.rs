@@ -1,10 +1,10 @@
-//! The control socket: how `tribune backup` reaches a running `serve`.
+//! The control socket: how `tribune backup` and `tribune export` reach a running `serve`.
 //!
 //! sled locks its data directory per process, so while `serve` runs no other process can open
 //! the store. `serve` therefore listens on `<data dir>/tribune.sock` (mode 0600: only the
-//! owner of the data may connect; removed on exit) and writes a backup when asked. One JSON
-//! line in (`{"backup":"/abs/path"}`), one JSON line out (`{"ok":"summary"}` or
-//! `{"error":"message"}`). The socket also tells `restore` that a Tribune is running.
+//! owner of the data may connect; removed on exit) and writes a backup or an export when
+//! asked. One JSON line in (`{"backup":"/abs/path"}`, `{"export":{"dir":…,"force":false}}`),
+//! one JSON line out (`{"ok":"summary"}` or `{"error":"message"}`). The socket also tells `restore` that a Tribune is running.
 //! Unix only, like the deployment targets.
 
 use crate::store::Store;
@@ -24,7 +24,7 @@ pub enum ControlError {
     Listen { path: String, source: std::io::Error },
     #[error("the running Tribune did not answer on {path}: {source}")]
     Talk { path: String, source: std::io::Error },
-    #[error("the running Tribune could not write the backup: {0}")]
+    #[error("the running Tribune could not do it: {0}")]
     Refused(String),
 }
 
@@ -32,6 +32,7 @@ pub enum ControlError {
 #[serde(rename_all = "lowercase")]
 enum Request {
     Backup(PathBuf),
+    Export { dir: PathBuf, force: bool },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,6 +109,15 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     let read = reader.read_line(&mut line);
     let response = match tokio::time::timeout(Duration::from_secs(5), read).await {
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Export { dir, force }) => {
+                let written =
+                    tokio::task::spawn_blocking(move || export(&store, &dir, force)).await;
+                match written {
+                    Ok(Ok(summary)) => Response::Ok(summary),
+                    Ok(Err(message)) => Response::Error(message),
+                    Err(e) => Response::Error(format!("the export task failed: {e}")),
+                }
+            }
             Ok(Request::Backup(path)) => {
                 let written = tokio::task::spawn_blocking(move || {
                     let result = store.write_backup(&path);
@@ -135,6 +145,22 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     let _ = write.write_all(out.as_bytes()).await;
 }
 
+/// Writes the stored content as `messages/` files; a summary for the operator.
+pub fn export(store: &Store, dir: &Path, force: bool) -> Result<String, String> {
+    let (corpus, _) = store
+        .corpus()
+        .map_err(|e| e.to_string())?
+        .ok_or("the store holds no content yet: run `tribune import` first")?;
+    let files =
+        crate::content::export::write_dir(&corpus, dir, force).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "wrote {files} files ({} statements, {} slogans, {} prisoners)",
+        corpus.statements.len(),
+        corpus.slogans.len(),
+        corpus.prisoners.len()
+    ))
+}
+
 /// Connects to a running Tribune's socket; `None` when nothing listens there.
 fn connect(data_dir: &Path) -> Option<std::os::unix::net::UnixStream> {
     std::os::unix::net::UnixStream::connect(socket_path(data_dir)).ok()
@@ -148,12 +174,30 @@ pub fn is_serving(data_dir: &Path) -> bool {
 /// Asks the Tribune serving on `data_dir` to write a backup to `file`. `Ok(None)` when no
 /// Tribune is serving there; otherwise the backup's summary.
 pub fn request_backup(data_dir: &Path, file: &Path) -> Result<Option<String>, ControlError> {
+    let file = std::path::absolute(file).map_err(|source| talk_error(data_dir, source))?;
+    request(data_dir, &Request::Backup(file))
+}
+
+/// Asks the Tribune serving on `data_dir` to export its content into `dir`. `Ok(None)` when
+/// no Tribune is serving there; otherwise the export's summary.
+pub fn request_export(
+    data_dir: &Path,
+    dir: &Path,
+    force: bool,
+) -> Result<Option<String>, ControlError> {
+    let dir = std::path::absolute(dir).map_err(|source| talk_error(data_dir, source))?;
+    request(data_dir, &Request::Export { dir, force })
+}
+
+fn talk_error(data_dir: &Path, source: std::io::Error) -> ControlError {
+    ControlError::Talk { path: socket_path(data_dir).display().to_string(), source }
+}
+
+fn request(data_dir: &Path, request: &Request) -> Result<Option<String>, ControlError> {
     let Some(mut stream) = connect(data_dir) else { return Ok(None) };
-    let shown = socket_path(data_dir).display().to_string();
-    let talk = |source| ControlError::Talk { path: shown.clone(), source };
+    let talk = |source| talk_error(data_dir, source);
     stream.set_read_timeout(Some(Duration::from_secs(120))).map_err(talk)?;
-    let file = std::path::absolute(file).map_err(talk)?;
-    let mut request = serde_json::to_string(&Request::Backup(file)).unwrap_or_default();
+    let mut request = serde_json::to_string(request).unwrap_or_default();
     request.push('\n');
     stream.write_all(request.as_bytes()).map_err(talk)?;
     let mut line = String::new();

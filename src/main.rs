@@ -211,21 +211,16 @@ fn import() -> Result<ExitCode> {
 
 fn export(dir: &Path, force: bool) -> Result<()> {
     let paths = Paths::from_env();
+    if let Some(summary) = control::request_export(&paths.data_dir, dir, force)? {
+        println!("{}: written by the running Tribune: {summary}", dir.display());
+        return Ok(());
+    }
+    if !paths.data_dir.join("db").exists() {
+        bail!("there is no Tribune store in {} to export from", paths.data_dir.display());
+    }
     let store = Store::open(&paths.data_dir)?;
-    let Some((corpus, _)) = store.corpus()? else {
-        bail!(
-            "the store in {} holds no content yet: run `tribune import` first",
-            paths.data_dir.display()
-        )
-    };
-    let written = content::export::write_dir(&corpus, dir, force)?;
-    println!(
-        "{}: wrote {written} files ({} statements, {} slogans, {} prisoners)",
-        dir.display(),
-        corpus.statements.len(),
-        corpus.slogans.len(),
-        corpus.prisoners.len()
-    );
+    let summary = control::export(&store, dir, force).map_err(anyhow::Error::msg)?;
+    println!("{}: {summary}", dir.display());
     Ok(())
 }
 

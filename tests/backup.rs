@@ -148,6 +148,17 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // The running Tribune also exports its content on request.
+    let exported = root.path().join("exported");
+    let output = tribune(&data, &["export", exported.to_str().unwrap()]);
+    assert!(output.status.success(), "export while serving: {}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("written by the running Tribune"));
+    assert_eq!(
+        tribune::content::load_dir(&exported).unwrap().corpus,
+        tribune::content::load_dir(&messages_dir()).unwrap().corpus
+    );
+    std::fs::remove_dir_all(&exported).unwrap();
+
     // Restoring over the running Tribune's directory is refused, and nothing moves.
     let refused = tribune(&data, &["restore", file.to_str().unwrap()]);
     assert!(!refused.status.success());

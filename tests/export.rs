@@ -86,11 +86,19 @@ fn a_non_empty_directory_is_refused_unless_forced() {
 }
 
 #[test]
-fn an_empty_store_has_nothing_to_export() {
+fn a_missing_or_empty_store_has_nothing_to_export() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
-    let output =
-        tribune(&root.path().join("data"), &messages_dir(), &["export", out.to_str().unwrap()]);
+    let missing = root.path().join("missing");
+    let output = tribune(&missing, &messages_dir(), &["export", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("there is no Tribune store in"), "{stderr}");
+    assert!(!missing.exists(), "exporting does not create a store");
+
+    let empty = root.path().join("empty");
+    drop(tribune::store::Store::open(&empty).unwrap());
+    let output = tribune(&empty, &messages_dir(), &["export", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("holds no content yet"), "{stderr}");

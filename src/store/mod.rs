@@ -349,8 +349,9 @@ fn open_db(dir: &Path) -> Result<sled::Db> {
 
 /// A directory with files but without sled's `db` file is someone else's.
 fn refuse_foreign_files(dir: &Path) -> Result<()> {
-    let Ok(mut entries) = std::fs::read_dir(dir) else { return Ok(()) };
-    let occupied = entries.next().is_some();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    // `lost+found` is what a freshly formatted volume holds: the directory is still empty.
+    let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
     if occupied && !dir.join("db").exists() {
         let why = "it already holds files that are not a Tribune store".to_string();
         return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
