@@ -1,4 +1,5 @@
-//! The `tribune` command: serve the bot, try it locally, check and import content.
+//! The `tribune` command: serve the bot, try it locally, check, import and export content,
+//! back up and restore the store.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
