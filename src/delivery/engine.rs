@@ -285,17 +285,35 @@ impl<T> Inner<T> {
 }
 
 /// Group commit: confirmed sends are flushed together, at most `FLUSH_EVERY` apart. Ends (after
-/// a last flush) once the engine is stopping.
+/// a last flush) once the engine is stopping. A failing disk is retried after a growing pause
+/// (1 s doubling to a minute), not every tick, so it is logged, not flooded.
 async fn flush_loop<T: Transport>(inner: Arc<Inner<T>>) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
+    let mut failures: u32 = 0;
+    let mut next_attempt = Instant::now();
     loop {
         tick.tick().await;
         let stopping = inner.stopping.load(Ordering::SeqCst);
-        if inner.dirty.swap(false, Ordering::AcqRel)
-            && let Err(e) = inner.store.flush()
+        if (stopping || Instant::now() >= next_attempt) && inner.dirty.swap(false, Ordering::AcqRel)
         {
-            log::error!("cannot flush delivery records: {e}");
-            inner.dirty.store(true, Ordering::Release);
+            match inner.store.flush() {
+                Ok(()) if failures > 0 => {
+                    log::info!("delivery records can be flushed again");
+                    failures = 0;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    failures += 1;
+                    let pause = Duration::from_secs(1 << (failures - 1).min(6))
+                        .min(Duration::from_secs(60));
+                    log::error!(
+                        "cannot flush delivery records: {e}; retrying in {}s",
+                        pause.as_secs()
+                    );
+                    inner.dirty.store(true, Ordering::Release);
+                    next_attempt = Instant::now() + pause;
+                }
+            }
         }
         if stopping {
             return;

@@ -281,6 +281,9 @@ impl Store {
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<()> {
+        if self.fail_writes.load(Ordering::Relaxed) {
+            return Err(StoreError::Unwritable("writes are switched off for a test".into()));
+        }
         self.db.flush()?;
         Ok(())
     }
