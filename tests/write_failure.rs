@@ -54,6 +54,12 @@ async fn a_store_that_cannot_save_refuses_changes_and_recovers() {
         store.subscription(200).unwrap().unwrap().frequency,
         tribune::subscription::Frequency::Daily
     );
+    // A language choice is not shown as made when it could not be saved.
+    assert_eq!(
+        ask(&newcomer, "/lang ru").await.plain_text(),
+        "⚠️ Tribune cannot save changes right now. Please try again later."
+    );
+    assert_eq!(store.chat(201).unwrap().lang, None);
     // Reading needs no writes and goes on.
     assert!(ask(&newcomer, "/slogan").await.plain_text().starts_with("✊ "));
     assert!(ask(&newcomer, "/prisoners").await.plain_text().contains("Ulvi Hasanli"));

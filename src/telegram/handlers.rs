@@ -131,8 +131,10 @@ async fn on_command(
     let corpus = app.corpus();
     let ctx =
         Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: seed(msg.id.0 as u64) };
-    let reply = respond(&ctx, &cmd);
-    apply_effect(&app, msg.chat.id, &reply);
+    let mut reply = respond(&ctx, &cmd);
+    if !apply_effect(&app, msg.chat.id, &reply) {
+        reply = Reply::html(ctx.t("store.unavailable"), Vec::new());
+    }
     send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
     Ok(())
 }
@@ -262,7 +264,11 @@ async fn on_callback(
             (reply, false)
         }
     };
-    apply_effect(&app, chat, &reply);
+    let reply = if apply_effect(&app, chat, &reply) {
+        reply
+    } else {
+        Reply::default().with_notice(ctx.t("store.unavailable"))
+    };
     let mut answer = bot.answer_callback_query(q.id.clone());
     if let Some(notice) = &reply.notice {
         answer = answer.text(notice.clone());
@@ -286,18 +292,22 @@ fn reader_lang(app: &Tribune, msg: &Message) -> Lang {
     app.lang_for(msg.chat.id.0, code)
 }
 
-fn apply_effect(app: &Tribune, chat: ChatId, reply: &Reply) {
+/// Saves what the reply changed; `false` when it could not be saved (the reader is then told
+/// so instead of being shown a change that did not happen).
+fn apply_effect(app: &Tribune, chat: ChatId, reply: &Reply) -> bool {
     match reply.effect {
         Some(Effect::SetLang(lang)) => {
             if let Err(e) = app.store().set_chat_lang(chat.0, lang) {
                 log::error!("cannot store a chat's language: {e}");
+                return false;
             }
             // Digests follow the language the chat reads in.
             if let Err(e) = app.change_subscription(chat.0, Change::Lang(lang)) {
                 log::error!("cannot update a subscription's language: {e}");
             }
+            true
         }
-        None => {}
+        None => true,
     }
 }
 
