@@ -5,12 +5,14 @@
 //! every slogan and prisoner points at a statement that exists, and every quote is word
 //! for word in its statement.
 
+pub mod edits;
 mod lang;
 mod model;
 pub mod parse;
 pub mod search;
 mod ui;
 
+pub use edits::ContentEdit;
 pub use lang::Lang;
 pub use model::{
     Corpus, Excerpt, ExcerptKey, Group, Paragraph, PartialDate, Prisoner, Slogan, Statement,

@@ -196,6 +196,16 @@ impl Emulator {
         creator
     }
 
+    /// The bot's messages in any chat, oldest first, in their latest state (deleted ones gone).
+    pub fn chat_messages(&self, chat_id: i64) -> Vec<BotMessage> {
+        self.with_state(|s| {
+            s.chats
+                .get(&chat_id)
+                .map(|c| c.bot_messages().map(|m| m.to_bot_message(chat_id)).collect())
+                .unwrap_or_default()
+        })
+    }
+
     /// Sets the flood limits (Telegram's by default).
     pub fn set_limits(&self, limits: Limits) {
         self.with_state(|s| s.limits = limits);

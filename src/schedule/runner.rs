@@ -129,6 +129,7 @@ impl Scheduler {
                         kind: sub.kind,
                         message,
                         attempts: 0,
+                        op: Default::default(),
                     })
                     .collect()
             }
@@ -157,6 +158,7 @@ impl Scheduler {
                         kind: sub.kind,
                         message,
                         attempts: 0,
+                        op: Default::default(),
                     });
                 }
             }

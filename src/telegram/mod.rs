@@ -6,6 +6,7 @@ pub mod commands;
 pub mod flood;
 pub mod handlers;
 pub mod members;
+pub mod operator;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
@@ -68,6 +69,7 @@ pub async fn start(
     let username = me.username().to_string();
     log::info!("connected as @{username}");
     commands::register(&bot, &app.corpus()).await?;
+    operator::register_menu(&bot, &app).await;
 
     let pacer = Arc::new(Pacer::new(&options.limits));
     let transport = TelegramTransport::new(bot.clone());
