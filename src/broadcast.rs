@@ -178,14 +178,17 @@ impl Progress {
         self.remaining() == 0
     }
 
-    /// Chats handled per second since `elapsed_secs` ago.
-    pub fn rate(&self, elapsed_secs: f64) -> f64 {
-        if elapsed_secs <= 0.0 { 0.0 } else { self.done() as f64 / elapsed_secs }
+    /// Chats handled per second since `since` (an earlier reading) was taken `elapsed_secs` ago.
+    pub fn rate_since(&self, since: &Progress, elapsed_secs: f64) -> f64 {
+        if elapsed_secs <= 0.0 {
+            0.0
+        } else {
+            self.done().saturating_sub(since.done()) as f64 / elapsed_secs
+        }
     }
 
-    /// Seconds until done at the current rate; `None` before anything was handled.
-    pub fn eta_secs(&self, elapsed_secs: f64) -> Option<u64> {
-        let rate = self.rate(elapsed_secs);
+    /// Seconds until done at `rate` chats a second; `None` while nothing moves.
+    pub fn eta_secs(&self, rate: f64) -> Option<u64> {
         (rate > 0.0).then(|| (self.remaining() as f64 / rate).ceil() as u64)
     }
 }
@@ -231,9 +234,11 @@ mod tests {
         let p = Progress { total: 100, sent: 20, failed: 3, deactivated: 2 };
         assert_eq!(p.remaining(), 75);
         assert!(!p.finished());
-        assert_eq!(p.rate(5.0), 5.0);
+        let earlier = Progress { total: 100, sent: 10, ..Progress::default() };
+        assert_eq!(p.rate_since(&earlier, 3.0), 5.0);
         assert_eq!(p.eta_secs(5.0), Some(15));
-        assert_eq!(Progress { total: 10, ..Progress::default() }.eta_secs(3.0), None);
+        assert_eq!(p.eta_secs(0.0), None);
+        assert_eq!(p.rate_since(&p, 0.0), 0.0);
         assert!(Progress { total: 2, sent: 1, failed: 1, deactivated: 0 }.finished());
     }
 }

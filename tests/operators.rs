@@ -112,10 +112,15 @@ async fn everyone_else_is_refused_every_operator_command_and_button() {
 #[tokio::test]
 async fn a_broadcast_reaches_users_groups_and_channels_once() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    // Operators have their commands in their own menu; readers do not.
+    let menu = app.emulator.menu_in_chat(OPERATOR, Some("en"));
+    assert!(menu.iter().any(|(c, _)| c == "broadcast"), "{menu:?}");
+    assert!(!app.emulator.menu_in_chat(5000, Some("en")).iter().any(|(c, _)| c == "broadcast"));
     let chats = audience(&app, &operator, 3).await;
-    operator.send_text("/broadcast Rally at noon & bring <friends>");
+    operator.send_html("/broadcast <b>Rally</b> at noon &amp; bring &lt;friends&gt;");
     let preview = next(&operator).await;
     assert_eq!(preview.plain_text(), "Rally at noon & bring <friends>");
+    assert_eq!(preview.text, "<b>Rally</b> at noon &amp; bring &lt;friends&gt;");
     let card = next(&operator).await;
     assert!(card.plain_text().contains("Everyone — 5 chat(s)"), "{}", card.plain_text());
     assert!(card.button("People (3)").is_some() && card.button("Groups (1)").is_some());
@@ -139,7 +144,12 @@ async fn a_broadcast_reaches_users_groups_and_channels_once() {
     assert!(final_progress.contains("Done: 5 · failed: 0 · chat gone: 0 of 5"), "{final_progress}");
     for chat in &chats {
         let got = texts(&app, *chat);
-        let copies = got.iter().filter(|t| *t == "Rally at noon & bring <friends>").count();
+        let copies = app
+            .emulator
+            .chat_messages(*chat)
+            .iter()
+            .filter(|m| m.text == "<b>Rally</b> at noon &amp; bring &lt;friends&gt;")
+            .count();
         assert_eq!(copies, 1, "chat {chat} got {got:?}");
     }
     // The second press said so, whichever order the two were handled in.

@@ -7,7 +7,7 @@ use std::{ops::Deref, time::Duration};
 use super::{
     Emulator,
     error::WaitError,
-    html::{self, Entity, EntityKind, Parsed},
+    html::{self, Entity, EntityKind, Parsed, Strictness},
     keyboard::Button,
     state::{Chat, Content, Person, StoredMessage},
     wire,
@@ -159,6 +159,18 @@ impl Conversation {
             .unwrap_or_default();
         let parsed = Parsed { text: text.to_owned(), entities };
         self.post(Content::Text { raw: text.to_owned(), parse_mode: None, parsed })
+    }
+
+    /// Sends formatted text, as a Telegram client does when a person uses bold, italics or
+    /// links: `html` is turned into text and entities (it must be valid Telegram HTML).
+    pub fn send_html(&self, html: &str) -> i32 {
+        let mut parsed = html::parse_with_mode(html, Some("HTML"), Strictness::Telegram)
+            .unwrap_or_else(|e| panic!("send_html needs valid HTML: {e}"));
+        if parsed.text.starts_with('/') {
+            let length = html::utf16_len(parsed.text.split_whitespace().next().unwrap_or(""));
+            parsed.entities.insert(0, Entity { kind: EntityKind::BotCommand, offset: 0, length });
+        }
+        self.post(Content::Text { raw: parsed.text.clone(), parse_mode: None, parsed })
     }
 
     /// Sends a text message that replies to message `reply_to` of this chat.

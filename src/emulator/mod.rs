@@ -231,6 +231,12 @@ impl Emulator {
         self.with_state(|s| commands::visible_in_private(s, language_code))
     }
 
+    /// The command menu a user sees in their private chat `chat_id` (a menu set for that chat
+    /// comes first).
+    pub fn menu_in_chat(&self, chat_id: i64, language_code: Option<&str>) -> Vec<(String, String)> {
+        self.with_state(|s| commands::visible(s, Some(chat_id), language_code))
+    }
+
     /// How strictly HTML is checked (default: a bare '&' is rejected).
     pub fn set_strictness(&self, strictness: Strictness) {
         self.with_state(|s| s.strictness = strictness);

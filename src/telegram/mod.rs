@@ -99,6 +99,10 @@ pub async fn start(
         events,
     )));
 
+    {
+        let env = operator::OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me };
+        operator::resume_progress(&env).await;
+    }
     let listener =
         Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
     let pending = Arc::new(subscribe::Pending::default());

@@ -359,30 +359,25 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     let Some(job) = app.store().job(edition)? else { return Ok(()) };
     let corpus = app.corpus();
     let ctx = env.ctx(&corpus, lang);
-    let started = tokio::time::Instant::now();
-    let progress = app.store().progress(edition, job.total)?;
-    let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &progress, 0.0);
+    let start = app.store().progress(edition, job.total)?;
+    let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &start, 0.0);
     let request = env.bot.send_message(chat, &first).parse_mode(ParseMode::Html);
     let sent = send::with_retry_after(|| request.clone().send()).await?;
-    if job.state == JobState::Cancelled || progress.finished() {
+    if job.state == JobState::Cancelled || start.finished() {
         return Ok(());
     }
-    let (bot, app, username) = (env.bot.clone(), env.app.clone(), env.me.username().to_string());
+    let (bot, username) = (env.bot.clone(), env.me.username().to_string());
+    let started = tokio::time::Instant::now();
     tokio::spawn(async move {
         let corpus = app.corpus();
         let ctx = Ctx { corpus: &corpus, lang, bot_username: &username, seed: 0 };
         let mut last = first;
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
-            let job = match app.store().job(edition) {
-                Ok(Some(job)) => job,
-                _ => return,
-            };
-            let elapsed = started.elapsed().as_secs_f64();
-            let Ok(progress) = app.store().progress(edition, job.total) else { return };
-            let text =
-                views::progress(&ctx, job.kind, edition, job.target, job.state, &progress, elapsed);
-            let over = job.state == JobState::Cancelled || progress.finished();
+            let Ok(Some(job)) = app.store().job(edition) else { return };
+            let Ok(now) = app.store().progress(edition, job.total) else { return };
+            let rate = now.rate_since(&start, started.elapsed().as_secs_f64());
+            let text = views::progress(&ctx, job.kind, edition, job.target, job.state, &now, rate);
             if text != last {
                 let message = OutMessage { html: text.clone(), buttons: Vec::new() };
                 if let Err(e) = send::edit(&bot, chat, sent.id, &message).await {
@@ -390,12 +385,30 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
                 }
                 last = text;
             }
-            if over {
+            if job.state == JobState::Cancelled || now.finished() {
                 return;
             }
         }
     });
     Ok(())
+}
+
+/// After a restart, jobs still running get a fresh progress message in their operator's chat
+/// (the engine resumes their messages from the outbox by itself).
+pub async fn resume_progress(env: &OpEnv<'_>) {
+    let running = match env.app.store().running_jobs() {
+        Ok(running) => running,
+        Err(e) => {
+            log::error!("cannot read running jobs: {e}");
+            return;
+        }
+    };
+    for (edition, job) in running {
+        let lang = env.app.lang_for(job.operator, None);
+        if let Err(e) = follow(env, ChatId(job.operator), lang, edition).await {
+            log::warn!("cannot show the progress of edition {edition}: {e}");
+        }
+    }
 }
 
 fn cancel(env: &OpEnv<'_>, ctx: &Ctx<'_>, user: i64, args: &str) -> Result<Reply, HandlerError> {

@@ -54,7 +54,7 @@ pub fn progress(
     target: Option<u64>,
     state: JobState,
     p: &Progress,
-    elapsed_secs: f64,
+    rate: f64,
 ) -> String {
     let title = ctx.f(
         &format!("op.progress.{}", kind.code()),
@@ -75,8 +75,8 @@ pub fn progress(
         JobState::Cancelled => ctx.f("op.progress_cancelled", &args),
         JobState::Running if p.finished() => ctx.f("op.progress_done", &args),
         JobState::Running => {
-            let rate = format!("{:.1}", p.rate(elapsed_secs));
-            let eta = p.eta_secs(elapsed_secs).map_or_else(|| "…".to_string(), duration);
+            let eta = p.eta_secs(rate).map_or_else(|| "…".to_string(), duration);
+            let rate = format!("{rate:.1}");
             args.push(("rate", &rate));
             args.push(("eta", &eta));
             ctx.f("op.progress", &args)
@@ -191,7 +191,7 @@ mod tests {
         let ctx =
             Ctx { corpus: &corpus, lang: crate::content::Lang::En, bot_username: "b", seed: 0 };
         let p = Progress { total: 100, sent: 40, failed: 5, deactivated: 5 };
-        let text = progress(&ctx, JobKind::Broadcast, 7, None, JobState::Running, &p, 10.0);
+        let text = progress(&ctx, JobKind::Broadcast, 7, None, JobState::Running, &p, 5.0);
         assert!(text.contains("edition 7"), "{text}");
         assert!(
             text.contains("Done: 40 · failed: 5 · chat gone: 5 · remaining: 50 of 100"),
