@@ -358,3 +358,43 @@ async fn content_edits_are_checked_kept_across_restarts_and_alert_readers() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_broadcast_interrupted_by_a_restart_finishes_with_a_new_progress_message() {
+    let data = tempfile::tempdir().unwrap();
+    let setup = |emulator| Setup {
+        operators: vec![OPERATOR],
+        limits: Limits::telegram(5.0, false),
+        data_dir: Some(data.path().to_path_buf()),
+        emulator,
+        ..Setup::default()
+    };
+    let app = spawn_app_with(setup(None)).await;
+    let operator = app.user(OPERATOR, "en");
+    let chats: Vec<i64> = (0..12).map(|i| 8000 + i).collect();
+    for &chat in &chats {
+        app.user(chat, "en");
+        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
+    }
+    operator.send_text("/broadcast Through the restart");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    let got = |app: &TestApp, chat: i64| {
+        texts(app, chat).iter().filter(|t| *t == "Through the restart").count()
+    };
+    eventually(TIMEOUT, "some delivered", || {
+        chats.iter().filter(|c| got(&app, **c) == 1).count() >= 2
+    })
+    .await;
+    let emulator = app.stop_bot().await;
+    let app = spawn_app_with(setup(Some(emulator))).await;
+    let resumed = next(&operator).await;
+    assert!(resumed.plain_text().contains("Broadcast, edition"), "{}", resumed.plain_text());
+    let done = progress_over(&operator).await;
+    assert!(done.contains("Done: 12 · failed: 0 · chat gone: 0 of 12"), "{done}");
+    for &chat in &chats {
+        assert_eq!(got(&app, chat), 1, "chat {chat}");
+    }
+    app.stop().await;
+}

@@ -245,11 +245,13 @@ async fn on_callback(
     pacer: Arc<Pacer>,
     pending: Arc<Pending>,
     push: Push,
+    tasks: Arc<operator::Tasks>,
     me: Me,
     q: CallbackQuery,
 ) -> HandlerResult {
     if let Some(action) = q.data.as_deref().and_then(Action::decode).filter(Action::is_operators) {
-        let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me };
+        let env =
+            OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
         let chat = q.message.as_ref().map_or(q.from.id.0 as i64, |m| m.chat().id.0);
         let lang = app.lang_for(chat, q.from.language_code.as_deref());
         return operator::on_button(&env, &q, lang, &action).await;

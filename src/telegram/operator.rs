@@ -69,6 +69,25 @@ pub struct OpEnv<'a> {
     pub pacer: &'a Arc<Pacer>,
     pub push: &'a Push,
     pub me: &'a Me,
+    pub tasks: &'a Arc<Tasks>,
+}
+
+/// Progress messages being kept up to date; stopped when the bot stops.
+#[derive(Default)]
+pub struct Tasks(std::sync::Mutex<tokio::task::JoinSet<()>>);
+
+impl Tasks {
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Finished ones are reaped here, so the set only holds what runs.
+        while set.try_join_next().is_some() {}
+        set.spawn(task);
+    }
+
+    /// Stops them all.
+    pub fn abort_all(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).abort_all();
+    }
 }
 
 impl OpEnv<'_> {
@@ -102,11 +121,12 @@ pub async fn on_command(
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
     push: Push,
+    tasks: Arc<Tasks>,
     me: Me,
     msg: Message,
     cmd: OperatorCommand,
 ) -> HandlerResult {
-    let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me };
+    let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
     let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
     let lang =
         app.lang_for(msg.chat.id.0, msg.from.as_ref().and_then(|u| u.language_code.as_deref()));
@@ -368,7 +388,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     }
     let (bot, username) = (env.bot.clone(), env.me.username().to_string());
     let started = tokio::time::Instant::now();
-    tokio::spawn(async move {
+    env.tasks.spawn(async move {
         let corpus = app.corpus();
         let ctx = Ctx { corpus: &corpus, lang, bot_username: &username, seed: 0 };
         let mut last = first;
@@ -701,10 +721,11 @@ pub async fn on_document(
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
     push: Push,
+    tasks: Arc<Tasks>,
     me: Me,
     msg: Message,
 ) -> HandlerResult {
-    let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me };
+    let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
     let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
     let lang =
         app.lang_for(msg.chat.id.0, msg.from.as_ref().and_then(|u| u.language_code.as_deref()));
