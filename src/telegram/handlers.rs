@@ -239,6 +239,8 @@ async fn on_edited(
 
 /// A pressed button. The data is decoded and checked; a forged or stale button gets a short
 /// notice and changes nothing.
+// dptree injects each dependency as its own parameter.
+#[allow(clippy::too_many_arguments)]
 async fn on_callback(
     bot: Bot,
     app: Arc<Tribune>,

@@ -116,6 +116,8 @@ pub async fn register_menu(bot: &Bot, app: &Tribune) {
     }
 }
 
+// dptree injects each dependency as its own parameter.
+#[allow(clippy::too_many_arguments)]
 pub async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
