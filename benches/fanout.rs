@@ -226,6 +226,7 @@ fn queued_store(
             kind: ChatKind::Private,
             message: message.clone(),
             attempts: 0,
+            op: Default::default(),
         })
         .collect();
     let queued = store.enqueue(items)?;

@@ -2,13 +2,13 @@
 //! the choices that need both (which language a chat reads in).
 
 use crate::{
-    content::{self, Corpus, Lang},
+    content::{self, ContentEdit, Corpus, Lang, Problem},
     schedule::{self, Clock},
-    store::{Store, StoreError},
+    store::{PrisonerChange, Store, StoreError, StoredEdit, unix_now},
     subscription::{Change, ChatKind, Frequency, Subscription},
 };
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     sync::{Arc, RwLock},
 };
 use tokio::sync::Notify;
@@ -40,6 +40,7 @@ pub struct Tribune {
     /// Woken whenever a due time may have moved earlier, so the scheduler re-reads the index.
     schedule_changed: Notify,
     operators: Vec<i64>,
+    messages_dir: PathBuf,
 }
 
 impl Tribune {
@@ -59,6 +60,7 @@ impl Tribune {
             clock: Clock::System,
             schedule_changed: Notify::new(),
             operators: Vec::new(),
+            messages_dir: messages_dir.to_path_buf(),
         };
         Ok((tribune, source))
     }
@@ -150,6 +152,71 @@ impl Tribune {
         Ok(())
     }
 
+    /// Whether a Telegram user is one of the organisation's operators.
+    pub fn is_operator(&self, user_id: i64) -> bool {
+        self.operators.contains(&user_id)
+    }
+
+    /// Applies a content edit made from Telegram: `messages/` plus every stored edit plus this
+    /// one must parse and check as a whole, else nothing changes and the problems are returned
+    /// (with file and line). On success the edit and the new content are stored durably and
+    /// served at once; the prisoner-status changes it made are returned for alerts.
+    pub fn apply_edit(
+        &self,
+        operator: i64,
+        edit: ContentEdit,
+    ) -> Result<Result<Vec<PrisonerChange>, Vec<Problem>>, AppError> {
+        let mut edits: Vec<ContentEdit> =
+            self.store.edits()?.into_iter().map(|(_, e)| e.edit).collect();
+        edits.push(edit.clone());
+        let (corpus, hash) = match self.combined(&edits)? {
+            Ok(done) => done,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        let stored = StoredEdit { at: unix_now(), operator, edit };
+        let (_, changes) = self.store.save_edit(&stored, &corpus, hash)?;
+        self.set_corpus(corpus);
+        Ok(Ok(changes))
+    }
+
+    /// Removes a stored edit (by its number in `/edits`), serving the content without it.
+    /// `Ok(Err(..))` when the rest no longer checks without it; `Ok(Ok(None))` when there is no
+    /// such edit.
+    pub fn drop_edit(
+        &self,
+        seq: u64,
+    ) -> Result<Result<Option<Vec<PrisonerChange>>, Vec<Problem>>, AppError> {
+        let all = self.store.edits()?;
+        if !all.iter().any(|(s, _)| *s == seq) {
+            return Ok(Ok(None));
+        }
+        let edits: Vec<ContentEdit> =
+            all.into_iter().filter(|(s, _)| *s != seq).map(|(_, e)| e.edit).collect();
+        let (corpus, hash) = match self.combined(&edits)? {
+            Ok(done) => done,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        let changes = self.store.drop_edit(seq, &corpus, hash)?;
+        self.set_corpus(corpus);
+        Ok(Ok(Some(changes)))
+    }
+
+    fn combined(
+        &self,
+        edits: &[ContentEdit],
+    ) -> Result<Result<(Corpus, u64), Vec<Problem>>, AppError> {
+        let files = match content::parse::read_files(&self.messages_dir) {
+            Ok(files) => files,
+            Err(content::ContentError::Invalid(problems)) => return Ok(Err(problems)),
+            Err(e) => return Err(AppError::NoContent(e)),
+        };
+        Ok(content::edits::apply(&files, edits))
+    }
+
+    fn set_corpus(&self, corpus: Corpus) {
+        *self.corpus.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(corpus);
+    }
+
     /// The content being served now.
     pub fn corpus(&self) -> Arc<Corpus> {
         self.corpus.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
@@ -172,32 +239,39 @@ impl Tribune {
     }
 }
 
-/// Imports `messages_dir` into the store when it changed; returns the content to serve.
+/// Imports `messages_dir`, with the operators' stored edits on top, into the store when either
+/// changed; returns the content to serve.
 pub fn sync_content(
     store: &Store,
     messages_dir: &Path,
 ) -> Result<(Corpus, ContentSource), AppError> {
-    match content::load_dir(messages_dir) {
-        Ok(loaded) => {
-            if store.content_hash()? == Some(loaded.hash)
-                && let Some((corpus, _)) = store.corpus()?
+    let edits: Vec<ContentEdit> = store.edits()?.into_iter().map(|(_, e)| e.edit).collect();
+    let combined = content::parse::read_files(messages_dir).and_then(|files| {
+        content::edits::apply(&files, &edits).map_err(content::ContentError::Invalid)
+    });
+    match combined {
+        Ok((corpus, hash)) => {
+            if store.content_hash()? == Some(hash)
+                && let Some((stored, _)) = store.corpus()?
             {
-                return Ok((corpus, ContentSource::Unchanged));
+                return Ok((stored, ContentSource::Unchanged));
             }
-            store.import(&loaded.corpus, loaded.hash)?;
+            store.import(&corpus, hash)?;
             log::info!(
-                "imported content: {} statements, {} slogans, {} prisoners",
-                loaded.corpus.statements.len(),
-                loaded.corpus.slogans.len(),
-                loaded.corpus.prisoners.len()
+                "imported content: {} statements, {} slogans, {} prisoners ({} edit(s) from Telegram on top)",
+                corpus.statements.len(),
+                corpus.slogans.len(),
+                corpus.prisoners.len(),
+                edits.len()
             );
-            Ok((loaded.corpus, ContentSource::Imported))
+            Ok((corpus, ContentSource::Imported))
         }
         Err(error) => match store.corpus()? {
             Some((corpus, _)) => {
                 log::error!(
-                    "content in {} is not valid; serving the previous content. {error}",
-                    messages_dir.display()
+                    "content in {} (with {} edit(s) made from Telegram) is not valid; serving the previous content. {error}",
+                    messages_dir.display(),
+                    edits.len()
                 );
                 Ok((corpus, ContentSource::KeptPrevious))
             }

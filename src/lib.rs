@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
 pub mod app;
+pub mod broadcast;
 pub mod config;
 pub mod content;
 pub mod control;

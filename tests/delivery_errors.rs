@@ -96,6 +96,7 @@ async fn a_malformed_message_is_a_bug_reported_once_not_retried() {
         kind: ChatKind::Private,
         message: OutMessage { html: "<b>unclosed".into(), buttons: Vec::new() },
         attempts: 0,
+        op: Default::default(),
     };
     let queued = store.enqueue(vec![broken]).unwrap();
     app.bot.engine().push(queued);

@@ -5,6 +5,7 @@
 //! every slogan and prisoner points at a statement that exists, and every quote is word
 //! for word in its statement.
 
+pub mod edits;
 pub mod export;
 mod lang;
 mod model;
@@ -12,6 +13,7 @@ pub mod parse;
 pub mod search;
 mod ui;
 
+pub use edits::ContentEdit;
 pub use lang::Lang;
 pub use model::{
     Corpus, Excerpt, ExcerptKey, Group, Paragraph, PartialDate, Prisoner, Slogan, Statement,

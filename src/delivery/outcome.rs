@@ -21,7 +21,7 @@ impl<T: Transport> Inner<T> {
             self.done(chat, seq, started + self.limits.gap(item.kind));
             return;
         }
-        let result = self.transport.send(chat, &item.message, self.limits.paid).await;
+        let result = self.transport.apply(chat, &item.op, &item.message, self.limits.paid).await;
         let now = unix_now();
         match result {
             Ok(message_id) => {

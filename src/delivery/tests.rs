@@ -81,6 +81,7 @@ fn item(edition: u64, chat: i64, kind: ChatKind, text: &str) -> OutboxItem {
         kind,
         message: OutMessage { html: text.into(), buttons: Vec::new() },
         attempts: 0,
+        op: Default::default(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one thing delivery needs from Telegram: send a message, or say why not, by class.
 
-use crate::render::OutMessage;
+use crate::{render::OutMessage, store::Op};
 use std::future::Future;
 
 /// Sends one message to one chat and returns Telegram's message id.
@@ -11,6 +11,23 @@ pub trait Transport: Send + Sync + 'static {
         message: &OutMessage,
         paid: bool,
     ) -> impl Future<Output = Result<i32, SendError>> + Send;
+
+    /// Carries out an outbox item's operation; returns the id of the message concerned.
+    /// Transports that only send refuse the other operations.
+    fn apply(
+        &self,
+        chat_id: i64,
+        op: &Op,
+        message: &OutMessage,
+        paid: bool,
+    ) -> impl Future<Output = Result<i32, SendError>> + Send {
+        async move {
+            match op {
+                Op::Send => self.send(chat_id, message, paid).await,
+                other => Err(SendError::Refused(format!("this transport cannot {other:?}"))),
+            }
+        }
+    }
 }
 
 /// Why a send failed, in the classes the engine treats differently.

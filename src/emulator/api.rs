@@ -40,6 +40,9 @@ pub(crate) enum Method {
     EditMessageText,
     EditMessageReplyMarkup,
     DeleteMessage,
+    CopyMessage,
+    EditMessageCaption,
+    GetFile,
     AnswerCallbackQuery,
     GetChat,
     GetChatMember,
@@ -47,7 +50,7 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 16] = [
+    pub(crate) const ALL: [Method; 19] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
@@ -60,6 +63,9 @@ impl Method {
         Method::EditMessageText,
         Method::EditMessageReplyMarkup,
         Method::DeleteMessage,
+        Method::CopyMessage,
+        Method::EditMessageCaption,
+        Method::GetFile,
         Method::AnswerCallbackQuery,
         Method::GetChat,
         Method::GetChatMember,
@@ -81,6 +87,9 @@ impl Method {
             Method::EditMessageText => "editMessageText",
             Method::EditMessageReplyMarkup => "editMessageReplyMarkup",
             Method::DeleteMessage => "deleteMessage",
+            Method::CopyMessage => "copyMessage",
+            Method::EditMessageCaption => "editMessageCaption",
+            Method::GetFile => "getFile",
             Method::AnswerCallbackQuery => "answerCallbackQuery",
             Method::GetChat => "getChat",
             Method::GetChatMember => "getChatMember",
@@ -95,19 +104,22 @@ impl Method {
 
     /// Whether the method posts into a chat (and so meets blocks).
     pub fn sends_message(self) -> bool {
-        matches!(self, Method::SendMessage | Method::SendChatAction)
+        matches!(self, Method::SendMessage | Method::SendChatAction | Method::CopyMessage)
     }
 
     /// Whether the method posts a new message (and so counts for the flood
     /// limits). sendPhoto, copyMessage and the like belong here once the
     /// emulator has them.
     pub fn sends_new_message(self) -> bool {
-        matches!(self, Method::SendMessage)
+        matches!(self, Method::SendMessage | Method::CopyMessage)
     }
 
     /// Whether the method changes a message already sent.
     pub fn edits_message(self) -> bool {
-        matches!(self, Method::EditMessageText | Method::EditMessageReplyMarkup)
+        matches!(
+            self,
+            Method::EditMessageText | Method::EditMessageReplyMarkup | Method::EditMessageCaption
+        )
     }
 
     /// Whether the method acts in its `chat_id`, so the bot must be there.
@@ -129,6 +141,7 @@ impl Method {
 pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .route("/{bot}/{method}", any(handle))
+        .route("/file/{bot}/{*path}", axum::routing::get(download))
         .fallback(|| async { reply(Err(ApiError::not_found())) })
         .with_state(emulator)
 }
@@ -166,6 +179,22 @@ async fn handle(
             cut.cut();
             StatusCode::NO_CONTENT.into_response()
         }
+    }
+}
+
+/// A file download, as `getFile`'s `file_path` names it.
+async fn download(
+    State(emulator): State<Emulator>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    if bot.strip_prefix("bot") != Some(emulator.token()) {
+        return reply(Err(ApiError::unauthorized()));
+    }
+    let bytes =
+        emulator.with_state(|s| s.files.values().find(|(p, _)| *p == path).map(|(_, b)| b.clone()));
+    match bytes {
+        Some(bytes) => bytes.into_response(),
+        None => reply(Err(ApiError::not_found())),
     }
 }
 

@@ -81,8 +81,18 @@ pub(crate) fn visible_in_private(
     state: &State,
     language_code: Option<&str>,
 ) -> Vec<(String, String)> {
+    visible(state, None, language_code)
+}
+
+/// The menu in one private chat: the chat's own scope first, then as above.
+pub(crate) fn visible(
+    state: &State,
+    chat: Option<i64>,
+    language_code: Option<&str>,
+) -> Vec<(String, String)> {
     let language = language_code.unwrap_or("");
-    for scope in ["all_private_chats", "default"] {
+    let chat_scope = chat.map(|c| format!("chat:{c}"));
+    for scope in chat_scope.iter().map(String::as_str).chain(["all_private_chats", "default"]) {
         for lang in [language, ""] {
             if let Some(list) = state.commands.get(&(scope.to_owned(), lang.to_owned())) {
                 return list.clone();

@@ -7,7 +7,7 @@ use std::{ops::Deref, time::Duration};
 use super::{
     Emulator,
     error::WaitError,
-    html::{self, Entity, EntityKind, Parsed},
+    html::{self, Entity, EntityKind, Parsed, Strictness},
     keyboard::Button,
     state::{Chat, Content, Person, StoredMessage},
     wire,
@@ -30,6 +30,8 @@ pub struct BotMessage {
     pub edited: bool,
     /// Whether link previews were turned off.
     pub disable_link_preview: bool,
+    /// The file name, when it is a document (`text` is then its caption).
+    pub document: Option<String>,
 }
 
 impl BotMessage {
@@ -159,6 +161,53 @@ impl Conversation {
         self.post(Content::Text { raw: text.to_owned(), parse_mode: None, parsed })
     }
 
+    /// Sends formatted text, as a Telegram client does when a person uses bold, italics or
+    /// links: `html` is turned into text and entities (it must be valid Telegram HTML).
+    pub fn send_html(&self, html: &str) -> i32 {
+        let mut parsed = html::parse_with_mode(html, Some("HTML"), Strictness::Telegram)
+            .unwrap_or_else(|e| panic!("send_html needs valid HTML: {e}"));
+        if parsed.text.starts_with('/') {
+            let length = html::utf16_len(parsed.text.split_whitespace().next().unwrap_or(""));
+            parsed.entities.insert(0, Entity { kind: EntityKind::BotCommand, offset: 0, length });
+        }
+        self.post(Content::Text { raw: parsed.text.clone(), parse_mode: None, parsed })
+    }
+
+    /// Sends a text message that replies to message `reply_to` of this chat.
+    pub fn reply_text(&self, reply_to: i32, text: &str) -> i32 {
+        let command_len = text
+            .starts_with('/')
+            .then(|| html::utf16_len(text.split_whitespace().next().unwrap_or("")));
+        let entities = command_len
+            .map(|length| vec![Entity { kind: EntityKind::BotCommand, offset: 0, length }])
+            .unwrap_or_default();
+        let parsed = Parsed { text: text.to_owned(), entities };
+        let mut message = StoredMessage::new(
+            self.sender.clone(),
+            Content::Text { raw: text.to_owned(), parse_mode: None, parsed },
+        );
+        message.reply_to = Some(reply_to);
+        self.post_message(message)
+    }
+
+    /// Sends a file (a document) with an optional caption; the bot can fetch it with getFile.
+    pub fn send_document(&self, file_name: &str, bytes: &[u8], caption: Option<&str>) -> i32 {
+        let file_id = self.emulator.with_state(|state| {
+            let n = state.files.len() + 1;
+            let file_id = format!("doc-{n}-{}", self.chat_id.unsigned_abs());
+            state.files.insert(file_id.clone(), (format!("documents/file_{n}"), bytes.to_vec()));
+            file_id
+        });
+        let caption =
+            caption.map(|c| (c.to_owned(), Parsed { text: c.to_owned(), entities: Vec::new() }));
+        self.post(Content::Document {
+            file_id,
+            file_name: file_name.to_owned(),
+            file_size: bytes.len(),
+            caption,
+        })
+    }
+
     /// Sends a sticker (a message without text).
     pub fn send_sticker(&self) -> i32 {
         self.post(Content::Sticker)
@@ -175,6 +224,13 @@ impl Conversation {
 
     /// Posts a message from `from`; `as_chat` sends it on behalf of the chat.
     pub(crate) fn post_as(&self, from: Person, as_chat: bool, content: Content) -> i32 {
+        let mut message = StoredMessage::new(from, content);
+        message.as_chat = as_chat;
+        self.post_message(message)
+    }
+
+    fn post_message(&self, message: StoredMessage) -> i32 {
+        let from = message.from.clone();
         let id = self.emulator.with_state(|state| {
             let chat = state
                 .chats
@@ -185,8 +241,6 @@ impl Conversation {
             if !from.is_bot {
                 chat.members.insert(from.id);
             }
-            let mut message = StoredMessage::new(from, content);
-            message.as_chat = as_chat;
             let id = chat.store(message);
             let json = state.message_json(self.chat_id, id).unwrap_or_default();
             state.enqueue("message", json);

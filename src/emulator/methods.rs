@@ -43,6 +43,9 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::EditMessageText => edit_message_text(state, params),
         Method::EditMessageReplyMarkup => edit_message_reply_markup(state, params),
         Method::DeleteMessage => delete_message(state, params),
+        Method::CopyMessage => copy_message(state, params),
+        Method::EditMessageCaption => edit_message_caption(state, params),
+        Method::GetFile => get_file(state, params),
         Method::AnswerCallbackQuery => answer_callback_query(state, params),
         Method::GetChat => members::get_chat(state, params),
         Method::GetChatMember => members::get_chat_member(state, params),
@@ -193,6 +196,74 @@ fn delete_message(state: &mut State, params: &Params) -> Result<Value, ApiError>
         Some(_) => Ok(json!(true)),
         None => Err(ApiError::bad_request("message to delete not found")),
     }
+}
+
+/// Telegram's limit on captions, in UTF-16 code units after entity parsing.
+const MAX_CAPTION_UTF16: usize = 1024;
+
+/// copyMessage: the message's content (text, media, caption) sent again by the bot, without a
+/// link to the original. Service messages cannot be copied.
+fn copy_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+    let from_chat = params
+        .int("from_chat_id")
+        .ok_or_else(|| ApiError::bad_request("from_chat_id is not specified"))?;
+    let message_id = params
+        .int("message_id")
+        .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
+    let original = state
+        .chats
+        .get(&from_chat)
+        .ok_or_else(ApiError::chat_not_found)?
+        .messages
+        .get(&i32::try_from(message_id).unwrap_or(0))
+        .ok_or_else(|| ApiError::bad_request("message to copy not found"))?
+        .content
+        .clone();
+    if matches!(original, Content::Service(_)) {
+        return Err(ApiError::bad_request("message can't be copied"));
+    }
+    let chat = chat(state, params)?;
+    let keyboard = keyboard::parse(params.json("reply_markup")?)?;
+    let mut message = StoredMessage::new(Person::bot(), original);
+    message.keyboard = keyboard;
+    let id = chat.store(message);
+    Ok(json!({ "message_id": id }))
+}
+
+/// editMessageCaption: only messages with media have a caption.
+fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+    let strictness = state.strictness;
+    let raw = params.string("caption").unwrap_or_default();
+    let parse_mode = params.string("parse_mode").filter(|m| !m.is_empty());
+    let parsed = html::parse_with_mode(&raw, parse_mode.as_deref(), strictness)
+        .map_err(|reason| ApiError::bad_request(format!("can't parse entities: {reason}")))?;
+    if html::utf16_len(&parsed.text) > MAX_CAPTION_UTF16 {
+        return Err(ApiError::bad_request("MESSAGE_CAPTION_TOO_LONG"));
+    }
+    let message = editable(state, params)?;
+    let Content::Document { caption, .. } = &mut message.content else {
+        return Err(ApiError::bad_request("there is no caption in the message to edit"));
+    };
+    if caption.as_ref().map(|(_, p)| p) == Some(&parsed) {
+        return Err(ApiError::bad_request(NOT_MODIFIED));
+    }
+    *caption = (!parsed.text.is_empty()).then_some((raw, parsed));
+    mark_edited(message);
+    let (chat_id, id) = (params.chat_id()?, message.id);
+    Ok(state.message_json(chat_id, id).unwrap_or(Value::Null))
+}
+
+/// getFile: a path to download a file people sent.
+fn get_file(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+    let file_id = params.string("file_id").unwrap_or_default();
+    let (path, bytes) =
+        state.files.get(&file_id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+    Ok(json!({
+        "file_id": file_id,
+        "file_unique_id": format!("u{file_id}"),
+        "file_size": bytes.len(),
+        "file_path": path,
+    }))
 }
 
 fn answer_callback_query(state: &mut State, params: &Params) -> Result<Value, ApiError> {

@@ -196,6 +196,16 @@ impl Emulator {
         creator
     }
 
+    /// The bot's messages in any chat, oldest first, in their latest state (deleted ones gone).
+    pub fn chat_messages(&self, chat_id: i64) -> Vec<BotMessage> {
+        self.with_state(|s| {
+            s.chats
+                .get(&chat_id)
+                .map(|c| c.bot_messages().map(|m| m.to_bot_message(chat_id)).collect())
+                .unwrap_or_default()
+        })
+    }
+
     /// Sets the flood limits (Telegram's by default).
     pub fn set_limits(&self, limits: Limits) {
         self.with_state(|s| s.limits = limits);
@@ -219,6 +229,12 @@ impl Emulator {
     /// The command menu a user with this language sees in a private chat.
     pub fn my_commands(&self, language_code: Option<&str>) -> Vec<(String, String)> {
         self.with_state(|s| commands::visible_in_private(s, language_code))
+    }
+
+    /// The command menu a user sees in their private chat `chat_id` (a menu set for that chat
+    /// comes first).
+    pub fn menu_in_chat(&self, chat_id: i64, language_code: Option<&str>) -> Vec<(String, String)> {
+        self.with_state(|s| commands::visible(s, Some(chat_id), language_code))
     }
 
     /// How strictly HTML is checked (default: a bare '&' is rejected).

@@ -187,6 +187,13 @@ pub(crate) enum Content {
     },
     Sticker,
     Photo,
+    /// A file, with an optional caption (`raw` as sent, `parsed` as shown).
+    Document {
+        file_id: String,
+        file_name: String,
+        file_size: usize,
+        caption: Option<(String, Parsed)>,
+    },
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -236,7 +243,14 @@ impl StoredMessage {
     pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
-            Content::Sticker | Content::Photo | Content::Service(_) => (String::new(), None),
+            Content::Document { caption: Some((raw, _)), .. } => (raw.clone(), None),
+            Content::Sticker | Content::Photo | Content::Document { .. } | Content::Service(_) => {
+                (String::new(), None)
+            }
+        };
+        let document = match &self.content {
+            Content::Document { file_name, .. } => Some(file_name.clone()),
+            _ => None,
         };
         BotMessage {
             message_id: self.id,
@@ -246,6 +260,7 @@ impl StoredMessage {
             buttons: self.keyboard.as_ref().map(|k| k.rows.clone()).unwrap_or_default(),
             edited: self.edits > 0,
             disable_link_preview: self.disable_link_preview,
+            document,
         }
     }
 }
@@ -292,6 +307,8 @@ pub(crate) struct State {
     pub flood: Flood,
     pub faults: Faults,
     pub stats: Stats,
+    /// Files people sent, by file id: (file path for downloads, bytes).
+    pub files: HashMap<String, (String, Vec<u8>)>,
 }
 
 impl State {
@@ -313,6 +330,7 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
+            files: HashMap::new(),
         }
     }
 

@@ -159,6 +159,22 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
         }
         Content::Sticker => json["sticker"] = sticker(m.id),
         Content::Photo => json["photo"] = photo(m.id),
+        Content::Document { file_id, file_name, file_size, caption } => {
+            json["document"] = json!({
+                "file_id": file_id,
+                "file_unique_id": format!("u{file_id}"),
+                "file_name": file_name,
+                "file_size": file_size,
+                "mime_type": "text/markdown",
+            });
+            if let Some((_, parsed)) = caption {
+                json["caption"] = json!(parsed.text);
+                if !parsed.entities.is_empty() {
+                    json["caption_entities"] =
+                        Value::Array(parsed.entities.iter().map(entity).collect());
+                }
+            }
+        }
         Content::Service(fields) => {
             for (key, value) in fields.as_object().into_iter().flatten() {
                 json[key] = value.clone();

@@ -5,6 +5,7 @@
 //! every part, and the views re-check that what it names still exists.
 
 use crate::{
+    broadcast::Audience,
     content::{ExcerptKey, Group, Lang},
     subscription::{Change, LocalTime, PrisonerNews, Zone, weekday_code, weekday_from_code},
 };
@@ -41,6 +42,12 @@ pub enum Action {
     Settings { chat: i64, step: SettingsStep },
     /// A button that only shows information (the page counter).
     Nothing,
+    /// Operators: choose a broadcast draft's audience.
+    BroadcastAudience { draft: u64, audience: Audience },
+    /// Operators: send a broadcast draft (once, however often it is pressed).
+    BroadcastSend { draft: u64 },
+    /// Operators: drop a broadcast draft.
+    BroadcastDiscard { draft: u64 },
 }
 
 impl Action {
@@ -63,6 +70,11 @@ impl Action {
             Action::SetLang(lang) => format!("g:{lang}"),
             Action::Settings { chat, step } => format!("S:{chat}:{}", step.encode()),
             Action::Nothing => "n".to_string(),
+            Action::BroadcastAudience { draft, audience } => {
+                format!("ba:{draft}:{}", audience.code())
+            }
+            Action::BroadcastSend { draft } => format!("bs:{draft}"),
+            Action::BroadcastDiscard { draft } => format!("bx:{draft}"),
         }
     }
 
@@ -105,8 +117,23 @@ impl Action {
             ("l", [""]) => Action::Statements,
             ("g", [l]) => Action::SetLang(lang(l)?),
             ("n", [""]) => Action::Nothing,
+            ("ba", [d, a]) => {
+                Action::BroadcastAudience { draft: draft_id(d)?, audience: Audience::from_code(a)? }
+            }
+            ("bs", [d]) => Action::BroadcastSend { draft: draft_id(d)? },
+            ("bx", [d]) => Action::BroadcastDiscard { draft: draft_id(d)? },
             _ => return None,
         })
+    }
+
+    /// Whether only operators may press it (checked again on every press).
+    pub fn is_operators(&self) -> bool {
+        matches!(
+            self,
+            Action::BroadcastAudience { .. }
+                | Action::BroadcastSend { .. }
+                | Action::BroadcastDiscard { .. }
+        )
     }
 
     /// Whether the answer replaces the message the button is on (paging, filtering) rather than
@@ -173,6 +200,13 @@ impl SettingsStep {
             _ => return None,
         })
     }
+}
+
+fn draft_id(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// What a deep link `t.me/<bot>?start=<payload>` opens.
@@ -279,6 +313,9 @@ mod tests {
             Action::Statements,
             Action::SetLang(Lang::Az),
             Action::Nothing,
+            Action::BroadcastAudience { draft: u64::MAX, audience: Audience::Channels },
+            Action::BroadcastSend { draft: u64::MAX },
+            Action::BroadcastDiscard { draft: 1 },
             Action::Settings {
                 chat: -1_001_234_567_890_123,
                 step: SettingsStep::Set(Change::Zone(

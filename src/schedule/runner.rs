@@ -157,6 +157,7 @@ impl Scheduler {
                         kind: sub.kind,
                         message,
                         attempts: 0,
+                        op: Default::default(),
                     })
                     .collect()
             }
@@ -185,6 +186,7 @@ impl Scheduler {
                         kind: sub.kind,
                         message,
                         attempts: 0,
+                        op: Default::default(),
                     });
                 }
             }

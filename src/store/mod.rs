@@ -17,6 +17,11 @@
 //!   `chat_editions`: chat id ++ edition → empty, so `/stop` can erase a chat's records.
 //! - `editions`: edition (u64) → [`Edition`]; `dead`: sequence → [`DeadLetter`].
 //! - `prisoner_log`: sequence → [`PrisonerChange`]: status changes, for digests and alerts.
+//! - `audit`: sequence → [`AuditEntry`]: what operators did (operator id, action, time).
+//! - `edits`: sequence → [`StoredEdit`]: content edits made from Telegram, applied on top of
+//!   `messages/` in this order (see `content::edits` for the precedence).
+//! - `drafts`: id → [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
+//! - `jobs`: edition → [`Job`](crate::broadcast::Job): broadcasts, withdrawals, corrections.
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -35,11 +40,14 @@
 
 pub mod backup;
 mod gate;
+mod operator;
 mod outbox;
 mod subs;
 
+pub use operator::{AuditEntry, Launch, StoredEdit};
 pub use outbox::{
-    DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, OutboxItem, PrisonerChange,
+    DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
+    PrisonerChange,
 };
 
 use crate::content::{Corpus, Lang};
@@ -114,6 +122,10 @@ pub struct Store {
     editions: sled::Tree,
     dead: sled::Tree,
     prisoner_log: sled::Tree,
+    audit: sled::Tree,
+    edits: sled::Tree,
+    drafts: sled::Tree,
+    jobs: sled::Tree,
 }
 
 /// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
@@ -167,6 +179,10 @@ impl Store {
             editions: db.open_tree("editions")?,
             dead: db.open_tree("dead")?,
             prisoner_log: db.open_tree("prisoner_log")?,
+            audit: db.open_tree("audit")?,
+            edits: db.open_tree("edits")?,
+            drafts: db.open_tree("drafts")?,
+            jobs: db.open_tree("jobs")?,
             db,
         };
         match store.meta.get(SCHEMA_KEY)? {

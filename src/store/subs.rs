@@ -276,6 +276,7 @@ mod tests {
             kind: ChatKind::Private,
             message: crate::render::OutMessage { html: text.into(), buttons: Vec::new() },
             attempts: 0,
+            op: Default::default(),
         };
         let queued = store.enqueue(vec![item("sent"), item("failed"), item("waiting")]).unwrap();
         store.mark_sent(queued[0].0, &queued[0].1, 7, 0).unwrap();

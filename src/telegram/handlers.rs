@@ -4,7 +4,9 @@
 use super::{
     commands::Command,
     flood::{FloodGuard, Verdict},
-    members, send,
+    members,
+    operator::{self, OpEnv, OperatorCommand},
+    send,
     subscribe::{self, Env, Pending, SubCommand},
 };
 use crate::{
@@ -12,6 +14,7 @@ use crate::{
     content::Lang,
     delivery::Pacer,
     render::{self, Action, Ctx, Effect, Reply},
+    schedule::Push,
     subscription::Change,
 };
 use std::{
@@ -37,7 +40,16 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                         .endpoint(members::on_migration),
                 )
                 .branch(dptree::filter_map(over_allowance).endpoint(on_flood))
+                .branch(
+                    dptree::entry()
+                        .filter_command::<OperatorCommand>()
+                        .endpoint(operator::on_command),
+                )
                 .branch(dptree::entry().filter_command::<Command>().endpoint(on_command))
+                .branch(
+                    dptree::filter(|m: Message| m.document().is_some() && m.chat.is_private())
+                        .endpoint(operator::on_document),
+                )
                 .branch(dptree::endpoint(on_other_message)),
         )
         .branch(Update::filter_edited_message().endpoint(on_edited))
@@ -229,14 +241,25 @@ async fn on_edited(
 
 /// A pressed button. The data is decoded and checked; a forged or stale button gets a short
 /// notice and changes nothing.
+// dptree injects each dependency as its own parameter.
+#[allow(clippy::too_many_arguments)]
 async fn on_callback(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
     pending: Arc<Pending>,
+    push: Push,
+    tasks: Arc<operator::Tasks>,
     me: Me,
     q: CallbackQuery,
 ) -> HandlerResult {
+    if let Some(action) = q.data.as_deref().and_then(Action::decode).filter(Action::is_operators) {
+        let env =
+            OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
+        let chat = q.message.as_ref().map_or(q.from.id.0 as i64, |m| m.chat().id.0);
+        let lang = app.lang_for(chat, q.from.language_code.as_deref());
+        return operator::on_button(&env, &q, lang, &action).await;
+    }
     let Some(message) = q.message.as_ref() else {
         bot.answer_callback_query(q.id.clone()).await?;
         return Ok(());

@@ -8,7 +8,7 @@ use crate::{
     delivery::Event,
     render::{OutMessage, html::escape},
     schedule::Push,
-    store::{EditionKind, OutboxItem},
+    store::{EditionKind, Op, OutboxItem},
     subscription::ChatKind,
 };
 use std::{
@@ -102,7 +102,14 @@ pub fn notify_operators_with(
         .map(|&operator| {
             let html = corpus.ui.fmt(app.lang_for(operator, None), key, args);
             let message = OutMessage { html, buttons: Vec::new() };
-            OutboxItem { edition, chat_id: operator, kind: ChatKind::Private, message, attempts: 0 }
+            OutboxItem {
+                edition,
+                chat_id: operator,
+                kind: ChatKind::Private,
+                message,
+                attempts: 0,
+                op: Op::Send,
+            }
         })
         .collect();
     push(app.store().enqueue(items)?);

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod flood;
 pub mod handlers;
 pub mod members;
+pub mod operator;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
@@ -53,6 +54,8 @@ pub struct BotHandle {
     engine: Engine<TelegramTransport>,
     engine_task: tokio::task::JoinHandle<()>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Progress messages being updated.
+    tasks: Arc<operator::Tasks>,
     grace: Duration,
     app: Arc<Tribune>,
 }
@@ -68,6 +71,7 @@ pub async fn start(
     let username = me.username().to_string();
     log::info!("connected as @{username}");
     commands::register(&bot, &app.corpus()).await?;
+    operator::register_menu(&bot, &app).await;
 
     let pacer = Arc::new(Pacer::new(&options.limits));
     let transport = TelegramTransport::new(bot.clone());
@@ -97,12 +101,31 @@ pub async fn start(
         events,
     )));
 
+    let tasks = Arc::new(operator::Tasks::default());
+    {
+        let env = operator::OpEnv {
+            bot: &bot,
+            app: &app,
+            pacer: &pacer,
+            push: &push,
+            me: &me,
+            tasks: &tasks,
+        };
+        operator::resume_progress(&env).await;
+    }
     let listener =
         Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
     let pending = Arc::new(subscribe::Pending::default());
     let flood = Arc::new(flood::FloodGuard::default());
     let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
-        .dependencies(dptree::deps![app.clone(), pacer, pending, push.clone(), flood])
+        .dependencies(dptree::deps![
+            app.clone(),
+            pacer,
+            pending,
+            push.clone(),
+            flood,
+            tasks.clone()
+        ])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
@@ -111,7 +134,16 @@ pub async fn start(
     let dispatcher = tokio::spawn(async move {
         dispatcher.try_dispatch_with_listener(listener, polling_errors).await
     });
-    Ok(BotHandle { token, dispatcher, engine, engine_task, background, grace: options.grace, app })
+    Ok(BotHandle {
+        token,
+        dispatcher,
+        engine,
+        engine_task,
+        background,
+        tasks,
+        grace: options.grace,
+        app,
+    })
 }
 
 /// Registers the channels named in the configuration.
@@ -173,6 +205,7 @@ impl BotHandle {
         for task in &self.background {
             task.abort();
         }
+        self.tasks.abort_all();
         self.engine.shutdown(self.grace).await;
         // The engine's loop ends by itself once stopping; a send stuck past the grace period
         // is abandoned (its item stays in the outbox for the next start).

@@ -40,7 +40,7 @@ const MAX_REPLY_WAIT: u32 = 30;
 /// Runs a request, waiting out Telegram's `retry_after` when it says "too many requests" (a
 /// reader who sends commands faster than Telegram lets the bot answer gets the answers late,
 /// not never).
-async fn with_retry_after<T, F, Fut>(mut send: F) -> Result<T, RequestError>
+pub(super) async fn with_retry_after<T, F, Fut>(mut send: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, RequestError>>,

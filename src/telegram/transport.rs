@@ -5,8 +5,13 @@ use super::send::{keyboard, no_preview};
 use crate::{
     delivery::{SendError, Transport},
     render::OutMessage,
+    store::Op,
 };
-use teloxide::{ApiError, RequestError, prelude::*, types::ParseMode};
+use teloxide::{
+    ApiError, RequestError,
+    prelude::*,
+    types::{MessageId, ParseMode},
+};
 
 pub struct TelegramTransport {
     bot: Bot,
@@ -32,6 +37,59 @@ impl Transport for TelegramTransport {
             request = request.allow_paid_broadcast(true);
         }
         request.await.map(|sent| sent.id.0).map_err(classify)
+    }
+
+    async fn apply(
+        &self,
+        chat_id: i64,
+        op: &Op,
+        message: &OutMessage,
+        paid: bool,
+    ) -> Result<i32, SendError> {
+        let chat = ChatId(chat_id);
+        match *op {
+            Op::Send => self.send(chat_id, message, paid).await,
+            Op::Copy { from_chat, message_id } => {
+                let mut request =
+                    self.bot.copy_message(chat, ChatId(from_chat), MessageId(message_id));
+                if paid {
+                    request = request.allow_paid_broadcast(true);
+                }
+                request.await.map(|copied| copied.0).map_err(classify)
+            }
+            Op::Edit { message_id, caption } => {
+                let id = MessageId(message_id);
+                let result = if caption {
+                    self.bot
+                        .edit_message_caption(chat, id)
+                        .caption(&message.html)
+                        .parse_mode(ParseMode::Html)
+                        .await
+                        .map(drop)
+                } else {
+                    self.bot
+                        .edit_message_text(chat, id, &message.html)
+                        .parse_mode(ParseMode::Html)
+                        .link_preview_options(no_preview())
+                        .await
+                        .map(drop)
+                };
+                match result {
+                    // Already says this: the correction is in place.
+                    Err(RequestError::Api(ApiError::MessageNotModified)) | Ok(()) => Ok(message_id),
+                    Err(e) => Err(classify(e)),
+                }
+            }
+            Op::Delete { message_id } => {
+                match self.bot.delete_message(chat, MessageId(message_id)).await {
+                    // Already gone (deleted by the chat): what a withdrawal wants.
+                    Ok(_) | Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => {
+                        Ok(message_id)
+                    }
+                    Err(e) => Err(classify(e)),
+                }
+            }
+        }
     }
 }
 

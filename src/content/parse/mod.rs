@@ -50,6 +50,15 @@ pub struct Loaded {
 
 /// Reads and validates a whole `messages/` directory.
 pub fn load_dir(dir: &Path) -> Result<Loaded, ContentError> {
+    let files = read_files(dir)?;
+    let hash = fingerprint(&files);
+    let corpus = parse_files(&files).map_err(ContentError::Invalid)?;
+    Ok(Loaded { corpus, hash })
+}
+
+/// Reads the content files of a `messages/` directory as (relative name, text) pairs, in a
+/// stable order, without parsing them.
+pub fn read_files(dir: &Path) -> Result<Vec<(String, String)>, ContentError> {
     let mut files = Vec::new();
     let statements_dir = dir.join("statements");
     let mut names: Vec<PathBuf> = read_dir(&statements_dir)?
@@ -68,9 +77,16 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, ContentError> {
         let text = read(&dir.join(&name))?;
         files.push((name, text));
     }
-    let hash = fingerprint(&files);
-    let corpus = parse_files(&files).map_err(ContentError::Invalid)?;
-    Ok(Loaded { corpus, hash })
+    Ok(files)
+}
+
+/// Parses one statement file on its own (its cross-references are checked with the rest).
+pub fn parse_statement_file(name: &str, text: &str) -> Result<Statement, Vec<Problem>> {
+    let mut problems = Vec::new();
+    match parse_statement(name, text, &mut problems) {
+        Some(statement) if problems.is_empty() => Ok(statement),
+        _ => Err(problems),
+    }
 }
 
 /// Parses content given as (relative file name, text) pairs, in the layout of `messages/`.
@@ -363,7 +379,8 @@ fn unknown_statement(id: &str) -> String {
     format!("no statement with id {id:?}")
 }
 
-fn fingerprint(files: &[(String, String)]) -> u64 {
+/// A fingerprint of content files (FNV-1a over names and bytes; not cryptographic).
+pub fn fingerprint(files: &[(String, String)]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (name, text) in files {
         for byte in name.bytes().chain([0]).chain(text.bytes()).chain([0]) {

@@ -2,6 +2,7 @@
 //! arguments as typed, and returns a [`Reply`]; none fails: bad input gets a helpful reply.
 
 mod menu;
+pub mod operator;
 mod prisoners;
 mod reading;
 mod settings;
@@ -53,8 +54,12 @@ pub fn on_action(ctx: &Ctx, action: &Action) -> Option<Reply> {
         Action::Statements => statements(ctx),
         Action::SetLang(lang) => menu::set_lang(ctx, *lang),
         Action::Nothing => Reply::default(),
-        // Settings need the store and permissions: the adapter handles them.
-        Action::Settings { .. } => return None,
+        // Settings and operators' buttons need the store and permissions: the adapter
+        // handles them.
+        Action::Settings { .. }
+        | Action::BroadcastAudience { .. }
+        | Action::BroadcastSend { .. }
+        | Action::BroadcastDiscard { .. } => return None,
     })
 }
 

@@ -1,0 +1,312 @@
+//! What operators do: the audit log, content edits made from Telegram, broadcast drafts and
+//! bulk jobs (broadcasts, withdrawals, corrections).
+
+use super::{
+    DeliveryOutcome, Edition, EditionKind, OutboxItem, Result, Store, StoreError, from_json,
+    to_json, tx_error, u64_at, unix_now,
+};
+use crate::{
+    broadcast::{Draft, DraftState, Job, JobState, Progress},
+    content::ContentEdit,
+};
+use serde::{Deserialize, Serialize};
+use sled::{Transactional, transaction::ConflictableTransactionError};
+
+/// One thing an operator did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    /// The operator's Telegram user id (operators are named in the configuration).
+    pub operator: i64,
+    /// What was done, in a few words with ids and counts (never a reader's data).
+    pub action: String,
+}
+
+/// A content edit as stored: who made it and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredEdit {
+    pub at: i64,
+    pub operator: i64,
+    pub edit: ContentEdit,
+}
+
+/// What confirming a draft did.
+#[derive(Debug, PartialEq)]
+pub enum Launch {
+    /// Queued now as this edition, with these outbox items.
+    Started { edition: u64, queued: Vec<(u64, OutboxItem)> },
+    /// Confirmed before: nothing queued again.
+    AlreadySent { edition: u64 },
+    /// Cancelled before confirmation, or unknown.
+    Discarded,
+}
+
+impl Store {
+    /// Appends to the audit log, durably.
+    pub fn audit(&self, operator: i64, action: impl Into<String>) -> Result<()> {
+        let _writing = self.writing()?;
+        let entry = AuditEntry { at: unix_now(), operator, action: action.into() };
+        log::info!("operator {}: {}", entry.operator, entry.action);
+        self.audit.insert(self.next_id()?.to_be_bytes(), to_json(&entry)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The latest audit entries, newest first.
+    pub fn audit_latest(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit.iter().rev().take(limit).map(|e| from_json(&e?.1, "audit entry")).collect()
+    }
+
+    /// Content edits in the order they were made.
+    pub fn edits(&self) -> Result<Vec<(u64, StoredEdit)>> {
+        self.edits
+            .iter()
+            .map(|e| {
+                let (key, raw) = e?;
+                Ok((u64_at(&key, 0), from_json(&raw, "content edit")?))
+            })
+            .collect()
+    }
+
+    /// Stores an edit together with the content it produces, in one transaction: the served
+    /// content and the edits never disagree, even across a crash.
+    pub fn save_edit(
+        &self,
+        edit: &StoredEdit,
+        corpus: &crate::content::Corpus,
+        hash: u64,
+    ) -> Result<(u64, Vec<super::PrisonerChange>)> {
+        let _writing = self.writing()?;
+        let seq = self.next_id()?;
+        self.edits.insert(seq.to_be_bytes(), to_json(edit)?)?;
+        match self.import(corpus, hash) {
+            Ok(changes) => Ok((seq, changes)),
+            Err(e) => {
+                // Keep edits and content in step: the edit did not take.
+                let _ = self.edits.remove(seq.to_be_bytes());
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes an edit and stores the content without it.
+    pub fn drop_edit(
+        &self,
+        seq: u64,
+        corpus: &crate::content::Corpus,
+        hash: u64,
+    ) -> Result<Vec<super::PrisonerChange>> {
+        let _writing = self.writing()?;
+        let old = self.edits.remove(seq.to_be_bytes())?;
+        match self.import(corpus, hash) {
+            Ok(changes) => Ok(changes),
+            Err(e) => {
+                if let Some(old) = old {
+                    let _ = self.edits.insert(seq.to_be_bytes(), old);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Saves a new broadcast draft and returns its id.
+    pub fn put_draft(&self, draft: &Draft) -> Result<u64> {
+        let _writing = self.writing()?;
+        let id = self.next_id()?;
+        self.drafts.insert(id.to_be_bytes(), to_json(draft)?)?;
+        self.db.flush()?;
+        Ok(id)
+    }
+
+    pub fn draft(&self, id: u64) -> Result<Option<Draft>> {
+        self.drafts.get(id.to_be_bytes())?.map(|raw| from_json(&raw, "draft")).transpose()
+    }
+
+    /// Changes an open draft's audience; `false` if it is no longer open.
+    pub fn set_draft_audience(
+        &self,
+        id: u64,
+        audience: crate::broadcast::Audience,
+    ) -> Result<bool> {
+        let _writing = self.writing()?;
+        let Some(mut draft) = self.draft(id)? else { return Ok(false) };
+        if draft.state != DraftState::Open {
+            return Ok(false);
+        }
+        draft.audience = audience;
+        self.drafts.insert(id.to_be_bytes(), to_json(&draft)?)?;
+        Ok(true)
+    }
+
+    /// Discards an open draft; returns its state before.
+    pub fn discard_draft(&self, id: u64) -> Result<Option<DraftState>> {
+        let _writing = self.writing()?;
+        let key = id.to_be_bytes();
+        self.drafts
+            .transaction(|drafts| {
+                let Some(raw) = drafts.get(key)? else { return Ok(None) };
+                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
+                })?;
+                let before = draft.state;
+                if before == DraftState::Open {
+                    draft.state = DraftState::Discarded;
+                    drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                }
+                Ok(Some(before))
+            })
+            .map_err(tx_error)
+    }
+
+    /// Confirms a draft: in one transaction, checks it is still open, marks it sent, and queues
+    /// its job and messages. Confirming twice (two presses, two operators) queues once.
+    pub fn launch_draft(
+        &self,
+        id: u64,
+        job: &Job,
+        items: impl Fn(u64) -> Vec<OutboxItem>,
+    ) -> Result<Launch> {
+        let _writing = self.writing()?;
+        let Some(draft) = self.draft(id)? else { return Ok(Launch::Discarded) };
+        match draft.state {
+            DraftState::Sent { edition } => return Ok(Launch::AlreadySent { edition }),
+            DraftState::Discarded => return Ok(Launch::Discarded),
+            DraftState::Open => {}
+        }
+        let edition = self.next_id()?;
+        let mut queued = Vec::new();
+        for item in items(edition) {
+            queued.push((self.next_id()?, item));
+        }
+        let raws: Vec<Vec<u8>> = queued.iter().map(|(_, i)| to_json(i)).collect::<Result<_>>()?;
+        let edition_raw =
+            to_json(&Edition { kind: EditionKind::Broadcast, created_at: job.started_at })?;
+        let job_raw = to_json(&Job { total: chats(&queued), ..job.clone() })?;
+        let key = id.to_be_bytes();
+        let outcome = (&self.drafts, &self.editions, &self.jobs, &self.outbox)
+            .transaction(|(drafts, editions, jobs, outbox)| {
+                let Some(raw) = drafts.get(key)? else { return Ok(Launch::Discarded) };
+                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
+                })?;
+                match draft.state {
+                    DraftState::Sent { edition } => return Ok(Launch::AlreadySent { edition }),
+                    DraftState::Discarded => return Ok(Launch::Discarded),
+                    DraftState::Open => {}
+                }
+                draft.state = DraftState::Sent { edition };
+                drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
+                jobs.insert(&edition.to_be_bytes(), job_raw.as_slice())?;
+                for ((seq, _), raw) in queued.iter().zip(&raws) {
+                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                }
+                Ok(Launch::Started { edition, queued: Vec::new() })
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok(match outcome {
+            Launch::Started { edition, .. } => Launch::Started { edition, queued },
+            other => other,
+        })
+    }
+
+    /// Starts a withdrawal or correction: its edition, job and messages in one transaction.
+    pub fn start_job(
+        &self,
+        kind: EditionKind,
+        job: &Job,
+        items: impl Fn(u64) -> Vec<OutboxItem>,
+    ) -> Result<(u64, Vec<(u64, OutboxItem)>)> {
+        let _writing = self.writing()?;
+        let edition = self.next_id()?;
+        let mut queued = Vec::new();
+        for item in items(edition) {
+            queued.push((self.next_id()?, item));
+        }
+        let raws: Vec<Vec<u8>> = queued.iter().map(|(_, i)| to_json(i)).collect::<Result<_>>()?;
+        let edition_raw = to_json(&Edition { kind, created_at: job.started_at })?;
+        let job_raw = to_json(&Job { total: chats(&queued), ..job.clone() })?;
+        (&self.editions, &self.jobs, &self.outbox)
+            .transaction(|(editions, jobs, outbox)| {
+                editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
+                jobs.insert(&edition.to_be_bytes(), job_raw.as_slice())?;
+                for ((seq, _), raw) in queued.iter().zip(&raws) {
+                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok((edition, queued))
+    }
+
+    pub fn job(&self, edition: u64) -> Result<Option<Job>> {
+        self.jobs.get(edition.to_be_bytes())?.map(|raw| from_json(&raw, "job")).transpose()
+    }
+
+    /// Jobs still running, oldest first.
+    pub fn running_jobs(&self) -> Result<Vec<(u64, Job)>> {
+        let mut found = Vec::new();
+        for entry in self.jobs.iter() {
+            let (key, raw) = entry?;
+            let job: Job = from_json(&raw, "job")?;
+            if job.state == JobState::Running
+                && !self.progress(u64_at(&key, 0), job.total)?.finished()
+            {
+                found.push((u64_at(&key, 0), job));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Cancels a job: marks it cancelled and removes its unsent messages from the outbox (the
+    /// engine skips what is no longer there). Returns how many messages were not sent.
+    pub fn cancel_job(&self, edition: u64) -> Result<Option<usize>> {
+        let _writing = self.writing()?;
+        let Some(mut job) = self.job(edition)? else { return Ok(None) };
+        job.state = JobState::Cancelled;
+        self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
+        let mut removed = 0;
+        for entry in self.outbox.iter() {
+            let (key, raw) = entry?;
+            if from_json::<OutboxItem>(&raw, "outbox item").is_ok_and(|i| i.edition == edition)
+                && self.outbox.remove(&key)?.is_some()
+            {
+                removed += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok(Some(removed))
+    }
+
+    /// The latest editions, newest first, with how many chats each reached or tried.
+    pub fn editions_latest(&self, limit: usize) -> Result<Vec<(u64, Edition, usize)>> {
+        let mut found = Vec::new();
+        for entry in self.editions.iter().rev().take(limit) {
+            let (key, raw) = entry?;
+            let id = u64_at(&key, 0);
+            let chats = self.deliveries.scan_prefix(id.to_be_bytes()).count();
+            found.push((id, from_json(&raw, "edition")?, chats));
+        }
+        Ok(found)
+    }
+
+    /// How far an edition got, counted from its delivery records.
+    pub fn progress(&self, edition: u64, total: u64) -> Result<Progress> {
+        let mut progress = Progress { total, ..Progress::default() };
+        for (_, record) in self.deliveries(edition)? {
+            match record.outcome {
+                DeliveryOutcome::Sent => progress.sent += 1,
+                DeliveryOutcome::Failed => progress.failed += 1,
+                DeliveryOutcome::Deactivated => progress.deactivated += 1,
+            }
+        }
+        Ok(progress)
+    }
+}
+
+/// How many chats a job writes to (a withdrawal may delete several messages in one chat).
+fn chats(queued: &[(u64, OutboxItem)]) -> u64 {
+    queued.iter().map(|(_, i)| i.chat_id).collect::<std::collections::HashSet<_>>().len() as u64
+}

@@ -1,0 +1,400 @@
+//! Operators: broadcasts with live progress, cancel, withdraw and correct, content edits from
+//! Telegram, the audit log — and refusals for everyone else.
+
+mod support;
+
+use std::time::Duration;
+use support::{Setup, TIMEOUT, TestApp, ask, eventually, next, press, spawn_app_with};
+use tribune::{
+    content::{Lang, Status},
+    delivery::Limits,
+    emulator::{BotMessage, User},
+    subscription::ChatKind,
+};
+
+const OPERATOR: i64 = 900;
+const REFUSED: &str = "This command is for Tribune's operators.";
+
+async fn operator_app(limits: Limits) -> (TestApp, User) {
+    let app = spawn_app_with(Setup { operators: vec![OPERATOR], limits, ..Setup::default() }).await;
+    let operator = app.user(OPERATOR, "en");
+    (app, operator)
+}
+
+/// Readers, a group and a channel, all subscribed; returns their chat ids.
+async fn audience(app: &TestApp, operator: &User, users: i64) -> Vec<i64> {
+    let mut chats = Vec::new();
+    for i in 0..users {
+        let id = 5000 + i;
+        app.user(id, "en");
+        app.tribune.subscribe(id, ChatKind::Private, Lang::En).unwrap();
+        chats.push(id);
+    }
+    app.emulator.group(-4100, "Circle");
+    app.tribune.subscribe(-4100, ChatKind::Group, Lang::En).unwrap();
+    chats.push(-4100);
+    let channel = app.emulator.channel(-1_001_234_500, "Voice");
+    channel.add_bot_as_admin(100, true);
+    // The bot tells the operators it may post in a new channel.
+    let notice = next(operator).await;
+    assert!(notice.plain_text().contains("Voice"), "{}", notice.plain_text());
+    eventually(TIMEOUT, "the channel is registered", || {
+        app.tribune.store().subscription(-1_001_234_500).unwrap().is_some_and(|s| s.active)
+    })
+    .await;
+    chats.push(-1_001_234_500);
+    chats
+}
+
+/// Presses Send on a broadcast card; returns the progress message that follows.
+async fn confirm(operator: &User, card: &BotMessage) -> BotMessage {
+    press(operator, card, "Send");
+    let progress = next(operator).await;
+    assert!(progress.plain_text().contains("Done:"), "{}", progress.plain_text());
+    progress
+}
+
+fn texts(app: &TestApp, chat: i64) -> Vec<String> {
+    app.emulator.chat_messages(chat).iter().map(BotMessage::plain_text).collect()
+}
+
+/// Waits until the operator's progress message says the job is over; returns its text.
+async fn progress_over(operator: &User) -> String {
+    let mut last = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(m) = operator.messages().into_iter().rev().find(|m| m.text.contains("Done:")) {
+            last = m.plain_text();
+            if last.contains("finished") || last.contains("cancelled") {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the progress message did not finish: {last}");
+}
+
+#[tokio::test]
+async fn everyone_else_is_refused_every_operator_command_and_button() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    let reader = app.user(200, "en");
+    for command in [
+        "/operator",
+        "/broadcast Hello",
+        "/cancel",
+        "/withdraw 1",
+        "/correct 1 text",
+        "/editions",
+        "/addslogan x y",
+        "/setprisoner ulvi-hasanli released",
+        "/edits",
+        "/audit",
+    ] {
+        assert_eq!(ask(&reader, command).await.plain_text(), REFUSED, "{command}");
+    }
+    // A real draft, then a reader forging its Send button: refused, nothing sent.
+    app.tribune.subscribe(200, ChatKind::Private, Lang::En).unwrap();
+    operator.send_text("/broadcast Forged?");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    let send = card.button("✅ Send").unwrap().callback_data.clone().unwrap();
+    for data in [send.as_str(), "bx:1", "ba:1:all"] {
+        let id = reader.press(reader.last_message().unwrap().message_id, data);
+        let answer = reader.wait_for_answer(&id, TIMEOUT).await.unwrap();
+        assert_eq!(answer.text.as_deref(), Some(REFUSED));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!texts(&app, 200).iter().any(|t| t.contains("Forged?")));
+    assert!(app.tribune.store().audit_latest(10).unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_users_groups_and_channels_once() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    // Operators have their commands in their own menu; readers do not.
+    let menu = app.emulator.menu_in_chat(OPERATOR, Some("en"));
+    assert!(menu.iter().any(|(c, _)| c == "broadcast"), "{menu:?}");
+    assert!(!app.emulator.menu_in_chat(5000, Some("en")).iter().any(|(c, _)| c == "broadcast"));
+    let chats = audience(&app, &operator, 3).await;
+    operator.send_html("/broadcast <b>Rally</b> at noon &amp; bring &lt;friends&gt;");
+    let preview = next(&operator).await;
+    assert_eq!(preview.plain_text(), "Rally at noon & bring <friends>");
+    assert_eq!(preview.text, "<b>Rally</b> at noon &amp; bring &lt;friends&gt;");
+    let card = next(&operator).await;
+    assert!(card.plain_text().contains("Everyone — 5 chat(s)"), "{}", card.plain_text());
+    assert!(card.button("People (3)").is_some() && card.button("Groups (1)").is_some());
+    assert!(card.button("Channels (1)").is_some());
+
+    // Choosing an audience updates the card in place; then back to everyone.
+    press(&operator, &card, "People");
+    let edited = operator.wait_for_edit(card.message_id, TIMEOUT).await.unwrap();
+    assert!(edited.plain_text().contains("People — 3 chat(s)"), "{}", edited.plain_text());
+    press(&operator, &edited, "Everyone");
+    let edited = operator.wait_for_edit(card.message_id, TIMEOUT).await.unwrap();
+
+    // Two presses of Send: one broadcast.
+    let send = edited.button("✅ Send").unwrap().callback_data.clone().unwrap();
+    let first = operator.press(card.message_id, &send);
+    let second = operator.press(card.message_id, &send);
+    operator.wait_for_answer(&first, TIMEOUT).await.unwrap();
+    let again = operator.wait_for_answer(&second, TIMEOUT).await.unwrap();
+    let final_progress = progress_over(&operator).await;
+    assert!(final_progress.contains("finished"), "{final_progress}");
+    assert!(final_progress.contains("Done: 5 · failed: 0 · chat gone: 0 of 5"), "{final_progress}");
+    for chat in &chats {
+        let got = texts(&app, *chat);
+        let copies = app
+            .emulator
+            .chat_messages(*chat)
+            .iter()
+            .filter(|m| m.text == "<b>Rally</b> at noon &amp; bring &lt;friends&gt;")
+            .count();
+        assert_eq!(copies, 1, "chat {chat} got {got:?}");
+    }
+    // The second press said so, whichever order the two were handled in.
+    let answers = [operator.callback_answers()[0].text.clone(), again.text.clone()];
+    assert!(answers.iter().flatten().any(|t| t.contains("already sent")), "{answers:?}");
+    let audit = app.tribune.store().audit_latest(5).unwrap();
+    assert!(audit[0].action.starts_with("broadcast edition"), "{audit:?}");
+    assert_eq!(audit[0].operator, OPERATOR);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_a_broadcast_midway() {
+    // Slow limits so the broadcast is still running when it is cancelled.
+    let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
+    let mut chats = Vec::new();
+    for i in 0..30 {
+        app.user(6000 + i, "en");
+        app.tribune.subscribe(6000 + i, ChatKind::Private, Lang::En).unwrap();
+        chats.push(6000 + i);
+    }
+    operator.send_text("/broadcast Slowly");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    let delivered = |app: &TestApp| {
+        chats.iter().filter(|c| texts(app, **c).iter().any(|t| t == "Slowly")).count()
+    };
+    eventually(TIMEOUT, "a few delivered", || delivered(&app) >= 3).await;
+    let answer = ask(&operator, "/cancel").await;
+    // The answer to /cancel may come before or after a progress update; find it.
+    let cancelled = if answer.plain_text().contains("cancelled") {
+        answer.plain_text()
+    } else {
+        progress_over(&operator).await
+    };
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = delivered(&app);
+    assert!(sent < 30, "cancel stopped nothing: {sent}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(delivered(&app), sent, "messages kept going after the cancel");
+    let last = progress_over(&operator).await;
+    assert!(last.contains(&format!("not sent: {} of 30", 30 - sent)), "{last} (sent {sent})");
+    assert_eq!(app.tribune.store().outbox_len(), 0);
+    let again = ask(&operator, "/cancel").await.plain_text();
+    assert!(again.contains("Nothing is running"), "{again}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn withdraw_and_correct_reach_every_chat() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    let chats = audience(&app, &operator, 2).await;
+    operator.send_text("/broadcast Meeting on Fridy");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    progress_over(&operator).await;
+    let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    let editions = ask(&operator, "/editions").await.plain_text();
+    assert!(editions.contains(&format!("{edition} · broadcast")), "{editions}");
+    assert!(editions.contains("4 chat(s)"), "{editions}");
+
+    let started = ask(&operator, &format!("/correct {edition} Meeting on Friday")).await;
+    assert!(started.plain_text().contains("Correction of edition"), "{}", started.plain_text());
+    let done = progress_over(&operator).await;
+    assert!(done.contains("Correction of edition") && done.contains("Done: 4"), "{done}");
+    for chat in &chats {
+        assert_eq!(texts(&app, *chat), vec!["Meeting on Friday".to_string()], "chat {chat}");
+    }
+
+    let started = ask(&operator, &format!("/withdraw {edition}")).await;
+    assert!(started.plain_text().contains("Withdrawal of edition"), "{}", started.plain_text());
+    eventually(TIMEOUT, "withdrawn everywhere", || {
+        chats.iter().all(|c| app.emulator.chat_messages(*c).is_empty())
+    })
+    .await;
+    let audit: Vec<String> =
+        app.tribune.store().audit_latest(5).unwrap().into_iter().map(|a| a.action).collect();
+    assert!(audit[0].starts_with(&format!("withdraw edition {edition} in 4 chats")), "{audit:?}");
+    assert!(audit[1].starts_with(&format!("correct edition {edition} in 4 chats")), "{audit:?}");
+    assert!(ask(&operator, "/withdraw 999999").await.plain_text().contains("no edition 999999"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_copied_document_is_broadcast_and_its_caption_corrected() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    app.user(7001, "en");
+    app.tribune.subscribe(7001, ChatKind::Private, Lang::En).unwrap();
+    let document = operator.send_document("leaflet.pdf", b"%PDF leaflet", Some("Print and share"));
+    // A document an operator sends that is not a statement is refused as content...
+    let refusal = next(&operator).await;
+    assert!(refusal.plain_text().contains("cannot be used"), "{}", refusal.plain_text());
+    // ...but can be broadcast by replying to it.
+    operator.reply_text(document, "/broadcast");
+    let preview = next(&operator).await;
+    assert_eq!(preview.document.as_deref(), Some("leaflet.pdf"));
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    progress_over(&operator).await;
+    let got = app.emulator.chat_messages(7001);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].document.as_deref(), Some("leaflet.pdf"));
+    assert_eq!(got[0].text, "Print and share");
+    let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    ask(&operator, &format!("/correct {edition} Print, share, discuss")).await;
+    eventually(TIMEOUT, "caption corrected", || {
+        app.emulator.chat_messages(7001)[0].text == "Print, share, discuss"
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn content_edits_are_checked_kept_across_restarts_and_alert_readers() {
+    let data = tempfile::tempdir().unwrap();
+    let messages = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::messages_dir(), messages.path());
+    let setup = || Setup {
+        operators: vec![OPERATOR],
+        data_dir: Some(data.path().to_path_buf()),
+        messages_dir: Some(messages.path().to_path_buf()),
+        ..Setup::default()
+    };
+    let app = spawn_app_with(setup()).await;
+    let operator = app.user(OPERATOR, "en");
+    let reader = app.user(7100, "en");
+    app.tribune.subscribe(7100, ChatKind::Private, Lang::En).unwrap();
+    let before = app.tribune.corpus();
+
+    // A broken statement file: every problem with its line, nothing changed.
+    let broken = "+++\nid = \"new-appeal\"\nkind = \"leaflet\"\norganisation = \"X\"\n+++\n=== en ===\ntext\n";
+    operator.send_document("new-appeal.md", broken.as_bytes(), None);
+    let problems = next(&operator).await.plain_text();
+    assert!(problems.starts_with("Nothing changed"), "{problems}");
+    assert!(problems.contains("statements/new-appeal.md:"), "{problems}");
+    assert_eq!(*app.tribune.corpus(), *before);
+
+    // A good statement file: a new statement readers can open at once.
+    let statement = before.statements[0].clone();
+    let original = std::fs::read_dir(messages.path().join("statements"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .find(|t| t.contains(&format!("id = \"{}\"", statement.id)))
+        .unwrap();
+    let first = &statement.paragraphs(Lang::En)[0].text;
+    let edited = original.replace(first.as_str(), "A paragraph corrected from Telegram.");
+    operator.send_document("fix.md", edited.as_bytes(), None);
+    let saved = next(&operator).await.plain_text();
+    assert!(saved.starts_with("✅ Saved: statement file"), "{saved}");
+    assert_eq!(
+        app.tribune.corpus().statement(&statement.id).unwrap().paragraphs(Lang::En)[0].text,
+        "A paragraph corrected from Telegram."
+    );
+
+    // A slogan must be word for word.
+    let invented =
+        ask(&operator, &format!("/addslogan {} Words never written", statement.id)).await;
+    assert!(invented.plain_text().contains("not word for word"), "{}", invented.plain_text());
+    let words: String =
+        statement.paragraphs(Lang::En)[2].text.split(' ').take(6).collect::<Vec<_>>().join(" ");
+    let added = ask(&operator, &format!("/addslogan {} {words}", statement.id)).await;
+    assert!(added.plain_text().starts_with("✅ Saved: slogan"), "{}", added.plain_text());
+    assert_eq!(app.tribune.corpus().slogans.last().unwrap().text, words);
+
+    // A prisoner released: saved, and the subscribed reader is alerted.
+    let prisoner = before.prisoners.iter().find(|p| p.status == Status::Imprisoned).unwrap();
+    let answer =
+        ask(&operator, &format!("/setprisoner {} released 2026-11-20 Freed on bail", prisoner.id))
+            .await
+            .plain_text();
+    assert!(answer.contains("✅ Saved: prisoner"), "{answer}");
+    assert!(answer.contains("alerts queued for 1"), "{answer}");
+    let alert = next(&reader).await.plain_text();
+    assert!(alert.to_lowercase().contains("released"), "{alert}");
+    let bad = ask(&operator, "/setprisoner nobody released").await.plain_text();
+    assert!(bad.contains("no prisoner with id \"nobody\""), "{bad}");
+
+    // Edits survive a restart, even when messages/ changed meanwhile.
+    let after_edits = app.tribune.corpus();
+    app.stop().await;
+    let slogans = messages.path().join("slogans.toml");
+    let text = std::fs::read_to_string(&slogans).unwrap() + "\n# changed while stopped\n";
+    std::fs::write(&slogans, text).unwrap();
+    let app = spawn_app_with(setup()).await;
+    assert_eq!(*app.tribune.corpus(), *after_edits);
+    let operator = app.user(OPERATOR, "en");
+    let listed = ask(&operator, "/edits").await.plain_text();
+    assert_eq!(listed.lines().filter(|l| l.contains(" · ")).count(), 3, "{listed}");
+
+    // Dropping the statement edit serves the file's text again.
+    let number = app.tribune.store().edits().unwrap()[0].0;
+    let dropped = ask(&operator, &format!("/edits drop {number}")).await.plain_text();
+    assert!(dropped.contains("removed"), "{dropped}");
+    assert_eq!(
+        app.tribune.corpus().statement(&statement.id).unwrap().paragraphs(Lang::En)[0].text,
+        *first
+    );
+    let audit = ask(&operator, "/audit").await.plain_text();
+    assert!(
+        audit.contains("dropped content edit") && audit.contains("content edit: prisoner"),
+        "{audit}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_broadcast_interrupted_by_a_restart_finishes_with_a_new_progress_message() {
+    let data = tempfile::tempdir().unwrap();
+    let setup = |emulator| Setup {
+        operators: vec![OPERATOR],
+        limits: Limits::telegram(5.0, false),
+        data_dir: Some(data.path().to_path_buf()),
+        emulator,
+        ..Setup::default()
+    };
+    let app = spawn_app_with(setup(None)).await;
+    let operator = app.user(OPERATOR, "en");
+    let chats: Vec<i64> = (0..12).map(|i| 8000 + i).collect();
+    for &chat in &chats {
+        app.user(chat, "en");
+        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
+    }
+    operator.send_text("/broadcast Through the restart");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    let got = |app: &TestApp, chat: i64| {
+        texts(app, chat).iter().filter(|t| *t == "Through the restart").count()
+    };
+    eventually(TIMEOUT, "some delivered", || {
+        chats.iter().filter(|c| got(&app, **c) == 1).count() >= 2
+    })
+    .await;
+    let emulator = app.stop_bot().await;
+    let app = spawn_app_with(setup(Some(emulator))).await;
+    let resumed = next(&operator).await;
+    assert!(resumed.plain_text().contains("Broadcast, edition"), "{}", resumed.plain_text());
+    let done = progress_over(&operator).await;
+    assert!(done.contains("Done: 12 · failed: 0 · chat gone: 0 of 12"), "{done}");
+    for &chat in &chats {
+        assert_eq!(got(&app, chat), 1, "chat {chat}");
+    }
+    app.stop().await;
+}
