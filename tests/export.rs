@@ -104,3 +104,40 @@ fn a_missing_or_empty_store_has_nothing_to_export() {
     assert!(stderr.contains("holds no content yet"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn edits_made_from_telegram_are_exported_with_the_files() {
+    use tribune::{
+        app::Tribune,
+        content::{PartialDate, Status, edits::ContentEdit},
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let edited = {
+        let (app, _) = Tribune::open(&data, &messages_dir()).unwrap();
+        let edit = ContentEdit::Prisoner {
+            id: "ulvi-hasanli".into(),
+            status: Status::Released,
+            since: Some(PartialDate { year: 2026, month: Some(11), day: Some(20) }),
+            note: Some("Released on \"parole\"\nafter two years.".into()),
+        };
+        app.apply_edit(1, edit).unwrap().unwrap();
+        (*app.corpus()).clone()
+    };
+    let out = root.path().join("out");
+    // The store was just closed; sled may need a moment to release its lock.
+    let mut output = tribune(&data, &messages_dir(), &["export", out.to_str().unwrap()]);
+    for _ in 0..50 {
+        if output.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        output = tribune(&data, &messages_dir(), &["export", out.to_str().unwrap()]);
+    }
+    ok(output);
+    let exported = load_dir(&out).unwrap().corpus;
+    assert_eq!(exported, edited);
+    let ulvi = exported.prisoner("ulvi-hasanli").unwrap();
+    assert_eq!(ulvi.status, Status::Released);
+    assert_eq!(ulvi.note.as_deref(), Some("Released on \"parole\"\nafter two years."));
+}
