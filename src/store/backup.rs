@@ -233,9 +233,8 @@ pub fn restore(
     if kept.exists() || building.exists() {
         return Err(target("a restore with the same timestamp is in the way; try again"));
     }
-    if super::is_locked(dir) {
-        return Err(BackupError::InUse { dir: shown });
-    }
+    // Held until the swap is done: a Tribune starting meanwhile finds the store locked.
+    let _lock = super::hold_lock(dir).map_err(|()| BackupError::InUse { dir: shown.clone() })?;
     let io = |what: &'static str, path: &Path| {
         let path = path.display().to_string();
         move |source| BackupError::Io { what, path, source }

@@ -378,12 +378,14 @@ fn refuse_foreign_files(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether a process holds sled's lock on the store in `dir` (without opening it).
-fn is_locked(dir: &Path) -> bool {
+/// Takes sled's lock on the store in `dir` without opening it, so no Tribune can start on it
+/// while the returned file is held. `Err(())` when a process holds it; `Ok(None)` when there is
+/// no store file to lock.
+fn hold_lock(dir: &Path) -> std::result::Result<Option<std::fs::File>, ()> {
     use fs2::FileExt;
     match std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")) {
-        Ok(file) => file.try_lock_exclusive().is_err(),
-        Err(_) => false,
+        Ok(file) => file.try_lock_exclusive().map(|()| Some(file)).map_err(|_| ()),
+        Err(_) => Ok(None),
     }
 }
 
