@@ -249,11 +249,12 @@ fn restore(file: &Path) -> Result<()> {
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let kept = backup::restore(&snapshot, &paths.data_dir, &stamp)?;
+    let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
     println!(
         "{}: restored from {}: {}",
         paths.data_dir.display(),
         file.display(),
-        snapshot.summary(0)
+        snapshot.summary(bytes)
     );
     if let Some(kept) = kept {
         println!("the previous data directory is kept as {}", kept.display());

@@ -329,6 +329,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::result::Result<(), BackupError>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // The common mistake, said plainly (tempfile's own error repeats the path twice).
+    std::fs::metadata(&parent).map_err(io("find the directory of"))?;
     // tempfile creates its files with mode 0600.
     let mut file = tempfile::Builder::new()
         .prefix(".tribune-backup-")
