@@ -385,7 +385,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &start, 0.0);
     let request = env.bot.send_message(chat, &first).parse_mode(ParseMode::Html);
     let sent = send::with_retry_after(|| request.clone().send()).await?;
-    if job.state == JobState::Cancelled || start.finished() {
+    if job.state != JobState::Running || start.finished() {
         return Ok(());
     }
     let (bot, username) = (env.bot.clone(), env.me.username().to_string());
@@ -407,7 +407,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
                 }
                 last = text;
             }
-            if job.state == JobState::Cancelled || now.finished() {
+            if job.state != JobState::Running || now.finished() {
                 return;
             }
         }
