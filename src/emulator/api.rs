@@ -44,10 +44,11 @@ pub(crate) enum Method {
     GetChat,
     GetChatMember,
     GetChatAdministrators,
+    AnswerInlineQuery,
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 16] = [
+    pub(crate) const ALL: [Method; 17] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
@@ -64,6 +65,7 @@ impl Method {
         Method::GetChat,
         Method::GetChatMember,
         Method::GetChatAdministrators,
+        Method::AnswerInlineQuery,
     ];
 
     /// The canonical name, as the Bot API documents it.
@@ -85,6 +87,7 @@ impl Method {
             Method::GetChat => "getChat",
             Method::GetChatMember => "getChatMember",
             Method::GetChatAdministrators => "getChatAdministrators",
+            Method::AnswerInlineQuery => "answerInlineQuery",
         }
     }
 

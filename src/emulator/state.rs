@@ -13,6 +13,7 @@ use super::{
     faults::Faults,
     handles::{BotMessage, CallbackAnswer},
     html::{Parsed, Strictness},
+    inline::InlineQueryRecord,
     keyboard::Keyboard,
     limits::{Flood, Limits},
     stats::Stats,
@@ -208,6 +209,8 @@ pub(crate) struct StoredMessage {
     /// Sent on behalf of the chat itself (`sender_chat`), as anonymous
     /// group admins do; channel posts always are.
     pub as_chat: bool,
+    /// Sent by a person through the bot's inline mode.
+    pub via_bot: bool,
 }
 
 impl StoredMessage {
@@ -224,6 +227,7 @@ impl StoredMessage {
             disable_link_preview: false,
             reply_to: None,
             as_chat: false,
+            via_bot: false,
         }
     }
 
@@ -292,6 +296,9 @@ pub(crate) struct State {
     pub flood: Flood,
     pub faults: Faults,
     pub stats: Stats,
+    /// Inline queries people made, by query id.
+    pub inline_queries: HashMap<String, InlineQueryRecord>,
+    pub next_inline_query: u64,
 }
 
 impl State {
@@ -313,6 +320,8 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
+            inline_queries: HashMap::new(),
+            next_inline_query: 1,
         }
     }
 
