@@ -47,10 +47,11 @@ pub(crate) enum Method {
     GetChat,
     GetChatMember,
     GetChatAdministrators,
+    AnswerInlineQuery,
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 19] = [
+    pub(crate) const ALL: [Method; 20] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
@@ -70,6 +71,7 @@ impl Method {
         Method::GetChat,
         Method::GetChatMember,
         Method::GetChatAdministrators,
+        Method::AnswerInlineQuery,
     ];
 
     /// The canonical name, as the Bot API documents it.
@@ -94,6 +96,7 @@ impl Method {
             Method::GetChat => "getChat",
             Method::GetChatMember => "getChatMember",
             Method::GetChatAdministrators => "getChatAdministrators",
+            Method::AnswerInlineQuery => "answerInlineQuery",
         }
     }
 

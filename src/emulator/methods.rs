@@ -50,6 +50,7 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::GetChat => members::get_chat(state, params),
         Method::GetChatMember => members::get_chat_member(state, params),
         Method::GetChatAdministrators => members::get_chat_administrators(state, params),
+        Method::AnswerInlineQuery => super::inline::answer_inline_query(state, params),
         // Dispatched before reaching here; an empty answer is still well-formed.
         Method::GetUpdates => Ok(json!([])),
     }

@@ -13,6 +13,7 @@ use super::{
     faults::Faults,
     handles::{BotMessage, CallbackAnswer},
     html::{Parsed, Strictness},
+    inline::InlineQueryRecord,
     keyboard::Keyboard,
     limits::{Flood, Limits},
     stats::Stats,
@@ -215,6 +216,8 @@ pub(crate) struct StoredMessage {
     /// Sent on behalf of the chat itself (`sender_chat`), as anonymous
     /// group admins do; channel posts always are.
     pub as_chat: bool,
+    /// Sent by a person through the bot's inline mode.
+    pub via_bot: bool,
 }
 
 impl StoredMessage {
@@ -231,6 +234,7 @@ impl StoredMessage {
             disable_link_preview: false,
             reply_to: None,
             as_chat: false,
+            via_bot: false,
         }
     }
 
@@ -309,6 +313,9 @@ pub(crate) struct State {
     pub stats: Stats,
     /// Files people sent, by file id: (file path for downloads, bytes).
     pub files: HashMap<String, (String, Vec<u8>)>,
+    /// Inline queries people made, by query id.
+    pub inline_queries: HashMap<String, InlineQueryRecord>,
+    pub next_inline_query: u64,
 }
 
 impl State {
@@ -331,6 +338,8 @@ impl State {
             faults: Faults::default(),
             stats: Stats::default(),
             files: HashMap::new(),
+            inline_queries: HashMap::new(),
+            next_inline_query: 1,
         }
     }
 

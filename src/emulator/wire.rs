@@ -181,6 +181,9 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
             }
         }
     }
+    if m.via_bot {
+        json["via_bot"] = super::inline::via_bot();
+    }
     if let Some(keyboard) = &m.keyboard {
         json["reply_markup"] = json!({ "inline_keyboard": keyboard.json });
     }

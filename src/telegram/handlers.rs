@@ -4,7 +4,7 @@
 use super::{
     commands::Command,
     flood::{FloodGuard, Verdict},
-    members,
+    inline, members,
     operator::{self, OpEnv, OperatorCommand},
     send,
     subscribe::{self, Env, Pending, SubCommand},
@@ -39,6 +39,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                     dptree::filter(|m: Message| m.migrate_to_chat_id().is_some())
                         .endpoint(members::on_migration),
                 )
+                .branch(dptree::filter(inline::sent_via_me).endpoint(inline::ignore))
                 .branch(dptree::filter_map(over_allowance).endpoint(on_flood))
                 .branch(
                     dptree::entry()
@@ -59,6 +60,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                 .branch(dptree::endpoint(on_callback)),
         )
         .branch(Update::filter_my_chat_member().endpoint(members::on_my_chat_member))
+        .branch(Update::filter_inline_query().endpoint(inline::on_inline_query))
 }
 
 /// `Some` when a message would be answered but its chat is over its allowance.

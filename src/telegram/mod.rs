@@ -5,6 +5,7 @@ pub mod access;
 pub mod commands;
 pub mod flood;
 pub mod handlers;
+pub mod inline;
 pub mod members;
 pub mod operator;
 pub mod send;
