@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod emulator;
 pub mod render;
 pub mod schedule;
+pub mod stats;
 pub mod store;
 pub mod subscription;
 pub mod telegram;

@@ -15,6 +15,10 @@
 //!   `chat_editions`: chat id ++ edition → empty, so `/stop` can erase a chat's records.
 //! - `editions`: edition (u64) → [`Edition`]; `dead`: sequence → [`DeadLetter`].
 //! - `prisoner_log`: sequence → [`PrisonerChange`]: status changes, for digests and alerts.
+//! - `stats`: counts only, never a chat id. `d` ++ day (u32, days since 1970-01-01 UTC) ++
+//!   tally (u8: 0 sent, 1 failed, 2 retried, 3 deactivated) → u64, added by a merge operator;
+//!   `s` ++ day → [`SubscriberCounts`] as JSON (one snapshot a day, from the first day
+//!   Tribune ran with this tree); `last_sent` → u64 Unix seconds (merged by keeping the latest).
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -22,11 +26,13 @@
 //! (imports, settings, erasure) flushes before returning.
 
 mod outbox;
+mod stats;
 mod subs;
 
 pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, OutboxItem, PrisonerChange,
 };
+pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 
 use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -79,6 +85,7 @@ pub struct Store {
     editions: sled::Tree,
     dead: sled::Tree,
     prisoner_log: sled::Tree,
+    stats: sled::Tree,
 }
 
 /// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
@@ -105,8 +112,10 @@ impl Store {
             editions: db.open_tree("editions")?,
             dead: db.open_tree("dead")?,
             prisoner_log: db.open_tree("prisoner_log")?,
+            stats: db.open_tree("stats")?,
             db,
         };
+        store.stats.set_merge_operator(stats::merge);
         match store.meta.get(SCHEMA_KEY)? {
             None => {
                 store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
