@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use axum::{
     Json, Router,
     body::Bytes,
+    extract::DefaultBodyLimit,
     extract::{ConnectInfo, Path, RawQuery, State},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
@@ -36,6 +37,7 @@ pub(crate) enum Method {
     GetMyCommands,
     DeleteMyCommands,
     SendMessage,
+    SendPhoto,
     SendChatAction,
     EditMessageText,
     EditMessageReplyMarkup,
@@ -47,7 +49,7 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 16] = [
+    pub(crate) const ALL: [Method; 17] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
@@ -56,6 +58,7 @@ impl Method {
         Method::GetMyCommands,
         Method::DeleteMyCommands,
         Method::SendMessage,
+        Method::SendPhoto,
         Method::SendChatAction,
         Method::EditMessageText,
         Method::EditMessageReplyMarkup,
@@ -77,6 +80,7 @@ impl Method {
             Method::GetMyCommands => "getMyCommands",
             Method::DeleteMyCommands => "deleteMyCommands",
             Method::SendMessage => "sendMessage",
+            Method::SendPhoto => "sendPhoto",
             Method::SendChatAction => "sendChatAction",
             Method::EditMessageText => "editMessageText",
             Method::EditMessageReplyMarkup => "editMessageReplyMarkup",
@@ -95,14 +99,14 @@ impl Method {
 
     /// Whether the method posts into a chat (and so meets blocks).
     pub fn sends_message(self) -> bool {
-        matches!(self, Method::SendMessage | Method::SendChatAction)
+        matches!(self, Method::SendMessage | Method::SendPhoto | Method::SendChatAction)
     }
 
     /// Whether the method posts a new message (and so counts for the flood
-    /// limits). sendPhoto, copyMessage and the like belong here once the
-    /// emulator has them.
+    /// limits). copyMessage and the like belong here once the emulator has
+    /// them.
     pub fn sends_new_message(self) -> bool {
-        matches!(self, Method::SendMessage)
+        matches!(self, Method::SendMessage | Method::SendPhoto)
     }
 
     /// Whether the method changes a message already sent.
@@ -129,6 +133,8 @@ impl Method {
 pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .route("/{bot}/{method}", any(handle))
+        // Telegram takes uploads up to 50 MB; the methods check their own limits.
+        .layer(DefaultBodyLimit::max(50 * 1024 * 1024))
         .fallback(|| async { reply(Err(ApiError::not_found())) })
         .with_state(emulator)
 }
@@ -290,7 +296,8 @@ mod tests {
     #[test]
     fn method_names_are_case_insensitive() {
         assert_eq!(Method::parse("sendmessage"), Some(Method::SendMessage));
-        assert_eq!(Method::parse("sendPhoto"), None);
+        assert_eq!(Method::parse("sendphoto"), Some(Method::SendPhoto));
+        assert_eq!(Method::parse("sendAudio"), None);
         for m in Method::ALL {
             assert_eq!(Method::parse(m.name()), Some(m));
         }

@@ -20,7 +20,7 @@ pub struct BotMessage {
     pub message_id: i32,
     /// The chat it is in.
     pub chat_id: i64,
-    /// The text exactly as the bot sent it (raw HTML in HTML mode).
+    /// The text exactly as the bot sent it (raw HTML in HTML mode); a photo's caption.
     pub text: String,
     /// The parse mode it was sent with.
     pub parse_mode: Option<String>,
@@ -30,6 +30,8 @@ pub struct BotMessage {
     pub edited: bool,
     /// Whether link previews were turned off.
     pub disable_link_preview: bool,
+    /// The picture, byte for byte, when the bot sent a photo.
+    pub photo: Option<Vec<u8>>,
 }
 
 impl BotMessage {

@@ -10,7 +10,7 @@ use super::{
     error::ApiError,
     html::{self, Parsed, Strictness},
     keyboard::{self, Keyboard},
-    members,
+    members, photos,
     state::{Chat, Content, Person, State, StoredMessage, unix_now},
     wire,
 };
@@ -36,6 +36,7 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::GetMyCommands => commands::get(state, params),
         Method::DeleteMyCommands => commands::delete(state, params),
         Method::SendMessage => send_message(state, params),
+        Method::SendPhoto => photos::send_photo(state, params),
         Method::SendChatAction => {
             chat(state, params)?;
             Ok(json!(true))

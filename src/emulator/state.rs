@@ -15,6 +15,7 @@ use super::{
     html::{Parsed, Strictness},
     keyboard::Keyboard,
     limits::{Flood, Limits},
+    photos::SentPhoto,
     stats::Stats,
     updates::QueuedUpdate,
     wire,
@@ -187,6 +188,8 @@ pub(crate) enum Content {
     },
     Sticker,
     Photo,
+    /// A photo the bot sent, with its bytes and caption.
+    SentPhoto(Box<SentPhoto>),
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -236,7 +239,16 @@ impl StoredMessage {
     pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
+            Content::SentPhoto(photo) => photo
+                .caption
+                .as_ref()
+                .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
+                .unwrap_or_default(),
             Content::Sticker | Content::Photo | Content::Service(_) => (String::new(), None),
+        };
+        let photo = match &self.content {
+            Content::SentPhoto(photo) => Some(photo.bytes.to_vec()),
+            _ => None,
         };
         BotMessage {
             message_id: self.id,
@@ -246,6 +258,7 @@ impl StoredMessage {
             buttons: self.keyboard.as_ref().map(|k| k.rows.clone()).unwrap_or_default(),
             edited: self.edits > 0,
             disable_link_preview: self.disable_link_preview,
+            photo,
         }
     }
 }
@@ -292,6 +305,9 @@ pub(crate) struct State {
     pub flood: Flood,
     pub faults: Faults,
     pub stats: Stats,
+    /// Photos the bot uploaded, by `file_id`, so it can send them again.
+    pub files: HashMap<String, std::sync::Arc<[u8]>>,
+    pub next_file: u64,
 }
 
 impl State {
@@ -313,6 +329,8 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
+            files: HashMap::new(),
+            next_file: 0,
         }
     }
 
