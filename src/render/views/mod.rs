@@ -2,14 +2,16 @@
 //! arguments as typed, and returns a [`Reply`]; none fails: bad input gets a helpful reply.
 
 mod menu;
+mod observe;
 mod prisoners;
 mod reading;
 mod settings;
 
 pub use menu::{
-    COMMANDS, about, edited_message, help, lang, no_arguments, non_text, stale_button, start,
-    too_long, unknown_command,
+    COMMANDS, OPERATOR_COMMANDS, about, edited_message, help, lang, no_arguments, non_text,
+    stale_button, start, too_long, unknown_command,
 };
+pub use observe::{health, operators_only, stats, stats_caption};
 pub use prisoners::{card, prisoner, prisoners, prisoners_in};
 pub use reading::{
     another_excerpt, another_slogan, excerpt, pages, read, read_at, read_page, search, slogan,
