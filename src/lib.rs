@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod digest;
 pub mod doctor;
 pub mod emulator;
+pub mod metrics;
 pub mod render;
 pub mod schedule;
 pub mod stats;

@@ -184,6 +184,18 @@ impl Store {
         Ok(days)
     }
 
+    /// Delivery counts over every day recorded (for counters that only grow).
+    pub fn delivery_totals(&self) -> Result<DayDeliveries> {
+        let mut total = DayDeliveries::default();
+        for entry in self.stats.scan_prefix([DELIVERY_PREFIX]) {
+            let (key, raw) = entry?;
+            if let Some(tally) = Tally::ALL.into_iter().find(|t| Some(&t.byte()) == key.get(5)) {
+                total.add(tally, u64_at(&raw, 0));
+            }
+        }
+        Ok(total)
+    }
+
     /// Counts the subscribers now (one pass over the subscriptions).
     pub fn subscriber_census(&self) -> SubscriberCensus {
         let mut census = SubscriberCensus::default();
@@ -262,6 +274,8 @@ mod tests {
             ]
         );
         assert_eq!(store.last_sent().unwrap(), Some(at));
+        let total = store.delivery_totals().unwrap();
+        assert_eq!((total.sent, total.failed, total.retried, total.deactivated), (4, 1, 1, 1));
     }
 
     #[test]
