@@ -28,16 +28,18 @@ pub struct StatsReport {
 
 impl StatsReport {
     /// Gathers the report for the UTC day of `now`, taking today's subscriber snapshot
-    /// first if the day has none yet.
+    /// first if the day has none yet. Past days show their snapshot (taken early that day);
+    /// today shows the count now.
     pub fn collect(store: &Store, now: i64) -> Result<StatsReport> {
         let today = day_of(now);
         store.snapshot_subscribers(today)?;
         let first = today - CHART_DAYS + 1;
-        Ok(StatsReport {
-            census: store.subscriber_census(),
-            deliveries: store.deliveries_by_day(first, today)?,
-            history: store.subscriber_history(first, today)?,
-        })
+        let census = store.subscriber_census();
+        let mut history = store.subscriber_history(first, today)?;
+        if let Some(last) = history.last_mut() {
+            last.1 = Some(census.counts);
+        }
+        Ok(StatsReport { census, deliveries: store.deliveries_by_day(first, today)?, history })
     }
 
     /// The chart's data: active subscribers and deliveries per day.
@@ -142,6 +144,9 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         store.save_subscription(&Subscription::new(1, ChatKind::Private, Lang::En)).unwrap();
         let now = 20_000 * DAY_SECS + 3600;
+        // Yesterday's snapshot stays as it was taken; today counts now.
+        store.snapshot_subscribers(19_999).unwrap();
+        store.save_subscription(&Subscription::new(2, ChatKind::Private, Lang::En)).unwrap();
         store.count_delivery(Tally::Sent, now).unwrap();
         store.count_delivery(Tally::Sent, now - 2 * DAY_SECS).unwrap();
         let report = StatsReport::collect(&store, now).unwrap();
@@ -149,8 +154,9 @@ mod tests {
         assert_eq!(report.deliveries.last().unwrap().sent, 1);
         let chart = report.chart();
         assert_eq!(chart.days.len(), 30);
-        assert_eq!(chart.days.iter().filter(|d| d.subscribers.is_some()).count(), 1);
-        assert_eq!(chart.days[29].subscribers, Some(1));
+        assert_eq!(chart.days.iter().filter(|d| d.subscribers.is_some()).count(), 2);
+        assert_eq!(chart.days[28].subscribers, Some(1));
+        assert_eq!(chart.days[29].subscribers, Some(2));
         assert_eq!(chart.days[27].sent, 1);
         let recent: Vec<i64> = report.recent().map(|d| d.day).collect();
         assert_eq!(recent, (19_994..=20_000).rev().collect::<Vec<_>>());
