@@ -1,7 +1,9 @@
 //! The `/stats` chart: subscribers (a line) and deliveries (stacked bars) per day, drawn into
 //! an indexed-colour bitmap and encoded as PNG. No fonts or graphics libraries: a small
 //! rasteriser and the embedded 5×7 font are enough for a labelled chart, and keep the
-//! dependency tree to the `png` encoder.
+//! dependency tree to the `png` encoder. The labels are English capitals (the font has no
+//! Cyrillic or Azerbaijani letters); the caption sent with the chart explains it in the
+//! operator's language.
 
 use super::font::{GLYPH_H, GLYPH_W, glyph};
 
