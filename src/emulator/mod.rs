@@ -13,7 +13,7 @@
 //! as `my_chat_member` updates ([`Group::add_bot`], [`Channel::add_bot_as_admin`]).
 //!
 //! Map: `api` (HTTP and dispatch), `params` (request parameters),
-//! `connection` (connections a fault can cut), `methods`, `commands` and
+//! `connection` (connections a fault can cut), `methods`, `commands`, `photos` and
 //! `members` (the Bot API methods), `inline` (inline queries and answers),
 //! `state` (chats, messages, people), `updates` (the update queue),
 //! `wire` (JSON objects), `html` (Telegram's HTML parser), `keyboard` and
@@ -40,6 +40,7 @@ mod links;
 mod members;
 mod methods;
 mod params;
+mod photos;
 mod state;
 mod stats;
 pub mod terminal;

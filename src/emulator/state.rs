@@ -16,6 +16,7 @@ use super::{
     inline::InlineQueryRecord,
     keyboard::Keyboard,
     limits::{Flood, Limits},
+    photos::SentPhoto,
     stats::Stats,
     updates::QueuedUpdate,
     wire,
@@ -195,6 +196,8 @@ pub(crate) enum Content {
         file_size: usize,
         caption: Option<(String, Parsed)>,
     },
+    /// A photo the bot sent, with its bytes and caption.
+    SentPhoto(Box<SentPhoto>),
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -248,12 +251,21 @@ impl StoredMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
             Content::Document { caption: Some((raw, _)), .. } => (raw.clone(), None),
+            Content::SentPhoto(photo) => photo
+                .caption
+                .as_ref()
+                .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
+                .unwrap_or_default(),
             Content::Sticker | Content::Photo | Content::Document { .. } | Content::Service(_) => {
                 (String::new(), None)
             }
         };
         let document = match &self.content {
             Content::Document { file_name, .. } => Some(file_name.clone()),
+            _ => None,
+        };
+        let photo = match &self.content {
+            Content::SentPhoto(photo) => Some(photo.bytes.to_vec()),
             _ => None,
         };
         BotMessage {
@@ -265,6 +277,7 @@ impl StoredMessage {
             edited: self.edits > 0,
             disable_link_preview: self.disable_link_preview,
             document,
+            photo,
         }
     }
 }
@@ -312,10 +325,13 @@ pub(crate) struct State {
     pub faults: Faults,
     pub stats: Stats,
     /// Files people sent, by file id: (file path for downloads, bytes).
-    pub files: HashMap<String, (String, Vec<u8>)>,
+    pub documents: HashMap<String, (String, Vec<u8>)>,
     /// Inline queries people made, by query id.
     pub inline_queries: HashMap<String, InlineQueryRecord>,
     pub next_inline_query: u64,
+    /// Photos the bot uploaded, by `file_id`, so it can send them again.
+    pub files: HashMap<String, std::sync::Arc<[u8]>>,
+    pub next_file: u64,
 }
 
 impl State {
@@ -337,9 +353,11 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
-            files: HashMap::new(),
+            documents: HashMap::new(),
             inline_queries: HashMap::new(),
             next_inline_query: 1,
+            files: HashMap::new(),
+            next_file: 0,
         }
     }
 

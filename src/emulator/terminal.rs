@@ -141,6 +141,10 @@ fn render_message(message: &BotMessage) -> String {
     if message.edited {
         out.push_str("(edited) ");
     }
+    if let Some(photo) = &message.photo {
+        // A terminal cannot show the picture; say what arrived.
+        out.push_str(&format!("(photo, {} bytes) ", photo.len()));
+    }
     out.push_str(&message.plain_text());
     out.push('\n');
     if !message.buttons.is_empty() {
@@ -243,5 +247,21 @@ mod tests {
         assert!(output.contains("(no reply from the bot)\n"), "{output}");
         assert!(output.contains("There are no buttons to press.\n"), "{output}");
         emulator.shutdown().await;
+    }
+
+    #[test]
+    fn a_photo_is_announced_with_its_caption() {
+        let message = BotMessage {
+            message_id: 1,
+            chat_id: 1,
+            text: "<b>Chart</b>".into(),
+            parse_mode: Some("HTML".into()),
+            buttons: Vec::new(),
+            edited: false,
+            disable_link_preview: false,
+            photo: Some(vec![0; 42]),
+            document: None,
+        };
+        assert_eq!(render_message(&message), "(photo, 42 bytes) Chart\n\n");
     }
 }

@@ -4,7 +4,7 @@
 use super::{
     commands::Command,
     flood::{FloodGuard, Verdict},
-    inline, members,
+    inline, members, observe,
     operator::{self, OpEnv, OperatorCommand},
     send,
     subscribe::{self, Env, Pending, SubCommand},
@@ -12,7 +12,7 @@ use super::{
 use crate::{
     app::Tribune,
     content::Lang,
-    delivery::Pacer,
+    delivery::{Observer, Pacer},
     render::{self, Action, Ctx, Effect, Reply},
     schedule::Push,
     subscription::Change,
@@ -113,15 +113,20 @@ async fn on_button_flood(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
     pending: Arc<Pending>,
+    observer: Arc<Observer>,
     me: Me,
     msg: Message,
     cmd: Command,
 ) -> HandlerResult {
+    if let Command::Stats(_) | Command::Health(_) = &cmd {
+        return observe::command(&bot, &app, &pacer, &observer, &me, &msg, &cmd).await;
+    }
     let lang = reader_lang(&app, &msg);
     let which = match &cmd {
         Command::Subscribe(args) => Some((SubCommand::Subscribe, "/subscribe", args)),
@@ -174,6 +179,8 @@ pub fn respond(ctx: &Ctx, cmd: &Command) -> Reply {
         | Command::Unsubscribe(_)
         | Command::Stop(_)
         | Command::Channels(_) => Reply::default(),
+        // Operators only, with the store and the engine, in `observe`.
+        Command::Stats(_) | Command::Health(_) => Reply::default(),
     }
 }
 

@@ -106,6 +106,13 @@ pub async fn register_menu(bot: &Bot, app: &Tribune) {
             .map(|c| teloxide::types::BotCommand::new(*c, corpus.ui.get(lang, &format!("cmd.{c}"))))
             .collect();
         commands.extend(OperatorCommand::bot_commands());
+        commands.extend(render::OPERATOR_COMMANDS.iter().map(|c| {
+            let description = match *c {
+                "stats" => "subscribers and deliveries, with a 30-day chart",
+                _ => "outbox, last delivery, errors in the last hour",
+            };
+            teloxide::types::BotCommand::new(*c, description)
+        }));
         let scope = teloxide::types::BotCommandScope::Chat {
             chat_id: teloxide::types::Recipient::Id(ChatId(operator)),
         };

@@ -3,6 +3,7 @@
 
 mod inline;
 mod menu;
+mod observe;
 pub mod operator;
 mod prisoners;
 mod reading;
@@ -12,9 +13,10 @@ pub use inline::{
     FEATURED_PRISONERS, INLINE_PAGE, InlinePage, InlineResult, inline, share_button, shared_item,
 };
 pub use menu::{
-    COMMANDS, about, edited_message, help, lang, no_arguments, non_text, stale_button, start,
-    too_long, unknown_command,
+    COMMANDS, OPERATOR_COMMANDS, about, edited_message, help, lang, no_arguments, non_text,
+    stale_button, start, too_long, unknown_command,
 };
+pub use observe::{health, stats, stats_caption};
 pub use prisoners::{card, prisoner, prisoners, prisoners_in};
 pub use reading::{
     another_excerpt, another_slogan, excerpt, pages, read, read_at, read_page, search, slogan,
