@@ -135,6 +135,8 @@ impl JobKind {
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Running,
+    /// Every chat handled (recorded once noticed, so finished jobs are not scanned again).
+    Finished,
     Cancelled,
 }
 

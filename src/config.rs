@@ -22,6 +22,12 @@ pub enum ConfigError {
     BadAdmins(String),
     #[error("{name} must be true or false, not {value:?}")]
     BadFlag { name: &'static str, value: String },
+    #[error("TRIBUNE_METRICS_ADDR must be an address and port such as 127.0.0.1:9464, not {0:?}")]
+    BadMetricsAddr(String),
+    #[error(
+        "TRIBUNE_METRICS_ADDR must be a loopback address (127.0.0.1 or [::1]), not {0}: the metrics endpoint is for a local agent or a reverse proxy, never the open internet"
+    )]
+    PublicMetricsAddr(std::net::SocketAddr),
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -70,6 +76,8 @@ pub struct Config {
     pub admins: Vec<i64>,
     /// Channels to post in, by id or `@username`.
     pub channels: Vec<String>,
+    /// Where to serve `/health` and `/metrics` (loopback only); `None`: no endpoint.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -144,6 +152,7 @@ impl Config {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
             })
             .unwrap_or_default();
+        let metrics_addr = var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose()?;
         let Paths { data_dir, messages_dir } = Paths::from_env();
         Ok(Config {
             token,
@@ -155,8 +164,16 @@ impl Config {
             paid_broadcast,
             admins,
             channels,
+            metrics_addr,
         })
     }
+}
+
+/// Parses the metrics address and refuses anything but loopback.
+pub fn metrics_addr(raw: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    let addr: std::net::SocketAddr =
+        raw.trim().parse().map_err(|_| ConfigError::BadMetricsAddr(raw.to_string()))?;
+    if addr.ip().is_loopback() { Ok(addr) } else { Err(ConfigError::PublicMetricsAddr(addr)) }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -174,5 +191,16 @@ mod tests {
         assert!(Token::parse("123456").is_err());
         assert!(Token::parse("abc:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").is_err());
         assert!(Token::parse("1:short").is_err());
+    }
+
+    #[test]
+    fn the_metrics_address_must_be_loopback() {
+        assert_eq!(metrics_addr("127.0.0.1:9464").unwrap().port(), 9464);
+        assert!(metrics_addr("[::1]:0").is_ok());
+        assert!(matches!(metrics_addr("0.0.0.0:9464"), Err(ConfigError::PublicMetricsAddr(_))));
+        assert!(matches!(metrics_addr("192.168.1.5:80"), Err(ConfigError::PublicMetricsAddr(_))));
+        assert!(matches!(metrics_addr("localhost"), Err(ConfigError::BadMetricsAddr(_))));
+        let error = metrics_addr("0.0.0.0:9464").unwrap_err().to_string();
+        assert!(error.starts_with("TRIBUNE_METRICS_ADDR must be a loopback address"), "{error}");
     }
 }

@@ -131,9 +131,27 @@ async fn serve() -> Result<()> {
     let handle = telegram::start(bot, app.clone(), options)
         .await
         .context("cannot reach the Bot API (check TELOXIDE_TOKEN and TELOXIDE_API_URL)")?;
+    let metrics = match config.metrics_addr {
+        Some(addr) => match tribune::metrics::serve(addr, app.store().clone(), handle.observer())
+            .await
+        {
+            Ok(server) => {
+                log::info!("metrics on http://{}/metrics, health on /health", server.addr());
+                Some(server)
+            }
+            Err(e) => {
+                handle.shutdown().await;
+                return Err(e).context("cannot start the metrics endpoint (TRIBUNE_METRICS_ADDR)");
+            }
+        },
+        None => None,
+    };
     log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
     wait_for_signal().await;
     log::info!("stopping: finishing updates in progress");
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     handle.shutdown().await;
     drop(control);
     app.store().flush()?;

@@ -86,6 +86,29 @@ proptest! {
             }
         }
         let _ = Start::decode(&data);
+        if let Some(item) = render::shared_item(&data) {
+            prop_assert_eq!(render::shared_item(&item.encode()), Some(item));
+        }
+    }
+
+    #[test]
+    fn inline_mode_answers_any_query_with_sendable_results(
+        query in reader_text(),
+        offset in prop_oneof![Just(String::new()), "[0-9]{1,3}", ".{0,12}"],
+        lang in 0usize..3,
+    ) {
+        let ctx = Ctx { corpus: corpus(), lang: Lang::ALL[lang], bot_username: "tribune_bot", seed: 3 };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let page = render::inline(&ctx, &query, &offset, today);
+        prop_assert!(page.results.len() <= render::INLINE_PAGE);
+        prop_assert!(page.next_offset.as_ref().is_none_or(|o| o.len() <= 64));
+        let mut ids = std::collections::HashSet::new();
+        for r in &page.results {
+            prop_assert!(!r.id.is_empty() && r.id.len() <= 64 && ids.insert(r.id.clone()));
+            prop_assert!(!r.title.trim().is_empty());
+            assert_sendable(&Reply::html(r.html.clone(), r.buttons.clone()));
+            prop_assert_eq!(Reply::html(r.html.clone(), Vec::new()).messages.len(), 1);
+        }
     }
 
     #[test]

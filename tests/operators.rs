@@ -78,7 +78,7 @@ async fn progress_over(operator: &User) -> String {
 async fn everyone_else_is_refused_every_operator_command_and_button() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
     let reader = app.user(200, "en");
-    for command in [
+    for (i, command) in [
         "/operator",
         "/broadcast Hello",
         "/cancel",
@@ -89,11 +89,20 @@ async fn everyone_else_is_refused_every_operator_command_and_button() {
         "/setprisoner ulvi-hasanli released",
         "/edits",
         "/audit",
-    ] {
-        assert_eq!(ask(&reader, command).await.plain_text(), REFUSED, "{command}");
+        "/stats",
+        "/health",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // One reader per command, so the flood allowance never answers instead.
+        let asker = app.user(300 + i as i64, "en");
+        assert_eq!(ask(&asker, command).await.plain_text(), REFUSED, "{command}");
     }
     // A real draft, then a reader forging its Send button: refused, nothing sent.
     app.tribune.subscribe(200, ChatKind::Private, Lang::En).unwrap();
+    reader.send_text("/start");
+    next(&reader).await;
     operator.send_text("/broadcast Forged?");
     let _preview = next(&operator).await;
     let card = next(&operator).await;

@@ -47,7 +47,7 @@ async fn an_excerpt_is_a_verbatim_paragraph_with_its_citation() {
         cite,
         format!("{}, {}, about {}", s.title(excerpt.lang), s.organisation, month_year(s))
     );
-    assert_eq!(labels(&first), vec![vec!["🔄 Another", "📖 Full statement"]]);
+    assert_eq!(labels(&first), vec![vec!["🔄 Another", "📖 Full statement"], vec!["📤 Share"]]);
 
     press(&user, &first, "Another");
     let second = next(&user).await;

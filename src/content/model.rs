@@ -220,6 +220,16 @@ impl Corpus {
         self.slogans.iter().find(|s| s.id == id)
     }
 
+    /// The slogan of the day: the same for everyone on `day` (digests, inline mode), each
+    /// slogan in turn.
+    pub fn slogan_of_the_day(&self, day: chrono::NaiveDate) -> Option<&Slogan> {
+        if self.slogans.is_empty() {
+            return None;
+        }
+        let day = day.to_epoch_days().unsigned_abs() as usize;
+        self.slogans.get(day % self.slogans.len())
+    }
+
     /// Every excerpt in every language, in file order.
     pub fn excerpts(&self) -> impl Iterator<Item = Excerpt<'_>> {
         self.statements.iter().flat_map(|statement| {

@@ -6,7 +6,7 @@
 //! been ready longest, so one slow group never stalls the others. One message per chat is in
 //! flight at a time, which keeps a chat's messages in order.
 
-use super::{Limits, Pacer, Transport};
+use super::{Limits, Observer, Pacer, Transport};
 use crate::{
     store::{OutboxItem, Store},
     subscription::ChatKind,
@@ -87,6 +87,7 @@ pub(super) struct Inner<T> {
     pub(super) dirty: AtomicBool,
     pub(super) stopping: AtomicBool,
     pub(super) permits: Arc<Semaphore>,
+    pub(super) observer: Arc<Observer>,
 }
 
 #[derive(Default)]
@@ -126,6 +127,7 @@ impl<T: Transport> Engine<T> {
             dirty: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            observer: Arc::new(Observer::default()),
         };
         (Engine { inner: Arc::new(inner) }, receiver)
     }
@@ -165,6 +167,7 @@ impl<T: Transport> Engine<T> {
 
     /// Runs the engine until `shutdown`. Spawn it.
     pub async fn run(self) {
+        self.inner.observer.set_running(true);
         let flusher = tokio::spawn(flush_loop(self.inner.clone()));
         while !self.inner.stopping.load(Ordering::SeqCst) {
             let Some((seq, item)) = self.next_ready().await else { continue };
@@ -181,6 +184,12 @@ impl<T: Transport> Engine<T> {
             });
         }
         let _ = flusher.await;
+        self.inner.observer.set_running(false);
+    }
+
+    /// Errors of the last hour, uptime and whether the loop runs, for health reports.
+    pub fn observer(&self) -> Arc<Observer> {
+        self.inner.observer.clone()
     }
 
     /// Stops taking new items, waits (at most `grace`) for sends in flight, and flushes.

@@ -6,11 +6,13 @@
 
 mod engine;
 mod limiter;
+mod observer;
 mod outcome;
 mod transport;
 
 pub use engine::{Engine, Event, FLUSH_EVERY, MAX_ATTEMPTS, StatsSnapshot};
 pub use limiter::{Limits, Pacer, SAFETY};
+pub use observer::{ErrorClass, Observer};
 pub use transport::{SendError, Transport};
 
 #[cfg(test)]

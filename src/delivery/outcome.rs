@@ -2,11 +2,11 @@
 //! migrated group, or deactivate a chat that is gone.
 
 use super::{
-    SendError, Transport,
+    ErrorClass, SendError, Transport,
     engine::{Event, Inner, MAX_ATTEMPTS, MAX_BACKOFF},
 };
 use crate::{
-    store::{DeliveryOutcome, OutboxItem, unix_now},
+    store::{DeliveryOutcome, OutboxItem, Tally, unix_now},
     subscription::ChatKind,
 };
 use std::{cmp::Reverse, sync::atomic::Ordering, time::Duration};
@@ -28,12 +28,15 @@ impl<T: Transport> Inner<T> {
                 if let Err(e) = self.store.mark_sent(seq, &item, message_id, now) {
                     log::error!("sent item {seq} but cannot record it: {e}");
                 }
+                self.count(Tally::Sent, now);
                 self.dirty.store(true, Ordering::Release);
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 self.done(chat, seq, started + self.limits.gap(item.kind));
             }
             Err(SendError::RetryAfter(secs)) => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.observer.record(ErrorClass::RateLimited);
+                self.count(Tally::Retried, now);
                 log::warn!(
                     "Telegram asked to slow down for {secs}s (chat of kind {:?})",
                     item.kind
@@ -45,8 +48,13 @@ impl<T: Transport> Inner<T> {
                 self.retry_later(chat, until);
             }
             Err(SendError::Migrated(to)) => self.migrate(chat, to),
-            Err(SendError::Gone(reason)) => self.gone(chat, item.kind, &reason),
+            Err(SendError::Gone(reason)) => {
+                self.observer.record(ErrorClass::Gone);
+                self.count(Tally::Deactivated, now);
+                self.gone(chat, item.kind, &reason)
+            }
             Err(SendError::Transient(reason)) => {
+                self.observer.record(ErrorClass::Transient);
                 let mut item = item;
                 item.attempts += 1;
                 if item.attempts >= MAX_ATTEMPTS {
@@ -58,6 +66,7 @@ impl<T: Transport> Inner<T> {
                     self.fail(seq, &item, &reason);
                 } else {
                     self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                    self.count(Tally::Retried, now);
                     log::warn!("temporary failure (attempt {}), retrying: {reason}", item.attempts);
                     if let Err(e) = self.store.update_item(seq, &item) {
                         log::error!("cannot record a retry: {e}");
@@ -68,6 +77,7 @@ impl<T: Transport> Inner<T> {
                 }
             }
             Err(SendError::Malformed(reason)) => {
+                self.observer.record(ErrorClass::Malformed);
                 log::error!(
                     "BUG: Telegram refused a message of edition {} as malformed: {reason}",
                     item.edition
@@ -75,18 +85,28 @@ impl<T: Transport> Inner<T> {
                 self.fail(seq, &item, &reason);
             }
             Err(SendError::Refused(reason)) => {
+                self.observer.record(ErrorClass::Malformed);
                 log::error!("Telegram refused a message of edition {}: {reason}", item.edition);
                 self.fail(seq, &item, &reason);
             }
         }
     }
 
+    /// Adds to the day's counters; a counter that cannot be written is logged, not fatal.
+    fn count(&self, tally: Tally, now: i64) {
+        if let Err(e) = self.store.count_delivery(tally, now) {
+            log::error!("cannot count a delivery: {e}");
+        }
+    }
+
     fn fail(&self, seq: u64, item: &OutboxItem, reason: &str) {
+        let now = unix_now();
         if let Err(e) =
-            self.store.mark_failed(seq, item, DeliveryOutcome::Failed, Some(reason), unix_now())
+            self.store.mark_failed(seq, item, DeliveryOutcome::Failed, Some(reason), now)
         {
             log::error!("cannot record a failed delivery: {e}");
         }
+        self.count(Tally::Failed, now);
         self.dirty.store(true, Ordering::Release);
         self.stats.failed.fetch_add(1, Ordering::Relaxed);
         self.done(item.chat_id, seq, Instant::now());

@@ -244,3 +244,28 @@ async fn a_restart_resumes_the_outbox() {
     assert_eq!(fake.order(), vec![1, 2, 3, 4, 5]);
     engine.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_outcome_is_counted_for_the_day_and_errors_for_the_hour() {
+    let s = setup(Limits::telegram(30.0, false));
+    s.store
+        .save_subscription(&Subscription::new(3, ChatKind::Private, crate::content::Lang::En))
+        .unwrap();
+    s.fake.fail(1, [SendError::Transient("connection reset".into())]);
+    s.fake.fail(2, [SendError::Malformed("can't parse entities".into())]);
+    s.fake.fail(3, [SendError::Gone("bot was blocked by the user".into())]);
+    s.fake.fail(4, [SendError::RetryAfter(1)]);
+    queue(&s, (1..=5).map(|chat| item(1, chat, ChatKind::Private, "x")).collect());
+    assert!(s.engine.wait_idle(IDLE).await);
+    let today = crate::store::day_of(crate::store::unix_now());
+    let counted = s.store.deliveries_by_day(today, today).unwrap()[0];
+    assert_eq!(
+        (counted.sent, counted.failed, counted.retried, counted.deactivated),
+        (3, 1, 2, 1),
+        "sent to 1, 4 and 5; 2 failed; 1 and 4 retried; 3 gone"
+    );
+    assert!(s.store.last_sent().unwrap().is_some());
+    // rate-limited, transient, gone, malformed
+    assert_eq!(s.engine.observer().errors_last_hour(), [1, 1, 1, 1]);
+    assert!(s.engine.observer().engine_running());
+}

@@ -41,9 +41,9 @@ pub fn compose(sub: &Subscription, inputs: &Inputs) -> Option<Composed> {
         vec![ctx.f("digest.title", &[("date", &ctx.date(&partial(inputs.today), false))])];
     let mut buttons = Vec::new();
     let mut seen = sub.seen_excerpts.clone();
-    if sub.contents.slogan && !inputs.corpus.slogans.is_empty() {
-        let day = inputs.today.to_epoch_days().unsigned_abs() as usize;
-        let slogan = &inputs.corpus.slogans[day % inputs.corpus.slogans.len()];
+    if sub.contents.slogan
+        && let Some(slogan) = inputs.corpus.slogan_of_the_day(inputs.today)
+    {
         let cite = inputs.corpus.statement(&slogan.statement).map(|s| ctx.citation(s, slogan.lang));
         blocks.push(format!("✊ <b>{}</b>\n{}", escape(&slogan.text), cite.unwrap_or_default()));
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use axum::{
     Json, Router,
     body::Bytes,
+    extract::DefaultBodyLimit,
     extract::{ConnectInfo, Path, RawQuery, State},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
@@ -36,6 +37,7 @@ pub(crate) enum Method {
     GetMyCommands,
     DeleteMyCommands,
     SendMessage,
+    SendPhoto,
     SendChatAction,
     EditMessageText,
     EditMessageReplyMarkup,
@@ -47,10 +49,11 @@ pub(crate) enum Method {
     GetChat,
     GetChatMember,
     GetChatAdministrators,
+    AnswerInlineQuery,
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 19] = [
+    pub(crate) const ALL: [Method; 21] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
@@ -59,6 +62,7 @@ impl Method {
         Method::GetMyCommands,
         Method::DeleteMyCommands,
         Method::SendMessage,
+        Method::SendPhoto,
         Method::SendChatAction,
         Method::EditMessageText,
         Method::EditMessageReplyMarkup,
@@ -70,6 +74,7 @@ impl Method {
         Method::GetChat,
         Method::GetChatMember,
         Method::GetChatAdministrators,
+        Method::AnswerInlineQuery,
     ];
 
     /// The canonical name, as the Bot API documents it.
@@ -83,6 +88,7 @@ impl Method {
             Method::GetMyCommands => "getMyCommands",
             Method::DeleteMyCommands => "deleteMyCommands",
             Method::SendMessage => "sendMessage",
+            Method::SendPhoto => "sendPhoto",
             Method::SendChatAction => "sendChatAction",
             Method::EditMessageText => "editMessageText",
             Method::EditMessageReplyMarkup => "editMessageReplyMarkup",
@@ -94,6 +100,7 @@ impl Method {
             Method::GetChat => "getChat",
             Method::GetChatMember => "getChatMember",
             Method::GetChatAdministrators => "getChatAdministrators",
+            Method::AnswerInlineQuery => "answerInlineQuery",
         }
     }
 
@@ -104,14 +111,17 @@ impl Method {
 
     /// Whether the method posts into a chat (and so meets blocks).
     pub fn sends_message(self) -> bool {
-        matches!(self, Method::SendMessage | Method::SendChatAction | Method::CopyMessage)
+        matches!(
+            self,
+            Method::SendMessage | Method::SendPhoto | Method::SendChatAction | Method::CopyMessage
+        )
     }
 
     /// Whether the method posts a new message (and so counts for the flood
-    /// limits). sendPhoto, copyMessage and the like belong here once the
-    /// emulator has them.
+    /// limits). copyMessage and the like belong here once the emulator has
+    /// them.
     pub fn sends_new_message(self) -> bool {
-        matches!(self, Method::SendMessage | Method::CopyMessage)
+        matches!(self, Method::SendMessage | Method::SendPhoto | Method::CopyMessage)
     }
 
     /// Whether the method changes a message already sent.
@@ -142,6 +152,8 @@ pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .route("/{bot}/{method}", any(handle))
         .route("/file/{bot}/{*path}", axum::routing::get(download))
+        // Telegram takes uploads up to 50 MB; the methods check their own limits.
+        .layer(DefaultBodyLimit::max(50 * 1024 * 1024))
         .fallback(|| async { reply(Err(ApiError::not_found())) })
         .with_state(emulator)
 }
@@ -190,8 +202,8 @@ async fn download(
     if bot.strip_prefix("bot") != Some(emulator.token()) {
         return reply(Err(ApiError::unauthorized()));
     }
-    let bytes =
-        emulator.with_state(|s| s.files.values().find(|(p, _)| *p == path).map(|(_, b)| b.clone()));
+    let bytes = emulator
+        .with_state(|s| s.documents.values().find(|(p, _)| *p == path).map(|(_, b)| b.clone()));
     match bytes {
         Some(bytes) => bytes.into_response(),
         None => reply(Err(ApiError::not_found())),
@@ -319,7 +331,8 @@ mod tests {
     #[test]
     fn method_names_are_case_insensitive() {
         assert_eq!(Method::parse("sendmessage"), Some(Method::SendMessage));
-        assert_eq!(Method::parse("sendPhoto"), None);
+        assert_eq!(Method::parse("sendphoto"), Some(Method::SendPhoto));
+        assert_eq!(Method::parse("sendAudio"), None);
         for m in Method::ALL {
             assert_eq!(Method::parse(m.name()), Some(m));
         }

@@ -20,7 +20,7 @@ pub struct BotMessage {
     pub message_id: i32,
     /// The chat it is in.
     pub chat_id: i64,
-    /// The text exactly as the bot sent it (raw HTML in HTML mode).
+    /// The text exactly as the bot sent it (raw HTML in HTML mode); a photo's caption.
     pub text: String,
     /// The parse mode it was sent with.
     pub parse_mode: Option<String>,
@@ -32,6 +32,8 @@ pub struct BotMessage {
     pub disable_link_preview: bool,
     /// The file name, when it is a document (`text` is then its caption).
     pub document: Option<String>,
+    /// The picture, byte for byte, when the bot sent a photo.
+    pub photo: Option<Vec<u8>>,
 }
 
 impl BotMessage {
@@ -193,9 +195,11 @@ impl Conversation {
     /// Sends a file (a document) with an optional caption; the bot can fetch it with getFile.
     pub fn send_document(&self, file_name: &str, bytes: &[u8], caption: Option<&str>) -> i32 {
         let file_id = self.emulator.with_state(|state| {
-            let n = state.files.len() + 1;
+            let n = state.documents.len() + 1;
             let file_id = format!("doc-{n}-{}", self.chat_id.unsigned_abs());
-            state.files.insert(file_id.clone(), (format!("documents/file_{n}"), bytes.to_vec()));
+            state
+                .documents
+                .insert(file_id.clone(), (format!("documents/file_{n}"), bytes.to_vec()));
             file_id
         });
         let caption =

@@ -10,7 +10,7 @@ use super::{
     error::ApiError,
     html::{self, Parsed, Strictness},
     keyboard::{self, Keyboard},
-    members,
+    members, photos,
     state::{Chat, Content, Person, State, StoredMessage, unix_now},
     wire,
 };
@@ -36,6 +36,7 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::GetMyCommands => commands::get(state, params),
         Method::DeleteMyCommands => commands::delete(state, params),
         Method::SendMessage => send_message(state, params),
+        Method::SendPhoto => photos::send_photo(state, params),
         Method::SendChatAction => {
             chat(state, params)?;
             Ok(json!(true))
@@ -50,6 +51,7 @@ pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result
         Method::GetChat => members::get_chat(state, params),
         Method::GetChatMember => members::get_chat_member(state, params),
         Method::GetChatAdministrators => members::get_chat_administrators(state, params),
+        Method::AnswerInlineQuery => super::inline::answer_inline_query(state, params),
         // Dispatched before reaching here; an empty answer is still well-formed.
         Method::GetUpdates => Ok(json!([])),
     }
@@ -257,7 +259,7 @@ fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, Api
 fn get_file(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let file_id = params.string("file_id").unwrap_or_default();
     let (path, bytes) =
-        state.files.get(&file_id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+        state.documents.get(&file_id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
     Ok(json!({
         "file_id": file_id,
         "file_unique_id": format!("u{file_id}"),

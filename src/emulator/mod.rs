@@ -13,8 +13,9 @@
 //! as `my_chat_member` updates ([`Group::add_bot`], [`Channel::add_bot_as_admin`]).
 //!
 //! Map: `api` (HTTP and dispatch), `params` (request parameters),
-//! `connection` (connections a fault can cut), `methods`, `commands` and
-//! `members` (the Bot API methods), `state` (chats, messages, people), `updates` (the update queue),
+//! `connection` (connections a fault can cut), `methods`, `commands`, `photos` and
+//! `members` (the Bot API methods), `inline` (inline queries and answers),
+//! `state` (chats, messages, people), `updates` (the update queue),
 //! `wire` (JSON objects), `html` (Telegram's HTML parser), `keyboard` and
 //! `links` (inline keyboards and the links Telegram accepts), `limits`
 //! (Telegram's rules and flood control), `faults` (injected failures),
@@ -32,12 +33,14 @@ mod error;
 mod faults;
 mod handles;
 mod html;
+mod inline;
 mod keyboard;
 mod limits;
 mod links;
 mod members;
 mod methods;
 mod params;
+mod photos;
 mod state;
 mod stats;
 pub mod terminal;
@@ -64,6 +67,7 @@ pub use error::{ApiError, ResponseParameters, WaitError};
 pub use faults::{Fault, FaultTarget};
 pub use handles::{Activity, BotMessage, CallbackAnswer, Conversation, Group, User};
 pub use html::Strictness;
+pub use inline::{InlineAnswer, InlineArticle};
 
 /// Checks `html` as Telegram's HTML parse mode would (strictly: a bare `&` is refused too);
 /// `Err` is Telegram's reason. For tests that check what the bot would send.

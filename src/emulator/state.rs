@@ -13,8 +13,10 @@ use super::{
     faults::Faults,
     handles::{BotMessage, CallbackAnswer},
     html::{Parsed, Strictness},
+    inline::InlineQueryRecord,
     keyboard::Keyboard,
     limits::{Flood, Limits},
+    photos::SentPhoto,
     stats::Stats,
     updates::QueuedUpdate,
     wire,
@@ -194,6 +196,8 @@ pub(crate) enum Content {
         file_size: usize,
         caption: Option<(String, Parsed)>,
     },
+    /// A photo the bot sent, with its bytes and caption.
+    SentPhoto(Box<SentPhoto>),
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -215,6 +219,8 @@ pub(crate) struct StoredMessage {
     /// Sent on behalf of the chat itself (`sender_chat`), as anonymous
     /// group admins do; channel posts always are.
     pub as_chat: bool,
+    /// Sent by a person through the bot's inline mode.
+    pub via_bot: bool,
 }
 
 impl StoredMessage {
@@ -231,6 +237,7 @@ impl StoredMessage {
             disable_link_preview: false,
             reply_to: None,
             as_chat: false,
+            via_bot: false,
         }
     }
 
@@ -244,12 +251,21 @@ impl StoredMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
             Content::Document { caption: Some((raw, _)), .. } => (raw.clone(), None),
+            Content::SentPhoto(photo) => photo
+                .caption
+                .as_ref()
+                .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
+                .unwrap_or_default(),
             Content::Sticker | Content::Photo | Content::Document { .. } | Content::Service(_) => {
                 (String::new(), None)
             }
         };
         let document = match &self.content {
             Content::Document { file_name, .. } => Some(file_name.clone()),
+            _ => None,
+        };
+        let photo = match &self.content {
+            Content::SentPhoto(photo) => Some(photo.bytes.to_vec()),
             _ => None,
         };
         BotMessage {
@@ -261,6 +277,7 @@ impl StoredMessage {
             edited: self.edits > 0,
             disable_link_preview: self.disable_link_preview,
             document,
+            photo,
         }
     }
 }
@@ -308,7 +325,13 @@ pub(crate) struct State {
     pub faults: Faults,
     pub stats: Stats,
     /// Files people sent, by file id: (file path for downloads, bytes).
-    pub files: HashMap<String, (String, Vec<u8>)>,
+    pub documents: HashMap<String, (String, Vec<u8>)>,
+    /// Inline queries people made, by query id.
+    pub inline_queries: HashMap<String, InlineQueryRecord>,
+    pub next_inline_query: u64,
+    /// Photos the bot uploaded, by `file_id`, so it can send them again.
+    pub files: HashMap<String, std::sync::Arc<[u8]>>,
+    pub next_file: u64,
 }
 
 impl State {
@@ -330,7 +353,11 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
+            documents: HashMap::new(),
+            inline_queries: HashMap::new(),
+            next_inline_query: 1,
             files: HashMap::new(),
+            next_file: 0,
         }
     }
 

@@ -89,7 +89,13 @@ fn press(user: &User, n: usize) -> Result<(), String> {
             Ok(())
         }
         (None, Some(url)) => Err(format!("(that button opens {url})")),
-        (None, None) => Err("(that button does nothing here)".to_owned()),
+        (None, None) => match &button.switch_inline_query {
+            Some(query) => Err(format!(
+                "(that button shares: in the chat you pick, it types @{} {query})",
+                user.emulator().bot_username()
+            )),
+            None => Err("(that button does nothing here)".to_owned()),
+        },
     }
 }
 
@@ -135,6 +141,10 @@ fn render_message(message: &BotMessage) -> String {
     if message.edited {
         out.push_str("(edited) ");
     }
+    if let Some(photo) = &message.photo {
+        // A terminal cannot show the picture; say what arrived.
+        out.push_str(&format!("(photo, {} bytes) ", photo.len()));
+    }
     out.push_str(&message.plain_text());
     out.push('\n');
     if !message.buttons.is_empty() {
@@ -162,12 +172,13 @@ mod tests {
     use super::*;
     use crate::emulator::Emulator;
 
-    /// A tiny bot: /start greets with two buttons, a press edits the greeting
+    /// A tiny bot: /start greets with three buttons, a press edits the greeting
     /// and answers, any other text is echoed.
     async fn fake_bot(bot: Bot) {
         let keyboard = InlineKeyboardMarkup::new([[
             InlineKeyboardButton::callback("Another", "another"),
             InlineKeyboardButton::callback("Full statement", "full"),
+            InlineKeyboardButton::switch_inline_query("Share", "s_x"),
         ]]);
         let mut offset = 0;
         while let Ok(updates) = bot.get_updates().offset(offset).timeout(10).await {
@@ -202,7 +213,7 @@ mod tests {
         let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse().unwrap());
         let bot_task = tokio::spawn(fake_bot(bot));
         let user = emulator.user(1001, "Reader", Some("en"));
-        let input: &[u8] = b"/start\n1\nhello\n9\n/quit\nnot reached\n";
+        let input: &[u8] = b"/start\n1\n3\nhello\n9\n/quit\nnot reached\n";
         let mut output = Vec::new();
         let pace =
             Pace { reply_timeout: Duration::from_secs(5), settle: Duration::from_millis(200) };
@@ -210,9 +221,10 @@ mod tests {
         let output = String::from_utf8(output).unwrap();
         assert!(output.starts_with(BANNER), "{output}");
         for expected in [
-            "Welcome & hello\n[1] Another  [2] Full statement\n",
-            "(edited) Another excerpt\n[1] Another  [2] Full statement\n",
+            "Welcome & hello\n[1] Another  [2] Full statement  [3] Share\n",
+            "(edited) Another excerpt\n[1] Another  [2] Full statement  [3] Share\n",
             "(notice) Loading\n",
+            "(that button shares: in the chat you pick, it types @tribune_test_bot s_x)\n",
             "echo: hello\n",
             "There is no button 9.\n",
         ] {
@@ -235,5 +247,21 @@ mod tests {
         assert!(output.contains("(no reply from the bot)\n"), "{output}");
         assert!(output.contains("There are no buttons to press.\n"), "{output}");
         emulator.shutdown().await;
+    }
+
+    #[test]
+    fn a_photo_is_announced_with_its_caption() {
+        let message = BotMessage {
+            message_id: 1,
+            chat_id: 1,
+            text: "<b>Chart</b>".into(),
+            parse_mode: Some("HTML".into()),
+            buttons: Vec::new(),
+            edited: false,
+            disable_link_preview: false,
+            photo: Some(vec![0; 42]),
+            document: None,
+        };
+        assert_eq!(render_message(&message), "(photo, 42 bytes) Chart\n\n");
     }
 }

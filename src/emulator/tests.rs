@@ -18,6 +18,7 @@ use super::*;
 mod faults;
 mod limits;
 mod members;
+mod photos;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -267,7 +268,7 @@ async fn commands_blocking_and_plain_http() {
         .unwrap();
     let form: Value = form.json().await.unwrap();
     assert_eq!(form["result"]["text"], "a & b");
-    let missing = http.post(format!("{base}/sendPhoto")).send().await.unwrap();
+    let missing = http.post(format!("{base}/sendAudio")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body, json!({"ok": false, "error_code": 404, "description": "Not Found"}));

@@ -175,11 +175,24 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
                 }
             }
         }
+        Content::SentPhoto(sent) => {
+            json["photo"] = super::photos::sizes(sent);
+            if let Some((_, _, parsed)) = &sent.caption {
+                json["caption"] = json!(parsed.text);
+                if !parsed.entities.is_empty() {
+                    json["caption_entities"] =
+                        Value::Array(parsed.entities.iter().map(entity).collect());
+                }
+            }
+        }
         Content::Service(fields) => {
             for (key, value) in fields.as_object().into_iter().flatten() {
                 json[key] = value.clone();
             }
         }
+    }
+    if m.via_bot {
+        json["via_bot"] = super::inline::via_bot();
     }
     if let Some(keyboard) = &m.keyboard {
         json["reply_markup"] = json!({ "inline_keyboard": keyboard.json });

@@ -22,6 +22,10 @@
 //!   `messages/` in this order (see `content::edits` for the precedence).
 //! - `drafts`: id → [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
 //! - `jobs`: edition → [`Job`](crate::broadcast::Job): broadcasts, withdrawals, corrections.
+//! - `stats`: counts only, never a chat id. `d` ++ day (u32, days since 1970-01-01 UTC) ++
+//!   tally (u8: 0 sent, 1 failed, 2 retried, 3 deactivated) → u64, added by a merge operator;
+//!   `s` ++ day → [`SubscriberCounts`] as JSON (one snapshot a day, from the first day
+//!   Tribune ran with this tree); `last_sent` → u64 Unix seconds (merged by keeping the latest).
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -42,6 +46,7 @@ pub mod backup;
 mod gate;
 mod operator;
 mod outbox;
+mod stats;
 mod subs;
 
 pub use operator::{AuditEntry, Launch, StoredEdit};
@@ -49,6 +54,7 @@ pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
+pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 
 use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -126,6 +132,7 @@ pub struct Store {
     edits: sled::Tree,
     drafts: sled::Tree,
     jobs: sled::Tree,
+    stats: sled::Tree,
 }
 
 /// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
@@ -183,8 +190,10 @@ impl Store {
             edits: db.open_tree("edits")?,
             drafts: db.open_tree("drafts")?,
             jobs: db.open_tree("jobs")?,
+            stats: db.open_tree("stats")?,
             db,
         };
+        store.stats.set_merge_operator(stats::merge);
         match store.meta.get(SCHEMA_KEY)? {
             None => {
                 store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;

@@ -245,16 +245,22 @@ impl Store {
         self.jobs.get(edition.to_be_bytes())?.map(|raw| from_json(&raw, "job")).transpose()
     }
 
-    /// Jobs still running, oldest first.
+    /// Jobs still running, oldest first. Jobs found finished are marked so.
     pub fn running_jobs(&self) -> Result<Vec<(u64, Job)>> {
         let mut found = Vec::new();
         for entry in self.jobs.iter() {
             let (key, raw) = entry?;
-            let job: Job = from_json(&raw, "job")?;
-            if job.state == JobState::Running
-                && !self.progress(u64_at(&key, 0), job.total)?.finished()
-            {
-                found.push((u64_at(&key, 0), job));
+            let mut job: Job = from_json(&raw, "job")?;
+            if job.state != JobState::Running {
+                continue;
+            }
+            let edition = u64_at(&key, 0);
+            if self.progress(edition, job.total)?.finished() {
+                job.state = JobState::Finished;
+                let _writing = self.writing()?;
+                self.jobs.insert(key, to_json(&job)?)?;
+            } else {
+                found.push((edition, job));
             }
         }
         Ok(found)
@@ -265,6 +271,9 @@ impl Store {
     pub fn cancel_job(&self, edition: u64) -> Result<Option<usize>> {
         let _writing = self.writing()?;
         let Some(mut job) = self.job(edition)? else { return Ok(None) };
+        if job.state != JobState::Running {
+            return Ok(None);
+        }
         job.state = JobState::Cancelled;
         self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
         let mut removed = 0;

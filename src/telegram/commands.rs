@@ -26,6 +26,9 @@ pub enum Command {
     Channels(String),
     Lang(String),
     About(String),
+    // Operators only (`OPERATOR_COMMANDS`): not in the public menu.
+    Stats(String),
+    Health(String),
 }
 
 /// Registers the command menu: English as the default, and one list per other language.
@@ -50,6 +53,7 @@ pub async fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::OPERATOR_COMMANDS;
 
     #[test]
     fn the_menu_lists_exactly_the_parsed_commands() {
@@ -57,7 +61,8 @@ mod tests {
             .into_iter()
             .map(|c| c.command.trim_start_matches('/').to_string())
             .collect();
-        assert_eq!(parsed, COMMANDS.to_vec());
+        let expected: Vec<&str> = COMMANDS.iter().chain(OPERATOR_COMMANDS).copied().collect();
+        assert_eq!(parsed, expected);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::{
     commands::Command,
     flood::{FloodGuard, Verdict},
-    members,
+    inline, members, observe,
     operator::{self, OpEnv, OperatorCommand},
     send,
     subscribe::{self, Env, Pending, SubCommand},
@@ -12,7 +12,7 @@ use super::{
 use crate::{
     app::Tribune,
     content::Lang,
-    delivery::Pacer,
+    delivery::{Observer, Pacer},
     render::{self, Action, Ctx, Effect, Reply},
     schedule::Push,
     subscription::Change,
@@ -39,6 +39,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                     dptree::filter(|m: Message| m.migrate_to_chat_id().is_some())
                         .endpoint(members::on_migration),
                 )
+                .branch(dptree::filter(inline::sent_via_me).endpoint(inline::ignore))
                 .branch(dptree::filter_map(over_allowance).endpoint(on_flood))
                 .branch(
                     dptree::entry()
@@ -59,6 +60,7 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                 .branch(dptree::endpoint(on_callback)),
         )
         .branch(Update::filter_my_chat_member().endpoint(members::on_my_chat_member))
+        .branch(Update::filter_inline_query().endpoint(inline::on_inline_query))
 }
 
 /// `Some` when a message would be answered but its chat is over its allowance.
@@ -111,15 +113,20 @@ async fn on_button_flood(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
     pending: Arc<Pending>,
+    observer: Arc<Observer>,
     me: Me,
     msg: Message,
     cmd: Command,
 ) -> HandlerResult {
+    if let Command::Stats(_) | Command::Health(_) = &cmd {
+        return observe::command(&bot, &app, &pacer, &observer, &me, &msg, &cmd).await;
+    }
     let lang = reader_lang(&app, &msg);
     let which = match &cmd {
         Command::Subscribe(args) => Some((SubCommand::Subscribe, "/subscribe", args)),
@@ -174,6 +181,8 @@ pub fn respond(ctx: &Ctx, cmd: &Command) -> Reply {
         | Command::Unsubscribe(_)
         | Command::Stop(_)
         | Command::Channels(_) => Reply::default(),
+        // Operators only, with the store and the engine, in `observe`.
+        Command::Stats(_) | Command::Health(_) => Reply::default(),
     }
 }
 

@@ -5,7 +5,9 @@ pub mod access;
 pub mod commands;
 pub mod flood;
 pub mod handlers;
+pub mod inline;
 pub mod members;
+pub mod observe;
 pub mod operator;
 pub mod send;
 pub mod subscribe;
@@ -82,8 +84,13 @@ pub async fn start(
         Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
         Err(e) => log::error!("cannot read the outbox: {e}"),
     }
+    let observer = engine.observer();
     let engine_task = tokio::spawn(engine.clone().run());
     let mut background = Vec::new();
+    background.push(tokio::spawn(crate::stats::snapshot_daily(
+        app.store().clone(),
+        Duration::from_secs(600),
+    )));
     let push: Push = {
         let engine = engine.clone();
         Arc::new(move |items| engine.push(items))
@@ -124,7 +131,8 @@ pub async fn start(
             pending,
             push.clone(),
             flood,
-            tasks.clone()
+            tasks.clone(),
+            observer
         ])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
@@ -224,6 +232,11 @@ impl BotHandle {
     /// Whether the dispatcher stopped by itself (it only does when it could not start).
     pub fn is_finished(&self) -> bool {
         self.dispatcher.is_finished()
+    }
+
+    /// The delivery engine's health: errors of the last hour, uptime, whether it runs.
+    pub fn observer(&self) -> Arc<crate::delivery::Observer> {
+        self.engine.observer()
     }
 
     /// The delivery engine, for counters and tests.

@@ -106,6 +106,13 @@ pub async fn register_menu(bot: &Bot, app: &Tribune) {
             .map(|c| teloxide::types::BotCommand::new(*c, corpus.ui.get(lang, &format!("cmd.{c}"))))
             .collect();
         commands.extend(OperatorCommand::bot_commands());
+        commands.extend(render::OPERATOR_COMMANDS.iter().map(|c| {
+            let description = match *c {
+                "stats" => "subscribers and deliveries, with a 30-day chart",
+                _ => "outbox, last delivery, errors in the last hour",
+            };
+            teloxide::types::BotCommand::new(*c, description)
+        }));
         let scope = teloxide::types::BotCommandScope::Chat {
             chat_id: teloxide::types::Recipient::Id(ChatId(operator)),
         };
@@ -385,7 +392,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &start, 0.0);
     let request = env.bot.send_message(chat, &first).parse_mode(ParseMode::Html);
     let sent = send::with_retry_after(|| request.clone().send()).await?;
-    if job.state == JobState::Cancelled || start.finished() {
+    if job.state != JobState::Running || start.finished() {
         return Ok(());
     }
     let (bot, username) = (env.bot.clone(), env.me.username().to_string());
@@ -407,7 +414,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
                 }
                 last = text;
             }
-            if job.state == JobState::Cancelled || now.finished() {
+            if job.state != JobState::Running || now.finished() {
                 return;
             }
         }

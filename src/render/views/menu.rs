@@ -24,6 +24,10 @@ pub const COMMANDS: [&str; 16] = [
     "about",
 ];
 
+/// Commands only operators (`TRIBUNE_ADMINS`) may use: parsed, never in the public menu or
+/// `/help`. Every one re-checks the caller's id.
+pub const OPERATOR_COMMANDS: &[&str] = &["stats", "health"];
+
 /// `/start [payload]`: the welcome menu, or what a deep link points at.
 pub fn start(ctx: &Ctx, payload: &str) -> Reply {
     let found = match Start::decode(payload) {

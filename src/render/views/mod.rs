@@ -1,16 +1,22 @@
 //! One function per thing a reader can ask for. Each takes a [`Ctx`] and the command's
 //! arguments as typed, and returns a [`Reply`]; none fails: bad input gets a helpful reply.
 
+mod inline;
 mod menu;
+mod observe;
 pub mod operator;
 mod prisoners;
 mod reading;
 mod settings;
 
-pub use menu::{
-    COMMANDS, about, edited_message, help, lang, no_arguments, non_text, stale_button, start,
-    too_long, unknown_command,
+pub use inline::{
+    FEATURED_PRISONERS, INLINE_PAGE, InlinePage, InlineResult, inline, share_button, shared_item,
 };
+pub use menu::{
+    COMMANDS, OPERATOR_COMMANDS, about, edited_message, help, lang, no_arguments, non_text,
+    stale_button, start, too_long, unknown_command,
+};
+pub use observe::{health, stats, stats_caption};
 pub use prisoners::{card, prisoner, prisoners, prisoners_in};
 pub use reading::{
     another_excerpt, another_slogan, excerpt, pages, read, read_at, read_page, search, slogan,

@@ -73,6 +73,7 @@ pub fn progress(
     ];
     match state {
         JobState::Cancelled => ctx.f("op.progress_cancelled", &args),
+        JobState::Finished => ctx.f("op.progress_done", &args),
         JobState::Running if p.finished() => ctx.f("op.progress_done", &args),
         JobState::Running => {
             let eta = p.eta_secs(rate).map_or_else(|| "…".to_string(), duration);

@@ -1,7 +1,7 @@
 use super::{MAX_QUERY_CHARS, quoted};
 use crate::{
     content::{ExcerptKey, Group, Lang, Prisoner, search},
-    render::{Action, Button, Ctx, Reply, html::escape},
+    render::{Action, Button, Ctx, Reply, Start, html::escape},
 };
 
 /// `/prisoners [group]`: everyone named, grouped, with counts; or one group.
@@ -133,10 +133,11 @@ pub fn card(ctx: &Ctx, p: &Prisoner) -> Reply {
     if let Some(key) = quoted_at {
         row.push(Button::action(ctx.t("btn.full"), Action::ReadAt(key)));
     }
-    Reply::html(text, vec![row])
+    let share = vec![super::share_button(ctx, &Start::Prisoner(p.id.clone()))];
+    Reply::html(text, vec![row, share])
 }
 
-fn display_name(ctx: &Ctx, p: &Prisoner) -> String {
+pub(super) fn display_name(ctx: &Ctx, p: &Prisoner) -> String {
     match &p.name {
         Some(name) => name.clone(),
         None => ctx.f("prisoner.unnamed", &[("affiliation", &p.affiliation)]),

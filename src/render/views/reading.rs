@@ -2,7 +2,7 @@ use super::{MAX_QUERY_CHARS, nav, quoted};
 use crate::{
     content::{Excerpt, ExcerptKey, Lang, Slogan, Statement, search},
     render::{
-        Action, Button, Ctx, Reply,
+        Action, Button, Ctx, Reply, Start,
         html::{escape, split_plain, visible_len},
     },
 };
@@ -58,19 +58,27 @@ pub fn another_excerpt(
 
 /// An excerpt as a quote with its citation, and buttons for another one and the full text.
 pub fn excerpt_reply(ctx: &Ctx, excerpt: Excerpt, from: Option<&str>) -> Reply {
-    let text = format!(
-        "<blockquote>{}</blockquote>\n{}",
-        escape(excerpt.text),
-        ctx.citation(excerpt.statement, excerpt.lang)
-    );
-    let buttons = vec![vec![
-        Button::action(
-            ctx.t("btn.another"),
-            Action::AnotherExcerpt { after: excerpt.key(), same_statement: from.is_some() },
-        ),
-        Button::action(ctx.t("btn.full"), Action::ReadAt(excerpt.key())),
-    ]];
+    let text = quote_html(ctx, &excerpt, excerpt.text);
+    let buttons = vec![
+        vec![
+            Button::action(
+                ctx.t("btn.another"),
+                Action::AnotherExcerpt { after: excerpt.key(), same_statement: from.is_some() },
+            ),
+            Button::action(ctx.t("btn.full"), Action::ReadAt(excerpt.key())),
+        ],
+        vec![super::share_button(ctx, &Start::Excerpt(excerpt.key()))],
+    ];
     Reply::html(text, buttons)
+}
+
+/// `text` (an excerpt's words, whole or cut) as a quote, with the excerpt's citation.
+pub(super) fn quote_html(ctx: &Ctx, excerpt: &Excerpt, text: &str) -> String {
+    format!(
+        "<blockquote>{}</blockquote>\n{}",
+        escape(text),
+        ctx.citation(excerpt.statement, excerpt.lang)
+    )
 }
 
 /// `/slogan`: a slogan with its source.
@@ -94,10 +102,13 @@ pub(super) fn slogan_reply(ctx: &Ctx, slogan: &Slogan) -> Reply {
     let statement = ctx.corpus.statement(&slogan.statement);
     let cite = statement.map(|s| ctx.citation(s, slogan.lang)).unwrap_or_default();
     let text = format!("✊ <b>{}</b>\n\n{cite}", escape(&slogan.text));
-    let buttons = vec![vec![Button::action(
-        ctx.t("btn.another_slogan"),
-        Action::AnotherSlogan { after: Some(slogan.id.clone()) },
-    )]];
+    let buttons = vec![vec![
+        Button::action(
+            ctx.t("btn.another_slogan"),
+            Action::AnotherSlogan { after: Some(slogan.id.clone()) },
+        ),
+        super::share_button(ctx, &Start::Slogan(Some(slogan.id.clone()))),
+    ]];
     Reply::html(text, buttons)
 }
 
