@@ -75,6 +75,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 async fn serve() -> Result<()> {
+    // Listen for signals before anything starts: a SIGTERM during start-up then stops the bot
+    // cleanly once it is up, instead of killing it with the default action.
+    let stop = shutdown_signal();
     let config = Config::from_env()?;
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
@@ -93,7 +96,7 @@ async fn serve() -> Result<()> {
         .await
         .context("cannot reach the Bot API (check TELOXIDE_TOKEN and TELOXIDE_API_URL)")?;
     log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
-    wait_for_signal().await;
+    stop.await;
     log::info!("stopping: finishing updates in progress");
     handle.shutdown().await;
     app.store().flush()?;
@@ -180,24 +183,32 @@ fn report_source(source: ContentSource) {
     }
 }
 
-async fn wait_for_signal() {
+/// Resolves at the first SIGTERM or Ctrl-C. The handlers are installed when this is called,
+/// not when the future is first polled, so no signal is missed in between.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
