@@ -215,7 +215,10 @@ async fn serve(
         let delay = match fault.map(|f| faults::resolve(state, f, chat_id)) {
             Some(Injected::Answer(error)) => return (Some(Err(error)), None),
             Some(Injected::Drop) => return (None, None),
-            Some(Injected::Delay(delay)) => Some(delay),
+            Some(Injected::Delay(delay)) => {
+                state.stats.delayed += 1;
+                Some(delay)
+            }
             None => None,
         };
         let result = check_limits(state, method, &params, chat_id, now)
