@@ -175,6 +175,17 @@ impl Conversation {
 
     /// Posts a message from `from`; `as_chat` sends it on behalf of the chat.
     pub(crate) fn post_as(&self, from: Person, as_chat: bool, content: Content) -> i32 {
+        self.post_update(from, as_chat, content, "message")
+    }
+
+    /// Posts a message from `from` as an update of `kind` ("message", "channel_post").
+    pub(crate) fn post_update(
+        &self,
+        from: Person,
+        as_chat: bool,
+        content: Content,
+        kind: &'static str,
+    ) -> i32 {
         let id = self.emulator.with_state(|state| {
             let chat = state
                 .chats
@@ -189,7 +200,7 @@ impl Conversation {
             message.as_chat = as_chat;
             let id = chat.store(message);
             let json = state.message_json(self.chat_id, id).unwrap_or_default();
-            state.enqueue("message", json);
+            state.enqueue(kind, json);
             id
         });
         self.emulator.notify();
@@ -201,6 +212,11 @@ impl Conversation {
     /// # Panics
     /// If there is no such message from this person: a mistake in the test.
     pub fn edit_text(&self, message_id: i32, new_text: &str) {
+        self.edit_update(message_id, new_text, "edited_message");
+    }
+
+    /// Edits one of this person's text messages, as an update of `kind`.
+    pub(crate) fn edit_update(&self, message_id: i32, new_text: &str, kind: &'static str) {
         self.emulator.with_state(|state| {
             let chat = state.chats.get_mut(&self.chat_id).expect("registered chat");
             let message = chat
@@ -213,7 +229,7 @@ impl Conversation {
             message.edits += 1;
             message.edit_date = Some(super::state::unix_now());
             let json = state.message_json(self.chat_id, message_id).unwrap_or_default();
-            state.enqueue("edited_message", json);
+            state.enqueue(kind, json);
         });
         self.emulator.notify();
     }

@@ -33,6 +33,7 @@ mod faults;
 mod handles;
 mod html;
 mod keyboard;
+mod kinds;
 mod limits;
 mod links;
 mod members;

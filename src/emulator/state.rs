@@ -187,6 +187,8 @@ pub(crate) enum Content {
     },
     Sticker,
     Photo,
+    /// A poll: its `Poll` object.
+    Poll(Value),
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -236,7 +238,9 @@ impl StoredMessage {
     pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
-            Content::Sticker | Content::Photo | Content::Service(_) => (String::new(), None),
+            Content::Sticker | Content::Photo | Content::Poll(_) | Content::Service(_) => {
+                (String::new(), None)
+            }
         };
         BotMessage {
             message_id: self.id,
@@ -292,6 +296,8 @@ pub(crate) struct State {
     pub flood: Flood,
     pub faults: Faults,
     pub stats: Stats,
+    /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
+    pub every_kind: bool,
 }
 
 impl State {
@@ -313,6 +319,7 @@ impl State {
             flood: Flood::default(),
             faults: Faults::default(),
             stats: Stats::default(),
+            every_kind: false,
         }
     }
 

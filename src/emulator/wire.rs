@@ -159,6 +159,7 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
         }
         Content::Sticker => json["sticker"] = sticker(m.id),
         Content::Photo => json["photo"] = photo(m.id),
+        Content::Poll(poll) => json["poll"] = poll.clone(),
         Content::Service(fields) => {
             for (key, value) in fields.as_object().into_iter().flatten() {
                 json[key] = value.clone();
