@@ -1,6 +1,6 @@
 //! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -22,6 +22,20 @@ pub enum ConfigError {
     BadAdmins(String),
     #[error("{name} must be true or false, not {value:?}")]
     BadFlag { name: &'static str, value: String },
+    #[error(
+        "TRIBUNE_WEBHOOK_URL must be the public https:// URL Telegram sends updates to (http:// only for 127.0.0.1 or localhost), not {0:?}"
+    )]
+    BadWebhookUrl(String),
+    #[error(
+        "TRIBUNE_WEBHOOK_LISTEN must be an address and port to listen on, like 127.0.0.1:8080, not {0:?}"
+    )]
+    BadWebhookListen(String),
+    #[error(
+        "TRIBUNE_WEBHOOK_SECRET must be 1 to 256 characters, each a letter, a digit, _ or - (its value is not shown)"
+    )]
+    BadWebhookSecret,
+    #[error("webhook mode needs {0} (see .env.example)")]
+    MissingWebhook(&'static str),
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -52,6 +66,81 @@ impl fmt::Debug for Token {
     }
 }
 
+/// The secret Telegram sends with every webhook request. Never printed, compared in constant
+/// time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Telegram's rule: 1 to 256 characters of `A-Z`, `a-z`, `0-9`, `_` and `-`.
+    pub fn parse(raw: &str) -> Result<WebhookSecret, ConfigError> {
+        let raw = raw.trim();
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if (1..=256).contains(&raw.len()) && raw.bytes().all(allowed) {
+            Ok(WebhookSecret(raw.to_string()))
+        } else {
+            Err(ConfigError::BadWebhookSecret)
+        }
+    }
+
+    /// The secret itself, for the one place that needs it: `setWebhook`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `given` is the secret. Every byte of the secret is looked at whatever `given`
+    /// is, so the time taken does not tell an attacker how much of a guess was right.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        let mut diff = u8::from(given.len() != expected.len());
+        for (i, byte) in expected.iter().enumerate() {
+            diff |= byte ^ given.get(i).copied().unwrap_or(0);
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+/// Webhook mode (`serve --webhook`): Telegram posts updates to `url`, a reverse proxy
+/// forwards them to `listen`.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The public URL given to Telegram (`TRIBUNE_WEBHOOK_URL`); its path is the path served.
+    pub url: reqwest::Url,
+    /// Where Tribune listens (`TRIBUNE_WEBHOOK_LISTEN`, default 127.0.0.1:8080).
+    pub listen: SocketAddr,
+    pub secret: WebhookSecret,
+}
+
+impl Webhook {
+    /// The webhook settings, when `TRIBUNE_WEBHOOK_URL` is set.
+    pub fn from_env() -> Result<Option<Webhook>, ConfigError> {
+        let Some(raw) = var("TRIBUNE_WEBHOOK_URL") else { return Ok(None) };
+        let url = reqwest::Url::parse(raw.trim())
+            .ok()
+            .filter(|u| match u.scheme() {
+                "https" => true,
+                "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+                _ => false,
+            })
+            .ok_or_else(|| ConfigError::BadWebhookUrl(raw.clone()))?;
+        let listen = var("TRIBUNE_WEBHOOK_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::BadWebhookListen(listen.clone()))?;
+        let secret = var("TRIBUNE_WEBHOOK_SECRET")
+            .ok_or(ConfigError::MissingWebhook("TRIBUNE_WEBHOOK_SECRET"))?;
+        let secret = WebhookSecret::parse(&secret)?;
+        Ok(Some(Webhook { url, listen, secret }))
+    }
+}
+
 /// Everything `serve` needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -70,6 +159,8 @@ pub struct Config {
     pub admins: Vec<i64>,
     /// Channels to post in, by id or `@username`.
     pub channels: Vec<String>,
+    /// Webhook settings, when `TRIBUNE_WEBHOOK_URL` is set (used by `serve --webhook`).
+    pub webhook: Option<Webhook>,
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -145,6 +236,7 @@ impl Config {
             })
             .unwrap_or_default();
         let Paths { data_dir, messages_dir } = Paths::from_env();
+        let webhook = Webhook::from_env()?;
         Ok(Config {
             token,
             api_url,
@@ -155,6 +247,7 @@ impl Config {
             paid_broadcast,
             admins,
             channels,
+            webhook,
         })
     }
 }
@@ -174,5 +267,20 @@ mod tests {
         assert!(Token::parse("123456").is_err());
         assert!(Token::parse("abc:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").is_err());
         assert!(Token::parse("1:short").is_err());
+    }
+
+    #[test]
+    fn webhook_secrets_follow_telegrams_rule_and_never_print() {
+        let secret = WebhookSecret::parse("Abc_123-xyz").unwrap();
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(<redacted>)");
+        assert!(secret.matches(b"Abc_123-xyz"));
+        for wrong in [&b""[..], b"Abc_123-xy", b"Abc_123-xyz0", b"abc_123-xyz", b"Abc_123-xyZ"] {
+            assert!(!secret.matches(wrong), "{wrong:?}");
+        }
+        assert!(WebhookSecret::parse("").is_err());
+        assert!(WebhookSecret::parse("has space").is_err());
+        assert!(WebhookSecret::parse("ünïcode").is_err());
+        assert!(WebhookSecret::parse(&"a".repeat(257)).is_err());
+        assert!(WebhookSecret::parse(&"a".repeat(256)).is_ok());
     }
 }

@@ -24,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the bot against Telegram (needs TELOXIDE_TOKEN; see .env.example).
-    Serve,
+    Serve {
+        /// Take updates from Telegram's webhook (behind a reverse proxy) instead of long
+        /// polling; needs TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET.
+        #[arg(long)]
+        webhook: bool,
+    },
     /// Try the bot in this terminal, with no token: a local Bot API emulator, the real bot,
     /// and you as one user. Nothing leaves this machine.
     Demo {
@@ -66,7 +71,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Serve => serve().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve { webhook } => serve(webhook).await.map(|()| ExitCode::SUCCESS),
         Cmd::Demo { lang, data_dir } => demo(&lang, data_dir).await.map(|()| ExitCode::SUCCESS),
         Cmd::Check => Ok(check()),
         Cmd::Import => import(),
@@ -74,11 +79,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn serve() -> Result<()> {
+async fn serve(webhook: bool) -> Result<()> {
     // Listen for signals before anything starts: a SIGTERM during start-up then stops the bot
     // cleanly once it is up, instead of killing it with the default action.
     let stop = shutdown_signal();
     let config = Config::from_env()?;
+    let webhook = match (webhook, &config.webhook) {
+        (true, None) => bail!(
+            "serve --webhook needs TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET (see .env.example)"
+        ),
+        (true, Some(hook)) => Some(hook.clone()),
+        (false, Some(_)) => {
+            log::info!("TRIBUNE_WEBHOOK_URL is set but --webhook was not given: long polling");
+            None
+        }
+        (false, None) => None,
+    };
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
     let app = Arc::new(app.with_operators(config.admins.clone()));
@@ -90,6 +106,7 @@ async fn serve() -> Result<()> {
         poll_timeout: config.poll_timeout,
         limits: Limits::telegram(f64::from(config.rate_limit), config.paid_broadcast),
         channels: config.channels.clone(),
+        webhook,
         ..ServeOptions::default()
     };
     let handle = telegram::start(bot, app.clone(), options)

@@ -31,6 +31,7 @@ pub(crate) enum Method {
     GetMe,
     GetUpdates,
     GetWebhookInfo,
+    SetWebhook,
     DeleteWebhook,
     SetMyCommands,
     GetMyCommands,
@@ -47,10 +48,11 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 16] = [
+    pub(crate) const ALL: [Method; 17] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
+        Method::SetWebhook,
         Method::DeleteWebhook,
         Method::SetMyCommands,
         Method::GetMyCommands,
@@ -72,6 +74,7 @@ impl Method {
             Method::GetMe => "getMe",
             Method::GetUpdates => "getUpdates",
             Method::GetWebhookInfo => "getWebhookInfo",
+            Method::SetWebhook => "setWebhook",
             Method::DeleteWebhook => "deleteWebhook",
             Method::SetMyCommands => "setMyCommands",
             Method::GetMyCommands => "getMyCommands",
@@ -258,6 +261,9 @@ async fn get_updates(emulator: &Emulator, params: &Params) -> Result<Value, ApiE
         }
         _ => None,
     };
+    if emulator.with_state(|state| state.webhook.is_some()) {
+        return Err(super::webhook::conflict());
+    }
     let generation = emulator.with_state(|state| {
         if let Some(offset) = params.int("offset") {
             state.confirm(offset);

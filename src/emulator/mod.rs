@@ -43,6 +43,7 @@ mod state;
 mod stats;
 pub mod terminal;
 mod updates;
+mod webhook;
 mod wire;
 
 #[cfg(test)]
@@ -76,6 +77,7 @@ pub use limits::Limits;
 pub use state::RequestRecord;
 pub use stats::Stats;
 pub use terminal::run_terminal;
+pub use webhook::SECRET_HEADER;
 
 use state::{BOT_ID, BOT_USERNAME, BotStatus, Chat, ChatKind, DEFAULT_MEMBER_ID, Person, State};
 
@@ -124,6 +126,7 @@ impl Emulator {
             }
         });
         *lock(&emulator.inner.server) = Some((stop, task));
+        tokio::spawn(webhook::push(emulator.clone()));
         log::debug!("emulator: listening on {addr}");
         Ok(emulator)
     }

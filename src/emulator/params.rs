@@ -30,6 +30,11 @@ impl Params {
             for (key, value) in form_pairs(&String::from_utf8_lossy(body)) {
                 map.insert(key, Value::String(value));
             }
+        } else if content_type.starts_with("multipart/form-data") {
+            // teloxide sends setWebhook (which may carry a certificate) as a multipart form.
+            for (key, value) in multipart_fields(&content_type, body)? {
+                map.insert(key, Value::String(value));
+            }
         } else if content_type.starts_with("multipart/") {
             return Err(ApiError::bad_request("the emulator does not accept multipart requests"));
         }
@@ -100,6 +105,44 @@ impl Params {
     }
 }
 
+/// The text fields of a `multipart/form-data` body (files are not taken: the emulator
+/// has no use for them).
+fn multipart_fields(content_type: &str, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let bad = || ApiError::bad_request("can't parse multipart form");
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .map(|b| b.trim_matches('"'))
+        .ok_or_else(bad)?;
+    // The content type was lowercased; the boundary in the body may not be.
+    let body = String::from_utf8_lossy(body);
+    let start = body.to_ascii_lowercase().find(&format!("--{boundary}")).ok_or_else(bad)?;
+    let delimiter = body[start..start + 2 + boundary.len()].to_string();
+    let mut fields = Vec::new();
+    for part in body[start..].split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (headers, value) = part.split_once("\r\n\r\n").ok_or_else(bad)?;
+        let disposition = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .ok_or_else(bad)?;
+        if disposition.contains("filename=") {
+            continue;
+        }
+        let name = disposition
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("name="))
+            .next()
+            .map(|n| n.trim_matches('"').to_owned())
+            .ok_or_else(bad)?;
+        fields.push((name, value.strip_suffix("\r\n").unwrap_or(value).to_owned()));
+    }
+    Ok(fields)
+}
+
 /// Decodes `a=1&b=x%20y` pairs (query strings and form bodies).
 fn form_pairs(input: &str) -> Vec<(String, String)> {
     input
@@ -154,6 +197,20 @@ mod tests {
             ]
         );
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn multipart_text_fields_are_read_and_files_skipped() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\nhttp://a/b\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"certificate\"; filename=\"c\"\r\n\
+                    Content-Type: application/octet-stream\r\n\r\nBYTES\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"secret_token\"\r\n\r\nab_c\r\n--XyZ--\r\n";
+        let p = Params::from_request(None, "multipart/form-data; boundary=xyz", body.as_bytes())
+            .unwrap();
+        assert_eq!(p.string("url").as_deref(), Some("http://a/b"));
+        assert_eq!(p.string("secret_token").as_deref(), Some("ab_c"));
+        assert!(p.get("certificate").is_none());
+        assert!(Params::from_request(None, "multipart/form-data", b"junk").is_err());
     }
 
     #[test]

@@ -298,6 +298,8 @@ pub(crate) struct State {
     pub stats: Stats,
     /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
     pub every_kind: bool,
+    /// The webhook the bot set; while set, updates are pushed and getUpdates is refused.
+    pub webhook: Option<super::webhook::Webhook>,
 }
 
 impl State {
@@ -320,6 +322,7 @@ impl State {
             faults: Faults::default(),
             stats: Stats::default(),
             every_kind: false,
+            webhook: None,
         }
     }
 

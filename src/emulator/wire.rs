@@ -225,11 +225,6 @@ pub(crate) fn callback_query(
     })
 }
 
-/// The result of getWebhookInfo: no webhook, as polling needs.
-pub(crate) fn webhook_info(pending: usize) -> Value {
-    json!({ "url": "", "has_custom_certificate": false, "pending_update_count": pending })
-}
-
 fn file(kind: &str, message_id: i32, size: u32) -> Value {
     let id = format!("EMULATOR-{kind}-{message_id}");
     json!({ "file_id": id, "file_unique_id": format!("{kind}{message_id}"), "file_size": size })

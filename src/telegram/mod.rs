@@ -9,6 +9,7 @@ pub mod members;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
+pub mod webhook;
 
 use crate::{
     app::Tribune,
@@ -33,6 +34,8 @@ pub struct ServeOptions {
     pub channels: Vec<String>,
     /// How long shutdown waits for sends in flight.
     pub grace: Duration,
+    /// Take updates from Telegram's webhook instead of long polling.
+    pub webhook: Option<crate::config::Webhook>,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +45,7 @@ impl Default for ServeOptions {
             limits: Limits::telegram(30.0, false),
             channels: Vec::new(),
             grace: Duration::from_secs(10),
+            webhook: None,
         }
     }
 }
@@ -55,6 +59,7 @@ pub struct BotHandle {
     background: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
     app: Arc<Tribune>,
+    webhook: Option<webhook::Server>,
 }
 
 /// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler and long
@@ -97,21 +102,46 @@ pub async fn start(
         events,
     )));
 
-    let listener =
-        Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
     let pending = Arc::new(subscribe::Pending::default());
     let flood = Arc::new(flood::FloodGuard::default());
-    let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
+    let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![app.clone(), pacer, pending, push.clone(), flood])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
     let token = dispatcher.shutdown_token();
-    let polling_errors = members::polling_errors(app.clone(), push);
-    let dispatcher = tokio::spawn(async move {
-        dispatcher.try_dispatch_with_listener(listener, polling_errors).await
-    });
-    Ok(BotHandle { token, dispatcher, engine, engine_task, background, grace: options.grace, app })
+    let (dispatcher, webhook) = match &options.webhook {
+        None => {
+            let listener = Polling::builder(bot.clone())
+                .timeout(options.poll_timeout)
+                .delete_webhook()
+                .await
+                .build();
+            let polling_errors = members::polling_errors(app.clone(), push);
+            let task = tokio::spawn(async move {
+                dispatcher.try_dispatch_with_listener(listener, polling_errors).await
+            });
+            (task, None)
+        }
+        Some(config) => {
+            let (listener, server) = webhook::listen(&bot, config).await?;
+            let errors = LoggingErrorHandler::with_custom_text("the webhook listener failed");
+            let task = tokio::spawn(async move {
+                dispatcher.try_dispatch_with_listener(listener, errors).await
+            });
+            (task, Some(server))
+        }
+    };
+    Ok(BotHandle {
+        token,
+        dispatcher,
+        engine,
+        engine_task,
+        background,
+        grace: options.grace,
+        app,
+        webhook,
+    })
 }
 
 /// Registers the channels named in the configuration.
@@ -169,6 +199,9 @@ impl BotHandle {
                 log::warn!("the dispatcher did not stop in time; stopping it");
                 dispatcher.abort();
             }
+        }
+        if let Some(server) = self.webhook {
+            server.stop().await;
         }
         for task in &self.background {
             task.abort();
