@@ -232,6 +232,9 @@ async fn serve(
         (Some(result), delay)
     });
     emulator.notify();
+    if method == Method::SetWebhook && matches!(result, Some(Ok(_))) {
+        super::webhook::ensure_pusher(emulator);
+    }
     match &result {
         Some(Ok(_)) => log::debug!("emulator: {} chat={chat_id:?} ok", method.name()),
         Some(Err(e)) => log::debug!("emulator: {} chat={chat_id:?} -> {e}", method.name()),

@@ -126,7 +126,6 @@ impl Emulator {
             }
         });
         *lock(&emulator.inner.server) = Some((stop, task));
-        tokio::spawn(webhook::push(emulator.clone()));
         log::debug!("emulator: listening on {addr}");
         Ok(emulator)
     }

@@ -300,6 +300,8 @@ pub(crate) struct State {
     pub every_kind: bool,
     /// The webhook the bot set; while set, updates are pushed and getUpdates is refused.
     pub webhook: Option<super::webhook::Webhook>,
+    /// Whether a task is pushing updates to the webhook.
+    pub webhook_pusher: bool,
 }
 
 impl State {
@@ -323,6 +325,7 @@ impl State {
             stats: Stats::default(),
             every_kind: false,
             webhook: None,
+            webhook_pusher: false,
         }
     }
 

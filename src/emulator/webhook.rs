@@ -97,12 +97,23 @@ pub(crate) fn conflict() -> ApiError {
     )
 }
 
-/// Pushes queued updates to the webhook while one is set; ends when the emulator shuts down.
-pub(crate) async fn push(emulator: Emulator) {
+/// Starts pushing updates, unless a pusher is already running (called after setWebhook, so
+/// an emulator without a webhook has no task waking at every change).
+pub(crate) fn ensure_pusher(emulator: &Emulator) {
+    let start = emulator.with_state(|s| !std::mem::replace(&mut s.webhook_pusher, true));
+    if start {
+        tokio::spawn(push(emulator.clone()));
+    }
+}
+
+/// Pushes queued updates to the webhook while one is set; ends when it is deleted or the
+/// emulator shuts down.
+async fn push(emulator: Emulator) {
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
         Ok(client) => client,
         Err(error) => {
             log::error!("emulator: cannot build the webhook client: {error}");
+            emulator.with_state(|s| s.webhook_pusher = false);
             return;
         }
     };
@@ -110,20 +121,17 @@ pub(crate) async fn push(emulator: Emulator) {
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
         let next = emulator
             .wait_until(far, |s| {
-                if s.shutdown {
+                let Some(webhook) = s.webhook.clone().filter(|_| !s.shutdown) else {
+                    // Decided under the lock, so a setWebhook right after starts a new pusher.
+                    s.webhook_pusher = false;
                     return Some(None);
-                }
-                let webhook = s.webhook.clone()?;
+                };
                 let update = s.deliverable(1).into_iter().next()?;
                 Some(Some((webhook, update)))
             })
             .await;
-        let Some(Some((webhook, update))) = next else {
-            if emulator.with_state(|s| s.shutdown) {
-                return;
-            }
-            continue;
-        };
+        let Some(next) = next else { continue };
+        let Some((webhook, update)) = next else { return };
         let id = update["update_id"].as_u64().unwrap_or(0);
         let mut request = client.post(&webhook.url).json(&update);
         if let Some(secret) = &webhook.secret {
