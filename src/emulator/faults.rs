@@ -174,6 +174,11 @@ impl Emulator {
         });
     }
 
+    /// Ends the random campaign, keeping the faults injected for particular requests.
+    pub fn end_random_faults(&self) {
+        self.with_state(|s| s.faults.campaign = None);
+    }
+
     /// Removes every injected fault and the random campaign.
     pub fn clear_faults(&self) {
         self.with_state(|s| s.faults = Faults::default());
