@@ -61,6 +61,8 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
     let blocked: Vec<&User> = order[0..4].iter().map(|&i| &users[i]).collect();
     let server_errors: Vec<&User> = order[4..6].iter().map(|&i| &users[i]).collect();
     let slow: Vec<&User> = order[6..8].iter().map(|&i| &users[i]).collect();
+    // A refusal no retry can change: the policy's one case for a dead letter.
+    let refused = &users[order[8]];
     let mut group_order: Vec<usize> = (0..groups.len()).collect();
     shuffle(&mut group_order, &mut rng);
     let migrated: Vec<(&Group, i64)> =
@@ -88,6 +90,7 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
         let delay = Duration::from_millis(300);
         emulator.inject(FaultTarget::Chat(user.id()), Fault::Delay(delay), Some(1));
     }
+    emulator.inject(FaultTarget::Chat(refused.id()), Fault::TopicClosed, None);
     for (group, to) in &migrated {
         emulator.inject(FaultTarget::Chat(group.chat_id()), Fault::Migrate(*to), None);
     }
@@ -156,7 +159,8 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
 
     // Deliverable private chats: a digest each; a second one only after a timeout.
     let mut duplicates = 0;
-    for user in users.iter().filter(|u| !blocked.iter().any(|b| b.id() == u.id())) {
+    let undeliverable = |id: i64| id == refused.id() || blocked.iter().any(|b| b.id() == id);
+    for user in users.iter().filter(|u| !undeliverable(u.id())) {
         let messages = user.messages();
         assert!(!messages.is_empty(), "chat {} got no digest", user.id());
         assert!(messages.iter().all(|m| m.plain_text().starts_with("🗞 Tribune · ")));
@@ -207,13 +211,20 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
         dead.len(),
     );
     assert!(duplicates <= timeouts, "{duplicates} duplicates but only {timeouts} timeouts");
-    let deliverable = PRIVATE as u64 - blocked.len() as u64 + GROUPS as u64;
+    let deliverable = PRIVATE as u64 - blocked.len() as u64 - 1 + GROUPS as u64;
     assert_eq!(engine.sent, deliverable, "each deliverable digest confirmed once");
     assert_eq!(engine.deactivated, blocked.len() as u64);
     assert_eq!(engine.rate_limited, served.too_many_requests, "every 429 was waited out");
     assert!(served.too_many_requests >= u64::from(burst), "the burst was answered");
     assert!(engine.retried >= served.dropped, "every dropped connection was retried");
-    assert!(dead.is_empty(), "no message exhausted its attempts: {dead:?}");
+    // The refused digest is the one dead letter: tried once, kept, never retried. No other
+    // message exhausted its attempts.
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].error.contains("TOPIC_CLOSED"), "{dead:?}");
+    assert!(refused.messages().is_empty());
+    let tries = emulator.request_log().iter().filter(|r| r.chat_id == Some(refused.id())).count();
+    assert_eq!(tries, 1, "a refusal is not retried");
+    assert!(store.subscription(refused.id()).unwrap().unwrap().active, "nor is the chat dropped");
     assert_eq!(store.outbox_len(), 0, "the outbox ends empty");
     app.stop().await;
 }
