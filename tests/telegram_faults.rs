@@ -3,7 +3,8 @@
 //! the bot, some groups became supergroups, and a few requests meet a 5xx. Every deliverable
 //! digest arrives (a timed-out send Telegram carried out arrives twice, nothing else does),
 //! every blocked chat is deactivated, every migrated group gets its digest at its new id,
-//! nothing is retried forever: the outbox ends empty, with no dead letters.
+//! nothing is retried forever: the outbox ends empty, and the one dead letter is the digest
+//! to a chat that refuses it outright (400, tried once), as the delivery policy says.
 //!
 //! The random faults hit the first pass of the fan-out and its early retries, then the storm
 //! passes (the engine's backoff doubles from 2 s, so a storm that never ends outlasts a test).
