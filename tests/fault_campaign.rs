@@ -148,7 +148,8 @@ async fn content_import(mut run: Run) -> Outcome {
     let new = content::load_dir(&messages).unwrap();
     assert_ne!(old.hash, new.hash);
 
-    let delay = Duration::from_millis(run.rng.below(250));
+    // The import is done some 20 to 40 ms after the start: most kills land around it.
+    let delay = Duration::from_millis(run.rng.below(80));
     let mut serve = serve(&run.emulator, &data, &messages, run.dir.path());
     tokio::time::sleep(delay).await;
     serve.kill();
@@ -161,9 +162,11 @@ async fn content_import(mut run: Run) -> Outcome {
         assert_eq!(stored_hash, Some(hash), "corpus and fingerprint agree");
         if hash == new.hash {
             assert_eq!(corpus, new.corpus, "the new content, whole");
+            outcome.kill.push_str(" (after the import)");
         } else {
             assert_eq!(hash, old.hash, "the fingerprint is the old or the new one");
             assert_eq!(corpus, old.corpus, "the old content, whole");
+            outcome.kill.push_str(" (before the import)");
         }
         outcome.lost += missing_subscribers(&store, 40_000, SUBSCRIBERS);
     }
