@@ -1,6 +1,6 @@
 //! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -28,6 +28,20 @@ pub enum ConfigError {
         "TRIBUNE_METRICS_ADDR must be a loopback address (127.0.0.1 or [::1]), not {0}: the metrics endpoint is for a local agent or a reverse proxy, never the open internet"
     )]
     PublicMetricsAddr(std::net::SocketAddr),
+    #[error(
+        "TRIBUNE_WEBHOOK_URL must be the public https:// URL Telegram sends updates to (http:// only for 127.0.0.1 or localhost), not {0:?}"
+    )]
+    BadWebhookUrl(String),
+    #[error(
+        "TRIBUNE_WEBHOOK_LISTEN must be an address and port to listen on, like 127.0.0.1:8080, not {0:?}"
+    )]
+    BadWebhookListen(String),
+    #[error(
+        "TRIBUNE_WEBHOOK_SECRET must be 1 to 256 characters, each a letter, a digit, _ or - (its value is not shown)"
+    )]
+    BadWebhookSecret,
+    #[error("webhook mode needs {0} (see .env.example)")]
+    MissingWebhook(&'static str),
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -58,6 +72,81 @@ impl fmt::Debug for Token {
     }
 }
 
+/// The secret Telegram sends with every webhook request. Never printed, compared in constant
+/// time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Telegram's rule: 1 to 256 characters of `A-Z`, `a-z`, `0-9`, `_` and `-`.
+    pub fn parse(raw: &str) -> Result<WebhookSecret, ConfigError> {
+        let raw = raw.trim();
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if (1..=256).contains(&raw.len()) && raw.bytes().all(allowed) {
+            Ok(WebhookSecret(raw.to_string()))
+        } else {
+            Err(ConfigError::BadWebhookSecret)
+        }
+    }
+
+    /// The secret itself, for the one place that needs it: `setWebhook`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `given` is the secret. Every byte of the secret is looked at whatever `given`
+    /// is, so the time taken does not tell an attacker how much of a guess was right.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        let mut diff = u8::from(given.len() != expected.len());
+        for (i, byte) in expected.iter().enumerate() {
+            diff |= byte ^ given.get(i).copied().unwrap_or(0);
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+/// Webhook mode (`serve --webhook`): Telegram posts updates to `url`, a reverse proxy
+/// forwards them to `listen`.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The public URL given to Telegram (`TRIBUNE_WEBHOOK_URL`); its path is the path served.
+    pub url: reqwest::Url,
+    /// Where Tribune listens (`TRIBUNE_WEBHOOK_LISTEN`, default 127.0.0.1:8080).
+    pub listen: SocketAddr,
+    pub secret: WebhookSecret,
+}
+
+impl Webhook {
+    /// The webhook settings, when `TRIBUNE_WEBHOOK_URL` is set.
+    pub fn from_env() -> Result<Option<Webhook>, ConfigError> {
+        let Some(raw) = var("TRIBUNE_WEBHOOK_URL") else { return Ok(None) };
+        let url = reqwest::Url::parse(raw.trim())
+            .ok()
+            .filter(|u| match u.scheme() {
+                "https" => true,
+                "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+                _ => false,
+            })
+            .ok_or_else(|| ConfigError::BadWebhookUrl(raw.clone()))?;
+        let listen = var("TRIBUNE_WEBHOOK_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::BadWebhookListen(listen.clone()))?;
+        let secret = var("TRIBUNE_WEBHOOK_SECRET")
+            .ok_or(ConfigError::MissingWebhook("TRIBUNE_WEBHOOK_SECRET"))?;
+        let secret = WebhookSecret::parse(&secret)?;
+        Ok(Some(Webhook { url, listen, secret }))
+    }
+}
+
 /// Everything `serve` needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +167,8 @@ pub struct Config {
     pub channels: Vec<String>,
     /// Where to serve `/health` and `/metrics` (loopback only); `None`: no endpoint.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Webhook settings, when `TRIBUNE_WEBHOOK_URL` is set (used by `serve --webhook`).
+    pub webhook: Option<Webhook>,
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -154,6 +245,7 @@ impl Config {
             .unwrap_or_default();
         let metrics_addr = var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose()?;
         let Paths { data_dir, messages_dir } = Paths::from_env();
+        let webhook = Webhook::from_env()?;
         Ok(Config {
             token,
             api_url,
@@ -165,6 +257,7 @@ impl Config {
             admins,
             channels,
             metrics_addr,
+            webhook,
         })
     }
 }
@@ -202,5 +295,20 @@ mod tests {
         assert!(matches!(metrics_addr("localhost"), Err(ConfigError::BadMetricsAddr(_))));
         let error = metrics_addr("0.0.0.0:9464").unwrap_err().to_string();
         assert!(error.starts_with("TRIBUNE_METRICS_ADDR must be a loopback address"), "{error}");
+    }
+
+    #[test]
+    fn webhook_secrets_follow_telegrams_rule_and_never_print() {
+        let secret = WebhookSecret::parse("Abc_123-xyz").unwrap();
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(<redacted>)");
+        assert!(secret.matches(b"Abc_123-xyz"));
+        for wrong in [&b""[..], b"Abc_123-xy", b"Abc_123-xyz0", b"abc_123-xyz", b"Abc_123-xyZ"] {
+            assert!(!secret.matches(wrong), "{wrong:?}");
+        }
+        assert!(WebhookSecret::parse("").is_err());
+        assert!(WebhookSecret::parse("has space").is_err());
+        assert!(WebhookSecret::parse("ünïcode").is_err());
+        assert!(WebhookSecret::parse(&"a".repeat(257)).is_err());
+        assert!(WebhookSecret::parse(&"a".repeat(256)).is_ok());
     }
 }

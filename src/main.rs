@@ -32,7 +32,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the bot against Telegram (needs TELOXIDE_TOKEN; see .env.example).
-    Serve,
+    Serve {
+        /// Take updates from Telegram's webhook (behind a reverse proxy) instead of long
+        /// polling; needs TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET.
+        #[arg(long)]
+        webhook: bool,
+    },
     /// Try the bot in this terminal, with no token: a local Bot API emulator, the real bot,
     /// and you as one user. Nothing leaves this machine.
     Demo {
@@ -94,7 +99,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Serve => serve().await.map(|()| ExitCode::SUCCESS),
+        Cmd::Serve { webhook } => serve(webhook).await.map(|()| ExitCode::SUCCESS),
         Cmd::Demo { lang, data_dir } => demo(&lang, data_dir).await.map(|()| ExitCode::SUCCESS),
         Cmd::Check => Ok(check()),
         Cmd::Import => import(),
@@ -105,8 +110,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn serve() -> Result<()> {
+async fn serve(webhook: bool) -> Result<()> {
+    // Listen for signals before anything starts: a SIGTERM during start-up then stops the bot
+    // cleanly once it is up, instead of killing it with the default action.
+    let stop = shutdown_signal();
     let config = Config::from_env()?;
+    let webhook = match (webhook, &config.webhook) {
+        (true, None) => bail!(
+            "serve --webhook needs TRIBUNE_WEBHOOK_URL and TRIBUNE_WEBHOOK_SECRET (see .env.example)"
+        ),
+        (true, Some(hook)) => Some(hook.clone()),
+        (false, Some(_)) => {
+            log::info!("TRIBUNE_WEBHOOK_URL is set but --webhook was not given: long polling");
+            None
+        }
+        (false, None) => None,
+    };
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
     let app = Arc::new(app.with_operators(config.admins.clone()));
@@ -126,6 +145,7 @@ async fn serve() -> Result<()> {
         poll_timeout: config.poll_timeout,
         limits: Limits::telegram(f64::from(config.rate_limit), config.paid_broadcast),
         channels: config.channels.clone(),
+        webhook,
         ..ServeOptions::default()
     };
     let handle = telegram::start(bot, app.clone(), options)
@@ -147,7 +167,7 @@ async fn serve() -> Result<()> {
         None => None,
     };
     log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
-    wait_for_signal().await;
+    stop.await;
     log::info!("stopping: finishing updates in progress");
     if let Some(metrics) = metrics {
         metrics.shutdown().await;
@@ -290,24 +310,32 @@ fn report_source(source: ContentSource) {
     }
 }
 
-async fn wait_for_signal() {
+/// Resolves at the first SIGTERM or Ctrl-C. The handlers are installed when this is called,
+/// not when the future is first polled, so no signal is missed in between.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -32,6 +32,7 @@ pub(crate) enum Method {
     GetMe,
     GetUpdates,
     GetWebhookInfo,
+    SetWebhook,
     DeleteWebhook,
     SetMyCommands,
     GetMyCommands,
@@ -53,10 +54,11 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    pub(crate) const ALL: [Method; 21] = [
+    pub(crate) const ALL: [Method; 22] = [
         Method::GetMe,
         Method::GetUpdates,
         Method::GetWebhookInfo,
+        Method::SetWebhook,
         Method::DeleteWebhook,
         Method::SetMyCommands,
         Method::GetMyCommands,
@@ -83,6 +85,7 @@ impl Method {
             Method::GetMe => "getMe",
             Method::GetUpdates => "getUpdates",
             Method::GetWebhookInfo => "getWebhookInfo",
+            Method::SetWebhook => "setWebhook",
             Method::DeleteWebhook => "deleteWebhook",
             Method::SetMyCommands => "setMyCommands",
             Method::GetMyCommands => "getMyCommands",
@@ -256,7 +259,10 @@ async fn serve(
         let delay = match fault.map(|f| faults::resolve(state, f, chat_id)) {
             Some(Injected::Answer(error)) => return (Some(Err(error)), None),
             Some(Injected::Drop) => return (None, None),
-            Some(Injected::Delay(delay)) => Some(delay),
+            Some(Injected::Delay(delay)) => {
+                state.stats.delayed += 1;
+                Some(delay)
+            }
             None => None,
         };
         let result = check_limits(state, method, &params, chat_id, now)
@@ -267,6 +273,9 @@ async fn serve(
         (Some(result), delay)
     });
     emulator.notify();
+    if method == Method::SetWebhook && matches!(result, Some(Ok(_))) {
+        super::webhook::ensure_pusher(emulator);
+    }
     match &result {
         Some(Ok(_)) => log::debug!("emulator: {} chat={chat_id:?} ok", method.name()),
         Some(Err(e)) => log::debug!("emulator: {} chat={chat_id:?} -> {e}", method.name()),
@@ -296,6 +305,9 @@ async fn get_updates(emulator: &Emulator, params: &Params) -> Result<Value, ApiE
         }
         _ => None,
     };
+    if emulator.with_state(|state| state.webhook.is_some()) {
+        return Err(super::webhook::conflict());
+    }
     let generation = emulator.with_state(|state| {
         if let Some(offset) = params.int("offset") {
             state.confirm(offset);

@@ -61,6 +61,24 @@ impl Channel {
         set_bot(&self.0, by_user, status);
     }
 
+    /// The creator posts `text` in the channel: a `channel_post` update (a bot that is an
+    /// administrator of a channel receives its posts). Returns the post's id.
+    pub fn post_text(&self, text: &str) -> i32 {
+        let parsed = Parsed { text: text.to_owned(), entities: Vec::new() };
+        let content = Content::Text { raw: text.to_owned(), parse_mode: None, parsed };
+        self.0.post_update(self.0.sender().clone(), true, content, "channel_post")
+    }
+
+    /// The creator edits a post: an `edited_channel_post` update.
+    pub fn edit_post(&self, post_id: i32, new_text: &str) {
+        self.0.edit_update(post_id, new_text, "edited_channel_post");
+    }
+
+    /// The creator posts a poll in the channel (a `channel_post` update). Returns the poll id.
+    pub fn post_poll(&self, question: &str, options: &[&str]) -> String {
+        super::kinds::post_poll(&self.0, question, options, "channel_post")
+    }
+
     /// Every post of the bot in this channel, oldest first, latest state.
     pub fn messages(&self) -> Vec<BotMessage> {
         self.0.messages()

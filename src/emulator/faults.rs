@@ -54,6 +54,8 @@ pub enum Fault {
     DropConnection,
     /// 429 with this `retry_after`.
     TooManyRequests(u32),
+    /// 400 "Bad Request: TOPIC_CLOSED": a refusal no retry can change.
+    TopicClosed,
 }
 
 /// What the request meets, once a fault is resolved for its chat.
@@ -134,6 +136,7 @@ pub(crate) fn resolve(state: &State, fault: Fault, chat_id: Option<i64>) -> Inje
         Fault::ServerError => ApiError::internal_server_error(),
         Fault::BadGateway => ApiError::bad_gateway(),
         Fault::TooManyRequests(seconds) => ApiError::too_many_requests(seconds),
+        Fault::TopicClosed => ApiError::bad_request("TOPIC_CLOSED"),
         Fault::Delay(delay) => return Injected::Delay(delay),
         Fault::DropConnection => return Injected::Drop,
     };
@@ -172,6 +175,11 @@ impl Emulator {
             let rng = XorShift::new(seed);
             s.faults.campaign = Some(Campaign { rng, rate: rate.clamp(0.0, 1.0), faults });
         });
+    }
+
+    /// Ends the random campaign, keeping the faults injected for particular requests.
+    pub fn end_random_faults(&self) {
+        self.with_state(|s| s.faults.campaign = None);
     }
 
     /// Removes every injected fault and the random campaign.

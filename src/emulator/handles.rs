@@ -189,7 +189,7 @@ impl Conversation {
             Content::Text { raw: text.to_owned(), parse_mode: None, parsed },
         );
         message.reply_to = Some(reply_to);
-        self.post_message(message)
+        self.post_message(message, "message")
     }
 
     /// Sends a file (a document) with an optional caption; the bot can fetch it with getFile.
@@ -228,12 +228,23 @@ impl Conversation {
 
     /// Posts a message from `from`; `as_chat` sends it on behalf of the chat.
     pub(crate) fn post_as(&self, from: Person, as_chat: bool, content: Content) -> i32 {
-        let mut message = StoredMessage::new(from, content);
-        message.as_chat = as_chat;
-        self.post_message(message)
+        self.post_update(from, as_chat, content, "message")
     }
 
-    fn post_message(&self, message: StoredMessage) -> i32 {
+    /// Posts a message from `from` as an update of `kind` ("message", "channel_post").
+    pub(crate) fn post_update(
+        &self,
+        from: Person,
+        as_chat: bool,
+        content: Content,
+        kind: &'static str,
+    ) -> i32 {
+        let mut message = StoredMessage::new(from, content);
+        message.as_chat = as_chat;
+        self.post_message(message, kind)
+    }
+
+    fn post_message(&self, message: StoredMessage, kind: &'static str) -> i32 {
         let from = message.from.clone();
         let id = self.emulator.with_state(|state| {
             let chat = state
@@ -247,7 +258,7 @@ impl Conversation {
             }
             let id = chat.store(message);
             let json = state.message_json(self.chat_id, id).unwrap_or_default();
-            state.enqueue("message", json);
+            state.enqueue(kind, json);
             id
         });
         self.emulator.notify();
@@ -259,6 +270,11 @@ impl Conversation {
     /// # Panics
     /// If there is no such message from this person: a mistake in the test.
     pub fn edit_text(&self, message_id: i32, new_text: &str) {
+        self.edit_update(message_id, new_text, "edited_message");
+    }
+
+    /// Edits one of this person's text messages, as an update of `kind`.
+    pub(crate) fn edit_update(&self, message_id: i32, new_text: &str, kind: &'static str) {
         self.emulator.with_state(|state| {
             let chat = state.chats.get_mut(&self.chat_id).expect("registered chat");
             let message = chat
@@ -271,7 +287,7 @@ impl Conversation {
             message.edits += 1;
             message.edit_date = Some(super::state::unix_now());
             let json = state.message_json(self.chat_id, message_id).unwrap_or_default();
-            state.enqueue("edited_message", json);
+            state.enqueue(kind, json);
         });
         self.emulator.notify();
     }

@@ -25,13 +25,9 @@ const NOT_MODIFIED: &str = "message is not modified: specified new message conte
 pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result<Value, ApiError> {
     match method {
         Method::GetMe => Ok(wire::me()),
-        Method::GetWebhookInfo => Ok(wire::webhook_info(state.updates.len())),
-        Method::DeleteWebhook => {
-            if params.flag("drop_pending_updates") {
-                state.updates.clear();
-            }
-            Ok(json!(true))
-        }
+        Method::GetWebhookInfo => Ok(super::webhook::info(state)),
+        Method::SetWebhook => super::webhook::set(state, params),
+        Method::DeleteWebhook => super::webhook::delete(state, params),
         Method::SetMyCommands => commands::set(state, params),
         Method::GetMyCommands => commands::get(state, params),
         Method::DeleteMyCommands => commands::delete(state, params),

@@ -35,6 +35,7 @@ mod handles;
 mod html;
 mod inline;
 mod keyboard;
+mod kinds;
 mod limits;
 mod links;
 mod members;
@@ -45,6 +46,7 @@ mod state;
 mod stats;
 pub mod terminal;
 mod updates;
+mod webhook;
 mod wire;
 
 #[cfg(test)]
@@ -79,6 +81,7 @@ pub use limits::Limits;
 pub use state::RequestRecord;
 pub use stats::Stats;
 pub use terminal::run_terminal;
+pub use webhook::SECRET_HEADER;
 
 use state::{BOT_ID, BOT_USERNAME, BotStatus, Chat, ChatKind, DEFAULT_MEMBER_ID, Person, State};
 

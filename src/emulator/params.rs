@@ -241,6 +241,20 @@ mod tests {
     }
 
     #[test]
+    fn multipart_text_fields_are_read_and_files_skipped() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\nhttp://a/b\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"certificate\"; filename=\"c\"\r\n\
+                    Content-Type: application/octet-stream\r\n\r\nBYTES\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"secret_token\"\r\n\r\nab_c\r\n--XyZ--\r\n";
+        let p = Params::from_request(None, "multipart/form-data; boundary=xyz", body.as_bytes())
+            .unwrap();
+        assert_eq!(p.string("url").as_deref(), Some("http://a/b"));
+        assert_eq!(p.string("secret_token").as_deref(), Some("ab_c"));
+        assert!(p.get("certificate").is_none());
+        assert!(Params::from_request(None, "multipart/form-data", b"junk").is_err());
+    }
+
+    #[test]
     fn params_merge_query_and_body_and_coerce_types() {
         let p = Params::from_request(
             Some("timeout=5&chat_id=1"),

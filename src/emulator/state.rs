@@ -198,6 +198,8 @@ pub(crate) enum Content {
     },
     /// A photo the bot sent, with its bytes and caption.
     SentPhoto(Box<SentPhoto>),
+    /// A poll: its `Poll` object.
+    Poll(Value),
     /// A service message: these fields are merged into the message object.
     Service(Value),
 }
@@ -256,9 +258,11 @@ impl StoredMessage {
                 .as_ref()
                 .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
                 .unwrap_or_default(),
-            Content::Sticker | Content::Photo | Content::Document { .. } | Content::Service(_) => {
-                (String::new(), None)
-            }
+            Content::Sticker
+            | Content::Photo
+            | Content::Poll(_)
+            | Content::Document { .. }
+            | Content::Service(_) => (String::new(), None),
         };
         let document = match &self.content {
             Content::Document { file_name, .. } => Some(file_name.clone()),
@@ -332,6 +336,12 @@ pub(crate) struct State {
     /// Photos the bot uploaded, by `file_id`, so it can send them again.
     pub files: HashMap<String, std::sync::Arc<[u8]>>,
     pub next_file: u64,
+    /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
+    pub every_kind: bool,
+    /// The webhook the bot set; while set, updates are pushed and getUpdates is refused.
+    pub webhook: Option<super::webhook::Webhook>,
+    /// Whether a task is pushing updates to the webhook.
+    pub webhook_pusher: bool,
 }
 
 impl State {
@@ -358,6 +368,9 @@ impl State {
             next_inline_query: 1,
             files: HashMap::new(),
             next_file: 0,
+            every_kind: false,
+            webhook: None,
+            webhook_pusher: false,
         }
     }
 

@@ -16,6 +16,8 @@ pub struct Stats {
     pub errors: u64,
     /// Connections closed instead of answering (injected).
     pub dropped: u64,
+    /// Requests carried out but answered only after an injected delay.
+    pub delayed: u64,
     /// Requests by method name (canonical, or as sent when unknown).
     pub per_method: BTreeMap<String, u64>,
 }

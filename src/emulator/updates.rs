@@ -49,7 +49,7 @@ impl State {
     /// Up to `limit` deliverable updates; updates of kinds the bot did not
     /// ask for are dropped, as Telegram never produces them.
     pub fn deliverable(&mut self, limit: usize) -> Vec<Value> {
-        let allowed = self.allowed_updates.clone();
+        let allowed = if self.every_kind { None } else { self.allowed_updates.clone() };
         self.updates.retain(|u| is_allowed(allowed.as_deref(), u.kind));
         self.updates.iter().take(limit).map(QueuedUpdate::to_json).collect()
     }
@@ -57,7 +57,7 @@ impl State {
 
 /// Whether an update kind passes `allowed_updates`; by default everything
 /// but chat_member, message_reaction and message_reaction_count.
-fn is_allowed(allowed: Option<&[String]>, kind: &str) -> bool {
+pub(crate) fn is_allowed(allowed: Option<&[String]>, kind: &str) -> bool {
     match allowed {
         Some(list) if !list.is_empty() => list.iter().any(|k| k == kind),
         _ => !matches!(kind, "chat_member" | "message_reaction" | "message_reaction_count"),

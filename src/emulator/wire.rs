@@ -185,6 +185,7 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
                 }
             }
         }
+        Content::Poll(poll) => json["poll"] = poll.clone(),
         Content::Service(fields) => {
             for (key, value) in fields.as_object().into_iter().flatten() {
                 json[key] = value.clone();
@@ -251,11 +252,6 @@ pub(crate) fn callback_query(
         "chat_instance": format!("{}", chat_info.id.unsigned_abs().wrapping_mul(2_654_435_761)),
         "data": data,
     })
-}
-
-/// The result of getWebhookInfo: no webhook, as polling needs.
-pub(crate) fn webhook_info(pending: usize) -> Value {
-    json!({ "url": "", "has_custom_certificate": false, "pending_update_count": pending })
 }
 
 fn file(kind: &str, message_id: i32, size: u32) -> Value {

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
+pub mod webhook;
 
 use crate::{
     app::Tribune,
@@ -36,6 +37,8 @@ pub struct ServeOptions {
     pub channels: Vec<String>,
     /// How long shutdown waits for sends in flight.
     pub grace: Duration,
+    /// Take updates from Telegram's webhook instead of long polling.
+    pub webhook: Option<crate::config::Webhook>,
 }
 
 impl Default for ServeOptions {
@@ -45,6 +48,7 @@ impl Default for ServeOptions {
             limits: Limits::telegram(30.0, false),
             channels: Vec::new(),
             grace: Duration::from_secs(10),
+            webhook: None,
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct BotHandle {
     tasks: Arc<operator::Tasks>,
     grace: Duration,
     app: Arc<Tribune>,
+    webhook: Option<webhook::Server>,
 }
 
 /// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler and long
@@ -120,11 +125,9 @@ pub async fn start(
         };
         operator::resume_progress(&env).await;
     }
-    let listener =
-        Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
     let pending = Arc::new(subscribe::Pending::default());
     let flood = Arc::new(flood::FloodGuard::default());
-    let mut dispatcher = Dispatcher::builder(bot, handlers::schema())
+    let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![
             app.clone(),
             pacer,
@@ -138,10 +141,28 @@ pub async fn start(
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
     let token = dispatcher.shutdown_token();
-    let polling_errors = members::polling_errors(app.clone(), push);
-    let dispatcher = tokio::spawn(async move {
-        dispatcher.try_dispatch_with_listener(listener, polling_errors).await
-    });
+    let (dispatcher, webhook) = match &options.webhook {
+        None => {
+            let listener = Polling::builder(bot.clone())
+                .timeout(options.poll_timeout)
+                .delete_webhook()
+                .await
+                .build();
+            let polling_errors = members::polling_errors(app.clone(), push);
+            let task = tokio::spawn(async move {
+                dispatcher.try_dispatch_with_listener(listener, polling_errors).await
+            });
+            (task, None)
+        }
+        Some(config) => {
+            let (listener, server) = webhook::listen(&bot, config).await?;
+            let errors = LoggingErrorHandler::with_custom_text("the webhook listener failed");
+            let task = tokio::spawn(async move {
+                dispatcher.try_dispatch_with_listener(listener, errors).await
+            });
+            (task, Some(server))
+        }
+    };
     Ok(BotHandle {
         token,
         dispatcher,
@@ -151,6 +172,7 @@ pub async fn start(
         tasks,
         grace: options.grace,
         app,
+        webhook,
     })
 }
 
@@ -209,6 +231,9 @@ impl BotHandle {
                 log::warn!("the dispatcher did not stop in time; stopping it");
                 dispatcher.abort();
             }
+        }
+        if let Some(server) = self.webhook {
+            server.stop().await;
         }
         for task in &self.background {
             task.abort();

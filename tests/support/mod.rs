@@ -48,6 +48,9 @@ pub struct Setup {
     pub emulator: Option<Emulator>,
     /// Channels named in the configuration (`TRIBUNE_CHANNELS`).
     pub channels: Vec<String>,
+    /// Give up on a Bot API request after this long (teloxide's default: 17 s), so an injected
+    /// delay can be a timeout. Long polls then wait 1 s, to stay under it.
+    pub http_timeout: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -60,6 +63,7 @@ impl Default for Setup {
             messages_dir: None,
             emulator: None,
             channels: Vec::new(),
+            http_timeout: None,
         }
     }
 }
@@ -93,9 +97,23 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         Some(emulator) => emulator,
         None => Emulator::start().await.expect("start emulator"),
     };
-    let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse().expect("url"));
+    let bot = match setup.http_timeout {
+        Some(timeout) => {
+            let client = teloxide::net::default_reqwest_settings()
+                .timeout(timeout)
+                .build()
+                .expect("an HTTP client");
+            Bot::with_client(emulator.token(), client)
+        }
+        None => Bot::new(emulator.token()),
+    };
+    let bot = bot.set_api_url(emulator.api_url().parse().expect("url"));
+    let poll_timeout = match setup.http_timeout {
+        Some(_) => Duration::from_secs(1),
+        None => Duration::from_secs(5),
+    };
     let options = ServeOptions {
-        poll_timeout: Duration::from_secs(5),
+        poll_timeout,
         limits: setup.limits,
         channels: setup.channels,
         ..Default::default()

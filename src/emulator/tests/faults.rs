@@ -33,6 +33,9 @@ async fn faults_reach_teloxide_as_its_errors() {
     emulator.inject(FaultTarget::Chat(42), Fault::Kicked, Some(1));
     assert_eq!(api_error(send().await), TgApiError::BotBlocked, "kicked from a private chat");
 
+    emulator.inject(FaultTarget::Chat(42), Fault::TopicClosed, Some(1));
+    let refused = api_error(send().await);
+    assert_eq!(refused, TgApiError::Unknown("Bad Request: TOPIC_CLOSED".into()));
     emulator.inject(FaultTarget::Chat(42), Fault::TooManyRequests(7), Some(1));
     let flood = send().await.unwrap_err();
     assert!(matches!(&flood, RequestError::RetryAfter(s) if s.seconds() == 7), "{flood:?}");
@@ -51,7 +54,7 @@ async fn faults_reach_teloxide_as_its_errors() {
     let stats = emulator.stats();
     assert_eq!(stats.too_many_requests, 1);
     assert_eq!(stats.sent, 2);
-    assert_eq!(stats.errors, 9);
+    assert_eq!(stats.errors, 10);
     emulator.shutdown().await;
 }
 
