@@ -1,6 +1,6 @@
 //! The crash campaign: the real `tribune serve` is killed with SIGKILL at random points, run
 //! after run, while it imports changed content, fans a digest out, or takes subscriptions and
-//! settings from readers. After each kill the store must open, every subscription the bot
+//! settings from readers, or sends an operator's broadcast. After each kill the store must open, every subscription the bot
 //! confirmed to a reader must be there, every message due must be in the outbox or still due,
 //! and after the restart every digest due is delivered, with duplicates only within the
 //! in-flight window (ARCHITECTURE.md, "Nothing sent in bulk is lost").
@@ -33,8 +33,10 @@ use tribune::{
     subscription::{ChatKind, Frequency, Subscription},
 };
 
-/// Runs when `TRIBUNE_CAMPAIGN_RUNS` is not set: seven per scenario.
-const DEFAULT_RUNS: usize = 21;
+/// Runs when `TRIBUNE_CAMPAIGN_RUNS` is not set: six per scenario.
+const DEFAULT_RUNS: usize = 24;
+/// The operator of the broadcast scenario (`TRIBUNE_ADMINS`).
+const OPERATOR: i64 = 900;
 /// The rate the campaign's bot sends at (paid broadcasts, so fan-outs are short).
 const RATE: u32 = 300;
 /// How long a restarted bot has to finish what the killed one left.
@@ -48,6 +50,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("content import", |run| Box::pin(content_import(run))),
     ("digest fan-out", |run| Box::pin(digest_fan_out(run))),
     ("subscription changes", |run| Box::pin(subscription_changes(run))),
+    ("operator broadcast", |run| Box::pin(operator_broadcast(run))),
 ];
 
 /// What one run works with: its own random numbers, directory and emulator.
@@ -238,6 +241,83 @@ async fn digest_fan_out(mut run: Run) -> Outcome {
         outcome.duplicated <= window,
         "{} duplicates exceed the in-flight window of {window}",
         outcome.duplicated
+    );
+    let store = Store::open(&data).unwrap();
+    assert_eq!(store.outbox_len(), 0, "the outbox ends empty");
+    outcome
+}
+
+/// An operator's broadcast killed after a random number of sends: every chat not yet reached
+/// still has the broadcast in the outbox; after the restart every chat has it once (or within
+/// the in-flight window), and the operator gets a progress message that ends at the full count.
+async fn operator_broadcast(mut run: Run) -> Outcome {
+    const CHATS: i64 = 80;
+    const TEXT: &str = "Campaign broadcast";
+    let data = run.dir.path().join("data");
+    let users: Vec<User> =
+        (1..=CHATS).map(|id| run.emulator.user(70_000 + id, "Reader", Some("en"))).collect();
+    let operator = run.emulator.user(OPERATOR, "Operator", Some("en"));
+    {
+        let store = Store::open(&data).unwrap();
+        // Digests are not due: only the broadcast is sent.
+        store.load_subscriptions(subscribers(70_000, CHATS, unix_now() + 86_400)).unwrap();
+    }
+    let mut serve = serve(&run.emulator, &data, &messages_dir(), run.dir.path());
+    run.emulator
+        .wait_for_requests("getUpdates", 1, FINISH)
+        .await
+        .unwrap_or_else(|e| panic!("the bot does not poll: {e}\n{}", logs(run.dir.path())));
+    operator.send_text(&format!("/broadcast {TEXT}"));
+    let card = operator.wait_for_messages(2, FINISH).await.expect("a preview and a card").remove(1);
+    let send = card.button("✅ Send").and_then(|b| b.callback_data.clone()).expect("Send");
+    let before = run.emulator.requests("sendMessage");
+    let after = 1 + run.rng.below(CHATS as u64 * 9 / 10) as usize;
+    operator.press(card.message_id, &send);
+    run.emulator
+        .wait_for_requests("sendMessage", before + after, FINISH)
+        .await
+        .unwrap_or_else(|e| panic!("the broadcast does not start: {e}\n{}", logs(run.dir.path())));
+    serve.kill();
+    let mut outcome = Outcome { kill: format!("after {after} sends"), ..Outcome::default() };
+    let got = |u: &User| u.messages().iter().filter(|m| m.plain_text() == TEXT).count();
+    {
+        let store = Store::open(&data).expect("the store opens after a kill");
+        let queued: std::collections::HashSet<i64> =
+            store.outbox().unwrap().into_iter().map(|(_, item)| item.chat_id).collect();
+        for user in &users {
+            if got(user) == 0 && !queued.contains(&user.id()) {
+                eprintln!("chat {}: no broadcast and nothing queued", user.id());
+                outcome.lost += 1;
+            }
+        }
+    }
+    let mut serve = serve_again(&run.emulator, &data, &messages_dir(), run.dir.path()).await;
+    let deadline = tokio::time::Instant::now() + FINISH;
+    while users.iter().any(|u| got(u) == 0) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The restarted bot reports on the broadcast it resumed, up to the full count.
+    let full = format!("Done: {CHATS} · failed: 0 · chat gone: 0 of {CHATS}");
+    let reported = |op: &User| op.messages().iter().any(|m| m.plain_text().contains(&full));
+    while !reported(&operator) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exit = serve.terminate(Duration::from_secs(30)).await;
+    assert!(exit.success(), "SIGTERM after the restart: {exit:?}");
+    let counts: Vec<usize> = users.iter().map(got).collect();
+    outcome.lost += counts.iter().filter(|c| **c == 0).count();
+    outcome.duplicated = counts.iter().map(|c| c.saturating_sub(1)).sum();
+    outcome.max_duplicated = outcome.duplicated;
+    let window = in_flight_window();
+    assert!(
+        outcome.duplicated <= window,
+        "{} duplicates exceed the in-flight window of {window}",
+        outcome.duplicated
+    );
+    assert!(
+        reported(&operator),
+        "the operator was not told the broadcast finished: {:?}",
+        operator.messages().iter().map(BotMessage::plain_text).collect::<Vec<_>>()
     );
     let store = Store::open(&data).unwrap();
     assert_eq!(store.outbox_len(), 0, "the outbox ends empty");
@@ -436,6 +516,7 @@ fn serve(emulator: &Emulator, data: &Path, messages: &Path, logs: &Path) -> Proc
             .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
             .env("TRIBUNE_PAID_BROADCAST", "true")
             .env("TRIBUNE_RATE_LIMIT", RATE.to_string())
+            .env("TRIBUNE_ADMINS", OPERATOR.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -94,8 +94,11 @@ pub fn apply(
             }
         }
     }
+    // Without edits the fingerprint is the files' own (as `load_dir` gives it).
     let mut fingerprinted = files;
-    fingerprinted.push(("edits".into(), serde_json::to_string(edits).unwrap_or_default()));
+    if !edits.is_empty() {
+        fingerprinted.push(("edits".into(), serde_json::to_string(edits).unwrap_or_default()));
+    }
     Ok((corpus, fingerprint(&fingerprinted)))
 }
 
@@ -148,8 +151,9 @@ mod tests {
     #[test]
     fn no_edits_is_the_files_themselves() {
         let files = files();
-        let (corpus, _) = apply(&files, &[]).unwrap();
+        let (corpus, hash) = apply(&files, &[]).unwrap();
         assert_eq!(corpus, parse_files(&files).unwrap());
+        assert_eq!(hash, fingerprint(&files));
     }
 
     #[test]

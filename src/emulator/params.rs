@@ -246,7 +246,7 @@ mod tests {
                     --XyZ\r\nContent-Disposition: form-data; name=\"certificate\"; filename=\"c\"\r\n\
                     Content-Type: application/octet-stream\r\n\r\nBYTES\r\n\
                     --XyZ\r\nContent-Disposition: form-data; name=\"secret_token\"\r\n\r\nab_c\r\n--XyZ--\r\n";
-        let p = Params::from_request(None, "multipart/form-data; boundary=xyz", body.as_bytes())
+        let p = Params::from_request(None, "multipart/form-data; boundary=XyZ", body.as_bytes())
             .unwrap();
         assert_eq!(p.string("url").as_deref(), Some("http://a/b"));
         assert_eq!(p.string("secret_token").as_deref(), Some("ab_c"));
