@@ -20,21 +20,8 @@ use tribune::{
 const CHATS: i64 = 300;
 
 fn serve(emulator: &Emulator, data: &std::path::Path) -> Process {
-    Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data)
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tribune serve"),
-    )
+    let mut command = support::serve_command(emulator, data, &messages_dir());
+    Process::new(command.stderr(Stdio::inherit()).spawn().expect("start tribune serve"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

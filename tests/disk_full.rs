@@ -13,7 +13,7 @@ mod support;
 use std::{
     io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
@@ -59,21 +59,9 @@ impl Drop for SmallDisk {
 }
 
 fn serve(emulator: &Emulator, data: &Path, log: &Path) -> Process {
-    Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data)
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).expect("log file"))
-            .spawn()
-            .expect("start tribune serve"),
-    )
+    let mut command = support::serve_command(emulator, data, &messages_dir());
+    let stderr = std::fs::File::create(log).expect("log file");
+    Process::new(command.stderr(stderr).spawn().expect("start tribune serve"))
 }
 
 const REFUSAL: &str = "⚠️ Tribune cannot save changes right now. Please try again later.";

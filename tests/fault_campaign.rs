@@ -21,10 +21,9 @@ use std::{
     future::Future,
     path::{Path, PathBuf},
     pin::Pin,
-    process::{Command, Stdio},
     time::Duration,
 };
-use support::{Process, copy_dir, messages_dir};
+use support::{Process, Rng, copy_dir, messages_dir};
 use tribune::{
     content::{self, Lang},
     delivery::Limits,
@@ -505,22 +504,13 @@ fn in_flight_window() -> usize {
 
 /// Starts `tribune serve` against the emulator, its log in `logs`.
 fn serve(emulator: &Emulator, data: &Path, messages: &Path, logs: &Path) -> Process {
-    let log = next_log(logs);
+    let stderr = std::fs::File::create(next_log(logs)).expect("a log file");
     Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data)
-            .env("TRIBUNE_MESSAGES_DIR", messages)
-            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+        support::serve_command(emulator, data, messages)
             .env("TRIBUNE_PAID_BROADCAST", "true")
             .env("TRIBUNE_RATE_LIMIT", RATE.to_string())
             .env("TRIBUNE_ADMINS", OPERATOR.to_string())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).expect("a log file"))
+            .stderr(stderr)
             .spawn()
             .expect("start tribune serve"),
     )
@@ -549,22 +539,4 @@ fn logs(dir: &Path) -> String {
 
 fn next_log(dir: &Path) -> PathBuf {
     (0..).map(|i| dir.join(format!("serve-{i}.log"))).find(|p| !p.exists()).unwrap()
-}
-
-/// splitmix64: small, seeded, and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }

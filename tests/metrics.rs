@@ -16,17 +16,8 @@ use tribune::{
 };
 
 fn serve(emulator: &Emulator, data: &std::path::Path, metrics: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tribune"));
-    command
-        .arg("serve")
-        .env("TELOXIDE_TOKEN", emulator.token())
-        .env("TELOXIDE_API_URL", emulator.api_url())
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-        .env("TRIBUNE_METRICS_ADDR", metrics)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null());
+    let mut command = support::serve_command(emulator, data, &messages_dir());
+    command.env("TRIBUNE_METRICS_ADDR", metrics);
     command
 }
 

@@ -19,7 +19,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use support::{Setup, spawn_app_with};
+use support::{Rng, Setup, spawn_app_with};
 use tribune::{
     content::Lang,
     emulator::{Emulator, Fault, FaultTarget, Group, User},
@@ -234,22 +234,5 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
 fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
         items.swap(i, rng.below(i as u64 + 1) as usize);
-    }
-}
-
-/// splitmix64: small, seeded, and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
     }
 }

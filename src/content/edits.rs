@@ -7,7 +7,8 @@
 //! content, which is how edits are folded back into the files.
 
 use super::{
-    Corpus, Lang, PartialDate, Status,
+    Corpus, Lang, PartialDate, Slogan, Status,
+    export::slogan_entry,
     parse::{Problem, fingerprint, parse_files, parse_statement_file},
 };
 use serde::{Deserialize, Serialize};
@@ -57,13 +58,13 @@ pub fn apply(
                 files.push((file.clone(), text.clone()));
             }
             ContentEdit::Slogan { id, statement, lang, text } => {
-                let toml = format!(
-                    "[[slogan]]\nid = {}\nstatement = {}\nlang = {}\ntext = {}\n",
-                    toml_string(id),
-                    toml_string(statement),
-                    toml_string(lang.code()),
-                    toml_string(text)
-                );
+                let slogan = Slogan {
+                    id: id.clone(),
+                    statement: statement.clone(),
+                    lang: *lang,
+                    text: text.clone(),
+                };
+                let toml = slogan_entry(&slogan);
                 match files.iter_mut().find(|(name, _)| name == "slogans.toml") {
                     Some((_, old)) => {
                         old.push('\n');
@@ -102,24 +103,6 @@ pub fn apply(
     Ok((corpus, fingerprint(&fingerprinted)))
 }
 
-/// A TOML basic string: quotes, backslashes and control characters escaped.
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,14 +121,6 @@ mod tests {
             })
             .cloned()
             .unwrap()
-    }
-
-    #[test]
-    fn toml_strings_round_trip() {
-        let nasty = "quote \" back \\ tab \t nl \n bell \u{7} ə";
-        let parsed: std::collections::BTreeMap<String, String> =
-            toml::from_str(&format!("v = {}", toml_string(nasty))).unwrap();
-        assert_eq!(parsed["v"], nasty);
     }
 
     #[test]

@@ -168,12 +168,19 @@ fn slogans_file(slogans: &[Slogan]) -> String {
          # Each names the statement it comes from; `tribune check` verifies the text appears in it.\n",
     );
     for s in slogans {
-        out.push_str("\n[[slogan]]\n");
-        let _ = writeln!(out, "id = {}", toml_string(&s.id));
-        let _ = writeln!(out, "statement = {}", toml_string(&s.statement));
-        let _ = writeln!(out, "lang = {}", toml_string(s.lang.code()));
-        let _ = writeln!(out, "text = {}", toml_string(&s.text));
+        out.push('\n');
+        out.push_str(&slogan_entry(s));
     }
+    out
+}
+
+/// One `[[slogan]]` entry of `slogans.toml`.
+pub(super) fn slogan_entry(s: &Slogan) -> String {
+    let mut out = String::from("[[slogan]]\n");
+    let _ = writeln!(out, "id = {}", toml_string(&s.id));
+    let _ = writeln!(out, "statement = {}", toml_string(&s.statement));
+    let _ = writeln!(out, "lang = {}", toml_string(s.lang.code()));
+    let _ = writeln!(out, "text = {}", toml_string(&s.text));
     out
 }
 

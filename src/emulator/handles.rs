@@ -13,6 +13,15 @@ use super::{
     wire,
 };
 
+/// What a person typed: a leading `/command` gets the bot_command entity a client adds.
+fn typed(mut parsed: Parsed) -> Content {
+    if parsed.text.starts_with('/') {
+        let length = html::utf16_len(parsed.text.split_whitespace().next().unwrap_or(""));
+        parsed.entities.insert(0, Entity { kind: EntityKind::BotCommand, offset: 0, length });
+    }
+    Content::Text { raw: parsed.text.clone(), parse_mode: None, parsed }
+}
+
 /// A message the bot sent to a chat, in its latest state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotMessage {
@@ -153,41 +162,21 @@ impl Conversation {
 
     /// Sends a text message; a leading `/command` gets a bot_command entity.
     pub fn send_text(&self, text: &str) -> i32 {
-        let command_len = text
-            .starts_with('/')
-            .then(|| html::utf16_len(text.split_whitespace().next().unwrap_or("")));
-        let entities = command_len
-            .map(|length| vec![Entity { kind: EntityKind::BotCommand, offset: 0, length }])
-            .unwrap_or_default();
-        let parsed = Parsed { text: text.to_owned(), entities };
-        self.post(Content::Text { raw: text.to_owned(), parse_mode: None, parsed })
+        self.post(typed(Parsed { text: text.to_owned(), entities: Vec::new() }))
     }
 
     /// Sends formatted text, as a Telegram client does when a person uses bold, italics or
     /// links: `html` is turned into text and entities (it must be valid Telegram HTML).
     pub fn send_html(&self, html: &str) -> i32 {
-        let mut parsed = html::parse_with_mode(html, Some("HTML"), Strictness::Telegram)
+        let parsed = html::parse_with_mode(html, Some("HTML"), Strictness::Telegram)
             .unwrap_or_else(|e| panic!("send_html needs valid HTML: {e}"));
-        if parsed.text.starts_with('/') {
-            let length = html::utf16_len(parsed.text.split_whitespace().next().unwrap_or(""));
-            parsed.entities.insert(0, Entity { kind: EntityKind::BotCommand, offset: 0, length });
-        }
-        self.post(Content::Text { raw: parsed.text.clone(), parse_mode: None, parsed })
+        self.post(typed(parsed))
     }
 
     /// Sends a text message that replies to message `reply_to` of this chat.
     pub fn reply_text(&self, reply_to: i32, text: &str) -> i32 {
-        let command_len = text
-            .starts_with('/')
-            .then(|| html::utf16_len(text.split_whitespace().next().unwrap_or("")));
-        let entities = command_len
-            .map(|length| vec![Entity { kind: EntityKind::BotCommand, offset: 0, length }])
-            .unwrap_or_default();
-        let parsed = Parsed { text: text.to_owned(), entities };
-        let mut message = StoredMessage::new(
-            self.sender.clone(),
-            Content::Text { raw: text.to_owned(), parse_mode: None, parsed },
-        );
+        let content = typed(Parsed { text: text.to_owned(), entities: Vec::new() });
+        let mut message = StoredMessage::new(self.sender.clone(), content);
         message.reply_to = Some(reply_to);
         self.post_message(message, "message")
     }

@@ -31,17 +31,18 @@ pub enum Command {
     Health(String),
 }
 
+/// The public command menu in one language.
+pub fn menu(corpus: &crate::content::Corpus, lang: Lang) -> Vec<BotCommand> {
+    COMMANDS.iter().map(|c| BotCommand::new(*c, corpus.ui.get(lang, &format!("cmd.{c}")))).collect()
+}
+
 /// Registers the command menu: English as the default, and one list per other language.
 pub async fn register(
     bot: &Bot,
     corpus: &Arc<crate::content::Corpus>,
 ) -> Result<(), teloxide::RequestError> {
     for lang in Lang::ALL {
-        let commands: Vec<BotCommand> = COMMANDS
-            .iter()
-            .map(|c| BotCommand::new(*c, corpus.ui.get(lang, &format!("cmd.{c}"))))
-            .collect();
-        let request = bot.set_my_commands(commands);
+        let request = bot.set_my_commands(menu(corpus, lang));
         match lang {
             Lang::En => request.await?,
             other => request.language_code(other.code()).await?,

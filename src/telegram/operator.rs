@@ -100,11 +100,7 @@ impl OpEnv<'_> {
 pub async fn register_menu(bot: &Bot, app: &Tribune) {
     let corpus = app.corpus();
     for &operator in app.operators() {
-        let lang = app.lang_for(operator, None);
-        let mut commands: Vec<teloxide::types::BotCommand> = render::COMMANDS
-            .iter()
-            .map(|c| teloxide::types::BotCommand::new(*c, corpus.ui.get(lang, &format!("cmd.{c}"))))
-            .collect();
+        let mut commands = super::commands::menu(&corpus, app.lang_for(operator, None));
         commands.extend(OperatorCommand::bot_commands());
         commands.extend(render::OPERATOR_COMMANDS.iter().map(|c| {
             let description = match *c {
@@ -136,9 +132,7 @@ pub async fn on_command(
     cmd: OperatorCommand,
 ) -> HandlerResult {
     let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
-    let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
-    let lang =
-        app.lang_for(msg.chat.id.0, msg.from.as_ref().and_then(|u| u.language_code.as_deref()));
+    let (user, lang) = sender(&app, &msg);
     let corpus = app.corpus();
     let ctx = env.ctx(&corpus, lang);
     if !app.is_operator(user) {
@@ -164,6 +158,13 @@ pub async fn on_command(
         OperatorCommand::Audit(_) => views::audit(&ctx, &app.store().audit_latest(AUDIT_SHOWN)?),
     };
     reply(&env, msg.chat.id, &answer).await
+}
+
+/// Who sent a message (0 for nobody, which is never an operator) and the language to answer in.
+fn sender(app: &Tribune, msg: &Message) -> (i64, Lang) {
+    let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+    let code = msg.from.as_ref().and_then(|u| u.language_code.as_deref());
+    (user, app.lang_for(msg.chat.id.0, code))
 }
 
 async fn reply(env: &OpEnv<'_>, chat: ChatId, reply: &Reply) -> HandlerResult {
@@ -735,9 +736,7 @@ pub async fn on_document(
     msg: Message,
 ) -> HandlerResult {
     let env = OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
-    let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
-    let lang =
-        app.lang_for(msg.chat.id.0, msg.from.as_ref().and_then(|u| u.language_code.as_deref()));
+    let (user, lang) = sender(&app, &msg);
     let corpus = app.corpus();
     let ctx = env.ctx(&corpus, lang);
     let Some(document) = msg.document() else { return Ok(()) };

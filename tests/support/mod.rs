@@ -251,3 +251,43 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// `tribune serve` against `emulator` on `data` with the content in `messages`: a 1 s long
+/// poll, warnings logged, no stdin or stdout. Callers add what else they need (more variables,
+/// where stderr goes) and spawn it.
+pub fn serve_command(
+    emulator: &Emulator,
+    data: &std::path::Path,
+    messages: &std::path::Path,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"));
+    command
+        .arg("serve")
+        .env("TELOXIDE_TOKEN", emulator.token())
+        .env("TELOXIDE_API_URL", emulator.api_url())
+        .env("TRIBUNE_DATA_DIR", data)
+        .env("TRIBUNE_MESSAGES_DIR", messages)
+        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// splitmix64: small, seeded, and the same everywhere (the campaigns' random numbers).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform enough in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
