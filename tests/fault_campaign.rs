@@ -76,14 +76,7 @@ struct Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_at_random_points_loses_nothing() {
-    let seed = std::env::var("TRIBUNE_CAMPAIGN_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = Rng::campaign_seed();
     let runs = std::env::var("TRIBUNE_CAMPAIGN_RUNS")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())

@@ -38,14 +38,7 @@ const FINISH: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverable() {
-    let seed = std::env::var("TRIBUNE_CAMPAIGN_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(7, |d| d.as_nanos() as u64)
-        });
+    let seed = Rng::campaign_seed();
     println!("telegram fault campaign: seed {seed} (TRIBUNE_CAMPAIGN_SEED={seed} repeats it)");
     let mut rng = Rng(seed);
     let now = DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z").unwrap().with_timezone(&Utc);

@@ -278,6 +278,18 @@ pub fn serve_command(
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// `TRIBUNE_CAMPAIGN_SEED` when set (to repeat a campaign), else a fresh seed from the clock.
+    pub fn campaign_seed() -> u64 {
+        std::env::var("TRIBUNE_CAMPAIGN_SEED")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            })
+    }
+
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
