@@ -41,6 +41,11 @@ pub struct Tribune {
     schedule_changed: Notify,
     operators: Vec<i64>,
     messages_dir: PathBuf,
+    /// Content edits are read, combined and stored one at a time (two operators at once would
+    /// otherwise each store a corpus without the other's edit).
+    editing: std::sync::Mutex<()>,
+    /// Status-change alerts are queued one pass at a time (so none is queued twice).
+    alerting: std::sync::Mutex<()>,
 }
 
 impl Tribune {
@@ -61,6 +66,8 @@ impl Tribune {
             schedule_changed: Notify::new(),
             operators: Vec::new(),
             messages_dir: messages_dir.to_path_buf(),
+            editing: std::sync::Mutex::new(()),
+            alerting: std::sync::Mutex::new(()),
         };
         Ok((tribune, source))
     }
@@ -166,6 +173,7 @@ impl Tribune {
         operator: i64,
         edit: ContentEdit,
     ) -> Result<Result<Vec<PrisonerChange>, Vec<Problem>>, AppError> {
+        let _editing = self.editing.lock().unwrap_or_else(|p| p.into_inner());
         let mut edits: Vec<ContentEdit> =
             self.store.edits()?.into_iter().map(|(_, e)| e.edit).collect();
         edits.push(edit.clone());
@@ -186,6 +194,7 @@ impl Tribune {
         &self,
         seq: u64,
     ) -> Result<Result<Option<Vec<PrisonerChange>>, Vec<Problem>>, AppError> {
+        let _editing = self.editing.lock().unwrap_or_else(|p| p.into_inner());
         let all = self.store.edits()?;
         if !all.iter().any(|(s, _)| *s == seq) {
             return Ok(Ok(None));
@@ -215,6 +224,11 @@ impl Tribune {
 
     fn set_corpus(&self, corpus: Corpus) {
         *self.corpus.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(corpus);
+    }
+
+    /// Held while status-change alerts are composed and queued.
+    pub fn alerting(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.alerting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The content being served now.

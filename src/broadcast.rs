@@ -156,6 +156,9 @@ pub struct Job {
     /// edits its caption.
     #[serde(default)]
     pub media: bool,
+    /// Chats that left with `/stop` meanwhile (their records are erased with them).
+    #[serde(default)]
+    pub erased: u64,
 }
 
 /// Where a job stands.
@@ -165,11 +168,16 @@ pub struct Progress {
     pub sent: u64,
     pub failed: u64,
     pub deactivated: u64,
+    /// Chats erased by `/stop` before or after they were reached.
+    pub erased: u64,
+    /// Whether messages of the job still wait in the outbox although every chat has had one
+    /// (a withdrawal deletes several messages in a chat).
+    pub waiting: bool,
 }
 
 impl Progress {
     pub fn done(&self) -> u64 {
-        self.sent + self.failed + self.deactivated
+        self.sent + self.failed + self.deactivated + self.erased
     }
 
     pub fn remaining(&self) -> u64 {
@@ -177,7 +185,7 @@ impl Progress {
     }
 
     pub fn finished(&self) -> bool {
-        self.remaining() == 0
+        self.remaining() == 0 && !self.waiting
     }
 
     /// Chats handled per second since `since` (an earlier reading) was taken `elapsed_secs` ago.
@@ -233,7 +241,7 @@ mod tests {
 
     #[test]
     fn progress_rate_and_eta() {
-        let p = Progress { total: 100, sent: 20, failed: 3, deactivated: 2 };
+        let p = Progress { total: 100, sent: 20, failed: 3, deactivated: 2, ..Progress::default() };
         assert_eq!(p.remaining(), 75);
         assert!(!p.finished());
         let earlier = Progress { total: 100, sent: 10, ..Progress::default() };
@@ -241,6 +249,9 @@ mod tests {
         assert_eq!(p.eta_secs(5.0), Some(15));
         assert_eq!(p.eta_secs(0.0), None);
         assert_eq!(p.rate_since(&p, 0.0), 0.0);
-        assert!(Progress { total: 2, sent: 1, failed: 1, deactivated: 0 }.finished());
+        let two = Progress { total: 2, sent: 1, failed: 1, ..Progress::default() };
+        assert!(two.finished());
+        assert!(!Progress { waiting: true, ..two }.finished());
+        assert!(Progress { total: 2, sent: 1, erased: 1, ..Progress::default() }.finished());
     }
 }

@@ -407,3 +407,69 @@ async fn a_broadcast_interrupted_by_a_restart_finishes_with_a_new_progress_messa
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn operator_commands_are_for_private_chats() {
+    let (app, _operator) = operator_app(Limits::telegram(30.0, false)).await;
+    let group = app.emulator.group(-4200, "Circle");
+    group.set_admins(&[OPERATOR]);
+    let operator_in_group = group.as_member(&app.user(OPERATOR, "en"));
+    operator_in_group.send_text("/audit@tribune_test_bot");
+    let answer = operator_in_group.wait_for_messages(1, TIMEOUT).await.unwrap().remove(0);
+    assert_eq!(answer.plain_text(), "Please send /audit in a private chat with me.");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawing_a_running_broadcast_stops_it_and_a_reader_who_leaves_still_lets_it_finish() {
+    let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
+    let chats: Vec<i64> = (0..16).map(|i| 9000 + i).collect();
+    for &chat in &chats {
+        app.user(chat, "en");
+        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
+    }
+    // The last reader leaves before the broadcast reaches them: the job still adds up.
+    operator.send_text("/broadcast Wrong date");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    let leaver = app.user(9015, "en");
+    ask(&leaver, "/stop").await;
+    let got = |app: &TestApp, chat: i64| texts(app, chat).iter().any(|t| t == "Wrong date");
+    eventually(TIMEOUT, "a few reached", || chats.iter().filter(|c| got(&app, **c)).count() >= 3)
+        .await;
+    let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    let started = ask(&operator, &format!("/withdraw {edition}")).await.plain_text();
+    assert!(started.contains("Withdrawal of edition"), "{started}");
+    let done = progress_over(&operator).await;
+    assert!(done.contains("Withdrawal") && done.contains("finished"), "{done}");
+    // Nothing of the broadcast is left anywhere, and nothing more arrives.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for &chat in &chats {
+        assert!(!got(&app, chat), "chat {chat} still shows the withdrawn broadcast");
+    }
+    let audit = app.tribune.store().audit_latest(1).unwrap().remove(0).action;
+    assert!(audit.ends_with("stopping it first"), "{audit}");
+    let broadcast = app.tribune.store().job(edition).unwrap().unwrap();
+    assert_eq!(broadcast.erased, 1, "the reader who left is counted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_correction_keeps_its_formatting_however_it_is_typed() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    app.user(9100, "en");
+    app.tribune.subscribe(9100, ChatKind::Private, Lang::En).unwrap();
+    operator.send_text("/broadcast Meeting on Fridy");
+    let _preview = next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    progress_over(&operator).await;
+    let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    operator.send_html(&format!("/correct  {edition}  <b>Meeting on Friday</b>, <i>6 pm</i>"));
+    eventually(TIMEOUT, "corrected", || {
+        app.emulator.chat_messages(9100)[0].text == "<b>Meeting on Friday</b>, <i>6 pm</i>"
+    })
+    .await;
+    app.stop().await;
+}

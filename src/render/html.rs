@@ -3,6 +3,8 @@
 
 /// Telegram's limit on a message's text, in UTF-16 code units of the visible text.
 pub const MESSAGE_LIMIT: usize = 4096;
+/// Telegram's limit on a caption (of a photo or document), in the same units.
+pub const CAPTION_LIMIT: usize = 1024;
 
 /// Escapes text for Telegram HTML (`&`, `<`, `>`, and `"` so it is safe inside attributes too).
 pub fn escape(text: &str) -> String {

@@ -169,6 +169,7 @@ impl Scheduler {
     /// Queues an alert for every prisoner-status change not yet announced, to every chat
     /// that chose prisoner news. Returns the messages queued.
     pub fn run_alerts(&self) -> Result<usize> {
+        let _alerting = self.tribune.alerting();
         let store = self.tribune.store();
         let through = store.alerted_through()?;
         let changes = store.prisoner_changes_after(through)?;

@@ -46,7 +46,8 @@ impl Store {
     pub fn audit(&self, operator: i64, action: impl Into<String>) -> Result<()> {
         let _writing = self.writing()?;
         let entry = AuditEntry { at: unix_now(), operator, action: action.into() };
-        log::info!("operator {}: {}", entry.operator, entry.action);
+        // The operator's id stays in the store (for `/audit`), out of the logs.
+        log::info!("operator action: {}", entry.action);
         self.audit.insert(self.next_id()?.to_be_bytes(), to_json(&entry)?)?;
         self.db.flush()?;
         Ok(())
@@ -68,8 +69,10 @@ impl Store {
             .collect()
     }
 
-    /// Stores an edit together with the content it produces, in one transaction: the served
-    /// content and the edits never disagree, even across a crash.
+    /// Stores an edit, then the content it produces (flushed by the import). A crash between
+    /// the two leaves the edit stored and the old content: the next start combines the files
+    /// and the stored edits again, so the edit is served then. If the import fails, the edit
+    /// is taken back.
     pub fn save_edit(
         &self,
         edit: &StoredEdit,
@@ -129,13 +132,21 @@ impl Store {
         audience: crate::broadcast::Audience,
     ) -> Result<bool> {
         let _writing = self.writing()?;
-        let Some(mut draft) = self.draft(id)? else { return Ok(false) };
-        if draft.state != DraftState::Open {
-            return Ok(false);
-        }
-        draft.audience = audience;
-        self.drafts.insert(id.to_be_bytes(), to_json(&draft)?)?;
-        Ok(true)
+        let key = id.to_be_bytes();
+        self.drafts
+            .transaction(|drafts| {
+                let Some(raw) = drafts.get(key)? else { return Ok(false) };
+                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
+                })?;
+                if draft.state != DraftState::Open {
+                    return Ok(false);
+                }
+                draft.audience = audience;
+                drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                Ok(true)
+            })
+            .map_err(tx_error)
     }
 
     /// Discards an open draft; returns its state before.
@@ -255,7 +266,7 @@ impl Store {
                 continue;
             }
             let edition = u64_at(&key, 0);
-            if self.progress(edition, job.total)?.finished() {
+            if self.job_progress(edition, &job)?.finished() {
                 job.state = JobState::Finished;
                 let _writing = self.writing()?;
                 self.jobs.insert(key, to_json(&job)?)?;
@@ -299,6 +310,49 @@ impl Store {
             found.push((id, from_json(&raw, "edition")?, chats));
         }
         Ok(found)
+    }
+
+    /// Counts a chat erased by `/stop` in the job of `edition`, if it is a job's.
+    pub(super) fn count_erased(&self, edition: u64) -> Result<()> {
+        if let Some(mut job) = self.job(edition)? {
+            job.erased += 1;
+            self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a job finished (once every chat is handled and nothing of it is queued).
+    pub fn finish_job(&self, edition: u64) -> Result<()> {
+        let _writing = self.writing()?;
+        if let Some(mut job) = self.job(edition)?
+            && job.state == JobState::Running
+        {
+            job.state = JobState::Finished;
+            self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
+        }
+        Ok(())
+    }
+
+    /// Whether any message of `edition` still waits in the outbox.
+    pub fn has_queued(&self, edition: u64) -> Result<bool> {
+        for entry in self.outbox.iter() {
+            let (_, raw) = entry?;
+            if from_json::<OutboxItem>(&raw, "outbox item").is_ok_and(|i| i.edition == edition) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// How far a job got, counted from its delivery records and the chats erased since. It is
+    /// finished only when, besides, nothing of it waits in the outbox (a withdrawal deletes
+    /// several messages in one chat; the chat counts once its first is done).
+    pub fn job_progress(&self, edition: u64, job: &crate::broadcast::Job) -> Result<Progress> {
+        let mut progress = self.progress(edition, job.total)?;
+        progress.erased = job.erased;
+        // Checked only when the counts say done: a scan of the outbox.
+        progress.waiting = progress.remaining() == 0 && self.has_queued(edition)?;
+        Ok(progress)
     }
 
     /// How far an edition got, counted from its delivery records.

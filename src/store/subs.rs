@@ -213,19 +213,27 @@ impl Store {
         }
         self.subs.remove(chat)?;
         self.chats.remove(chat)?;
+        // The editions this chat was part of: a bulk job among them counts the chat as erased,
+        // so its progress still adds up to its total once the records are gone.
+        let mut editions = std::collections::BTreeSet::new();
         for entry in self.chat_editions.scan_prefix(chat) {
             let (key, _) = entry?;
             let edition = u64_at(&key, 8);
             self.deliveries.remove(key2(edition.to_be_bytes(), chat))?;
             self.chat_editions.remove(key)?;
+            editions.insert(edition);
         }
         for entry in self.outbox.iter() {
             let (key, raw) = entry?;
-            if from_json::<OutboxItem>(&raw, "outbox item")
-                .is_ok_and(|item| item.chat_id == chat_id)
+            if let Ok(item) = from_json::<OutboxItem>(&raw, "outbox item")
+                && item.chat_id == chat_id
             {
                 self.outbox.remove(key)?;
+                editions.insert(item.edition);
             }
+        }
+        for edition in editions {
+            self.count_erased(edition)?;
         }
         for entry in self.dead.iter() {
             let (key, raw) = entry?;

@@ -20,7 +20,7 @@ use std::{sync::Arc, time::Duration};
 use teloxide::{
     net::Download,
     prelude::*,
-    types::{Me, MessageId, ParseMode},
+    types::{Me, MessageEntity, MessageEntityKind, MessageId, ParseMode},
     utils::{command::BotCommands, render::Renderer},
 };
 
@@ -139,6 +139,13 @@ pub async fn on_command(
         log::info!("refused an operator command from a non-operator");
         return reply(&env, msg.chat.id, &views::refused(&ctx)).await;
     }
+    if !msg.chat.is_private() {
+        // Operators' work (and the audit log's ids) is not for a group's eyes; a broadcast's
+        // copied message must come from a chat that cannot move or vanish under it.
+        let name = msg.text().and_then(|t| t.split_whitespace().next()).unwrap_or("/operator");
+        let name = html::escape(name.split('@').next().unwrap_or(name));
+        return reply(&env, msg.chat.id, &text(ctx.f("private.only", &[("command", &name)]))).await;
+    }
     let answer = match cmd {
         OperatorCommand::Operator(_) => views::operator_help(&ctx),
         OperatorCommand::Broadcast(args) => return broadcast(&env, &ctx, &msg, user, &args).await,
@@ -197,7 +204,9 @@ async fn broadcast(
         None if args.trim().is_empty() => {
             return reply(env, msg.chat.id, &text(ctx.t("op.broadcast_empty"))).await;
         }
-        None => Body::Text { html: without_command(msg, args) },
+        None => {
+            Body::Text { html: text_after(msg, 1).unwrap_or_else(|| html::escape(args.trim())) }
+        }
     };
     if let Body::Text { html } = &body
         && html::visible_len(html) > html::MESSAGE_LIMIT
@@ -241,13 +250,36 @@ fn formatted(text: &str, entities: Option<&[teloxide::types::MessageEntity]>) ->
     if rendered == text { html::escape(text) } else { rendered }
 }
 
-/// The operator's formatted text after `/broadcast`, as Telegram HTML.
-fn without_command(msg: &Message, args: &str) -> String {
-    let rendered = formatted(msg.text().unwrap_or_default(), msg.entities());
-    match rendered.split_once(char::is_whitespace) {
-        Some((command, rest)) if command.starts_with('/') => rest.trim().to_string(),
-        _ => html::escape(args.trim()),
+/// The formatted text of a command's message after its first `words` words (the command and
+/// its plain arguments), as Telegram HTML: the entities are cut where the text is, so
+/// formatting that spans the cut stays balanced. `None` when nothing follows.
+fn text_after(msg: &Message, words: usize) -> Option<String> {
+    let text = msg.text()?;
+    let mut at = 0;
+    for _ in 0..words {
+        let start = text[at..].find(|c: char| !c.is_whitespace())? + at;
+        at = text[start..].find(char::is_whitespace).map_or(text.len(), |end| start + end);
     }
+    let start = text[at..].find(|c: char| !c.is_whitespace()).map(|i| at + i)?;
+    let cut = text[..start].encode_utf16().count();
+    let rest = text[start..].trim_end();
+    let rest_len = rest.encode_utf16().count();
+    let entities: Vec<MessageEntity> = msg
+        .entities()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| !matches!(e.kind, MessageEntityKind::BotCommand))
+        .filter_map(|e| {
+            let begin = e.offset.max(cut);
+            let end = (e.offset + e.length).min(cut + rest_len);
+            (end > begin).then(|| MessageEntity {
+                kind: e.kind.clone(),
+                offset: begin - cut,
+                length: end - begin,
+            })
+        })
+        .collect();
+    Some(formatted(rest, Some(&entities)))
 }
 
 fn audience_counts(app: &Tribune) -> AudienceCounts {
@@ -330,6 +362,7 @@ pub async fn on_button(
                 state: JobState::Running,
                 target: None,
                 media,
+                erased: 0,
             };
             let launched = store.launch_draft(draft, &job, |edition| {
                 audience
@@ -389,7 +422,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     let Some(job) = app.store().job(edition)? else { return Ok(()) };
     let corpus = app.corpus();
     let ctx = env.ctx(&corpus, lang);
-    let start = app.store().progress(edition, job.total)?;
+    let start = app.store().job_progress(edition, &job)?;
     let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &start, 0.0);
     let request = env.bot.send_message(chat, &first).parse_mode(ParseMode::Html);
     let sent = send::with_retry_after(|| request.clone().send()).await?;
@@ -405,7 +438,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
         loop {
             tokio::time::sleep(PROGRESS_EVERY).await;
             let Ok(Some(job)) = app.store().job(edition) else { return };
-            let Ok(now) = app.store().progress(edition, job.total) else { return };
+            let Ok(now) = app.store().job_progress(edition, &job) else { return };
             let rate = now.rate_since(&start, started.elapsed().as_secs_f64());
             let text = views::progress(&ctx, job.kind, edition, job.target, job.state, &now, rate);
             if text != last {
@@ -416,6 +449,11 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
                 last = text;
             }
             if job.state != JobState::Running || now.finished() {
+                if now.finished()
+                    && let Err(e) = app.store().finish_job(edition)
+                {
+                    log::warn!("cannot mark edition {edition} finished: {e}");
+                }
                 return;
             }
         }
@@ -460,7 +498,7 @@ fn cancel(env: &OpEnv<'_>, ctx: &Ctx<'_>, user: i64, args: &str) -> Result<Reply
     };
     store.audit(user, format!("cancelled edition {edition} ({removed} messages not sent)"))?;
     let job = store.job(edition)?.ok_or("the job vanished")?;
-    let progress = store.progress(edition, job.total)?;
+    let progress = store.job_progress(edition, &job)?;
     Ok(text(views::progress(ctx, job.kind, edition, job.target, job.state, &progress, 0.0)))
 }
 
@@ -476,7 +514,7 @@ async fn start_change(
 ) -> HandlerResult {
     let chat = msg.chat.id;
     let store = env.app.store();
-    let (first, rest) = args.trim().split_once(char::is_whitespace).unwrap_or((args.trim(), ""));
+    let first = args.split_whitespace().next().unwrap_or("");
     let Some(target) =
         first.parse::<u64>().ok().filter(|e| store.edition(*e).ok().flatten().is_some())
     else {
@@ -487,33 +525,37 @@ async fn start_change(
         };
         return reply(env, chat, &text(answer)).await;
     };
+    // A copied message (photo, document…) is corrected by its caption.
+    let media = store.job(target)?.is_some_and(|j| j.media);
     let new_html = match kind {
         JobKind::Correct => {
             let replied =
                 msg.reply_to_message().and_then(|m| m.text().map(|t| formatted(t, m.entities())));
-            let html = match replied {
-                Some(html) => html,
-                None if !rest.trim().is_empty() => {
-                    let rendered = formatted(msg.text().unwrap_or_default(), msg.entities());
-                    // Skip "/correct" and the edition number, keeping the formatting after.
-                    let mut parts = rendered.splitn(3, char::is_whitespace);
-                    let (_, _, after) = (parts.next(), parts.next(), parts.next());
-                    after
-                        .map(str::trim)
-                        .filter(|a| !a.is_empty())
-                        .map_or_else(|| html::escape(rest.trim()), str::to_string)
-                }
-                None => return reply(env, chat, &text(ctx.t("op.correct_empty"))).await,
+            // Without a reply: what follows "/correct <edition>", formatting kept.
+            let Some(html) = replied.or_else(|| text_after(msg, 2)) else {
+                return reply(env, chat, &text(ctx.t("op.correct_empty"))).await;
             };
-            if html::visible_len(&html) > html::MESSAGE_LIMIT {
+            let limit = if media { html::CAPTION_LIMIT } else { html::MESSAGE_LIMIT };
+            if html::visible_len(&html) > limit {
                 return reply(env, chat, &render::too_long(ctx)).await;
             }
             Some(html)
         }
         _ => None,
     };
-    // A copied message (photo, document…) is corrected by its caption.
-    let media = store.job(target)?.is_some_and(|j| j.media);
+
+    // A broadcast still going out is stopped first, or it would keep sending what is being
+    // withdrawn or corrected; what was in flight then lands before the chats are listed.
+    let stopped = match store.job(target)? {
+        Some(job)
+            if job.state == JobState::Running && !store.job_progress(target, &job)?.finished() =>
+        {
+            store.cancel_job(target)?;
+            settle(store, target).await?;
+            true
+        }
+        _ => false,
+    };
     let reached: Vec<_> = store
         .deliveries(target)?
         .into_iter()
@@ -537,6 +579,7 @@ async fn start_change(
         state: JobState::Running,
         target: Some(target),
         media,
+        erased: 0,
     };
     let edition_kind =
         if kind == JobKind::Withdraw { EditionKind::Withdraw } else { EditionKind::Correct };
@@ -569,9 +612,28 @@ async fn start_change(
     (env.push)(queued);
     store.audit(
         user,
-        format!("{} edition {target} in {chats} chats (edition {edition})", kind.code()),
+        format!(
+            "{} edition {target} in {chats} chats (edition {edition}){}",
+            kind.code(),
+            if stopped { ", stopping it first" } else { "" }
+        ),
     )?;
     follow(env, chat, ctx.lang, edition).await
+}
+
+/// Waits until the delivery records of `edition` stop growing (sends in flight when it was
+/// cancelled finish within the request timeout), at most 15 seconds.
+async fn settle(store: &crate::store::Store, edition: u64) -> Result<(), HandlerError> {
+    let mut seen = store.deliveries(edition)?.len();
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = store.deliveries(edition)?.len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    Ok(())
 }
 
 // ---- Content edits -------------------------------------------------------------------------

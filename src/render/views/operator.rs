@@ -61,8 +61,9 @@ pub fn progress(
         &[("edition", &edition.to_string()), ("target", &target.unwrap_or(0).to_string())],
     );
     let n = |v: u64| v.to_string();
+    // Chats that left with /stop meanwhile count as gone.
     let (sent, failed, deactivated, remaining, total) =
-        (n(p.sent), n(p.failed), n(p.deactivated), n(p.remaining()), n(p.total));
+        (n(p.sent), n(p.failed), n(p.deactivated + p.erased), n(p.remaining()), n(p.total));
     let mut args = vec![
         ("title", title.as_str()),
         ("sent", sent.as_str()),
@@ -191,7 +192,7 @@ mod tests {
             load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("messages")).unwrap().corpus;
         let ctx =
             Ctx { corpus: &corpus, lang: crate::content::Lang::En, bot_username: "b", seed: 0 };
-        let p = Progress { total: 100, sent: 40, failed: 5, deactivated: 5 };
+        let p = Progress { total: 100, sent: 40, failed: 5, deactivated: 5, ..Progress::default() };
         let text = progress(&ctx, JobKind::Broadcast, 7, None, JobState::Running, &p, 5.0);
         assert!(text.contains("edition 7"), "{text}");
         assert!(
