@@ -54,6 +54,12 @@ async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
     let welcome = user.wait_for_messages(1, TIMEOUT).await.unwrap();
     assert!(welcome[0].plain_text().starts_with("Tribune carries the statements"));
     assert_eq!(emulator.requests("getUpdates"), 0, "no polling in webhook mode");
+    // Every kind the bot handles reaches it through the webhook: a button, an inline query.
+    let data = welcome[0].buttons.iter().flatten().find_map(|b| b.callback_data.clone());
+    let pressed = user.press(welcome[0].message_id, &data.expect("a button on the welcome"));
+    user.wait_for_answer(&pressed, TIMEOUT).await.expect("the button is answered");
+    let inline = user.inline_query("prisoners", TIMEOUT).await.expect("inline mode answers");
+    assert!(!inline.results.is_empty(), "inline results through the webhook");
 
     // Forged requests: a /start from someone else, without the secret or with a wrong one.
     let forger = emulator.user(902, "Forger", Some("en"));

@@ -32,11 +32,14 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// The update kinds the handler tree handles (see `handlers::schema`): Telegram sends no others.
-const ALLOWED: [AllowedUpdate; 4] = [
+/// Keep it in step with the tree; `tests/webhook.rs` sends a button press and an inline query
+/// through a webhook.
+const ALLOWED: [AllowedUpdate; 5] = [
     AllowedUpdate::Message,
     AllowedUpdate::EditedMessage,
     AllowedUpdate::CallbackQuery,
     AllowedUpdate::MyChatMember,
+    AllowedUpdate::InlineQuery,
 ];
 
 type Sender = mpsc::UnboundedSender<Result<Update, Infallible>>;
