@@ -2,15 +2,17 @@
 //!
 //! sled locks its data directory per process, so while `serve` runs no other process can open
 //! the store. `serve` therefore listens on `<data dir>/tribune.sock` (mode 0600: only the
-//! owner of the data may connect; removed on exit) and writes a backup or an export when
-//! asked. One JSON line in (`{"backup":"/abs/path"}`, `{"export":{"dir":…,"force":false}}`),
-//! one JSON line out (`{"ok":"summary"}` or `{"error":"message"}`). The socket also tells `restore` that a Tribune is running.
-//! Unix only, like the deployment targets.
+//! owner of the data may connect; removed on exit) and hands over what is asked: one JSON line
+//! in (`"backup"` or `"content"`), one JSON line out (`{"backup":N}` followed by the N bytes of
+//! a consistent backup, `{"content":corpus}`, or `{"error":"message"}`). The command-line side
+//! writes the files itself, with its own rights and where its user can see them: `serve` may
+//! run sandboxed (a private /tmp, a read-only file system but for its data). The socket also
+//! tells `restore` that a Tribune is running. Unix only, like the deployment targets.
 
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader, Read, Write},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -31,14 +33,18 @@ pub enum ControlError {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Request {
-    Backup(PathBuf),
-    Export { dir: PathBuf, force: bool },
+    /// A consistent backup of the whole store.
+    Backup,
+    /// The content being served.
+    Content,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Response {
-    Ok(String),
+    /// This many bytes of backup follow the line.
+    Backup(u64),
+    Content(Box<crate::content::Corpus>),
     Error(String),
 }
 
@@ -107,29 +113,26 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(read).take(64 * 1024);
     let read = reader.read_line(&mut line);
+    let mut payload = Vec::new();
     let response = match tokio::time::timeout(Duration::from_secs(5), read).await {
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-            Ok(Request::Export { dir, force }) => {
-                let written =
-                    tokio::task::spawn_blocking(move || export(&store, &dir, force)).await;
-                match written {
-                    Ok(Ok(summary)) => Response::Ok(summary),
-                    Ok(Err(message)) => Response::Error(message),
-                    Err(e) => Response::Error(format!("the export task failed: {e}")),
-                }
-            }
-            Ok(Request::Backup(path)) => {
-                let written = tokio::task::spawn_blocking(move || {
-                    let result = store.write_backup(&path);
-                    (path, result)
-                })
-                .await;
-                match written {
-                    Ok((path, Ok(summary))) => {
-                        log::info!("backup written to {}: {summary}", path.display());
-                        Response::Ok(summary.to_string())
+            Ok(Request::Content) => match store.corpus() {
+                Ok(Some((corpus, _))) => Response::Content(Box::new(corpus)),
+                Ok(None) => Response::Error(NO_CONTENT.into()),
+                Err(e) => Response::Error(e.to_string()),
+            },
+            Ok(Request::Backup) => {
+                let taken = tokio::task::spawn_blocking(move || store.snapshot()).await;
+                match taken {
+                    Ok(Ok(snapshot)) => {
+                        payload = snapshot.encode();
+                        log::info!(
+                            "a backup was taken: {}",
+                            snapshot.summary(payload.len() as u64)
+                        );
+                        Response::Backup(payload.len() as u64)
                     }
-                    Ok((_, Err(e))) => {
+                    Ok(Err(e)) => {
                         log::error!("a requested backup failed: {e}");
                         Response::Error(e.to_string())
                     }
@@ -142,17 +145,26 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     };
     let mut out = serde_json::to_string(&response).unwrap_or_default();
     out.push('\n');
-    let _ = write.write_all(out.as_bytes()).await;
+    if write.write_all(out.as_bytes()).await.is_ok() {
+        let _ = write.write_all(&payload).await;
+    }
 }
+
+const NO_CONTENT: &str = "the store holds no content yet: run `tribune import` first";
 
 /// Writes the stored content as `messages/` files; a summary for the operator.
 pub fn export(store: &Store, dir: &Path, force: bool) -> Result<String, String> {
-    let (corpus, _) = store
-        .corpus()
-        .map_err(|e| e.to_string())?
-        .ok_or("the store holds no content yet: run `tribune import` first")?;
-    let files =
-        crate::content::export::write_dir(&corpus, dir, force).map_err(|e| e.to_string())?;
+    let (corpus, _) = store.corpus().map_err(|e| e.to_string())?.ok_or(NO_CONTENT)?;
+    write_export(&corpus, dir, force)
+}
+
+/// Writes `corpus` as `messages/` files into `dir`; a summary for the operator.
+pub fn write_export(
+    corpus: &crate::content::Corpus,
+    dir: &Path,
+    force: bool,
+) -> Result<String, String> {
+    let files = crate::content::export::write_dir(corpus, dir, force).map_err(|e| e.to_string())?;
     Ok(format!(
         "wrote {files} files ({} statements, {} slogans, {} prisoners)",
         corpus.statements.len(),
@@ -171,40 +183,63 @@ pub fn is_serving(data_dir: &Path) -> bool {
     connect(data_dir).is_some()
 }
 
-/// Asks the Tribune serving on `data_dir` to write a backup to `file`. `Ok(None)` when no
-/// Tribune is serving there; otherwise the backup's summary.
+/// Takes a backup from the Tribune serving on `data_dir` and writes it to `file` (here, with
+/// this process's rights). `Ok(None)` when no Tribune is serving there.
 pub fn request_backup(data_dir: &Path, file: &Path) -> Result<Option<String>, ControlError> {
-    let file = std::path::absolute(file).map_err(|source| talk_error(data_dir, source))?;
-    request(data_dir, &Request::Backup(file))
+    let Some((response, mut rest)) = request(data_dir, &Request::Backup)? else { return Ok(None) };
+    let Response::Backup(len) = response else { return Err(unexpected(data_dir)) };
+    let mut bytes = Vec::with_capacity(len as usize);
+    Read::take(&mut rest, len)
+        .read_to_end(&mut bytes)
+        .map_err(|source| talk_error(data_dir, source))?;
+    if bytes.len() as u64 != len {
+        return Err(talk_error(data_dir, std::io::Error::other("the backup arrived cut short")));
+    }
+    // Checked as `restore` will check it, before it is written anywhere.
+    let snapshot = crate::store::backup::Snapshot::decode(&bytes, &file.display().to_string())
+        .map_err(|e| ControlError::Refused(e.to_string()))?;
+    crate::store::backup::write_file(file, &bytes)
+        .map_err(|e| ControlError::Refused(e.to_string()))?;
+    Ok(Some(snapshot.summary(len).to_string()))
 }
 
-/// Asks the Tribune serving on `data_dir` to export its content into `dir`. `Ok(None)` when
-/// no Tribune is serving there; otherwise the export's summary.
+/// Fetches the content from the Tribune serving on `data_dir` and writes it into `dir` (here,
+/// with this process's rights). `Ok(None)` when no Tribune is serving there.
 pub fn request_export(
     data_dir: &Path,
     dir: &Path,
     force: bool,
 ) -> Result<Option<String>, ControlError> {
-    let dir = std::path::absolute(dir).map_err(|source| talk_error(data_dir, source))?;
-    request(data_dir, &Request::Export { dir, force })
+    let Some((response, _)) = request(data_dir, &Request::Content)? else { return Ok(None) };
+    let Response::Content(corpus) = response else { return Err(unexpected(data_dir)) };
+    write_export(&corpus, dir, force).map(Some).map_err(ControlError::Refused)
+}
+
+fn unexpected(data_dir: &Path) -> ControlError {
+    talk_error(data_dir, std::io::Error::other("an answer to another question"))
 }
 
 fn talk_error(data_dir: &Path, source: std::io::Error) -> ControlError {
     ControlError::Talk { path: socket_path(data_dir).display().to_string(), source }
 }
 
-fn request(data_dir: &Path, request: &Request) -> Result<Option<String>, ControlError> {
+/// Sends a request; the answer's first line, and the rest of the stream (a backup's bytes).
+fn request(
+    data_dir: &Path,
+    request: &Request,
+) -> Result<Option<(Response, BufReader<std::os::unix::net::UnixStream>)>, ControlError> {
     let Some(mut stream) = connect(data_dir) else { return Ok(None) };
     let talk = |source| talk_error(data_dir, source);
     stream.set_read_timeout(Some(Duration::from_secs(120))).map_err(talk)?;
     let mut request = serde_json::to_string(request).unwrap_or_default();
     request.push('\n');
     stream.write_all(request.as_bytes()).map_err(talk)?;
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).map_err(talk)?;
+    reader.read_line(&mut line).map_err(talk)?;
     match serde_json::from_str(&line) {
-        Ok(Response::Ok(summary)) => Ok(Some(summary)),
         Ok(Response::Error(message)) => Err(ControlError::Refused(message)),
+        Ok(response) => Ok(Some((response, reader))),
         Err(_) => Err(talk(std::io::Error::other("an answer that does not parse"))),
     }
 }

@@ -251,7 +251,7 @@ fn import() -> Result<ExitCode> {
 fn export(dir: &Path, force: bool) -> Result<()> {
     let paths = Paths::from_env();
     if let Some(summary) = control::request_export(&paths.data_dir, dir, force)? {
-        println!("{}: written by the running Tribune: {summary}", dir.display());
+        println!("{}: from the running Tribune: {summary}", dir.display());
         return Ok(());
     }
     if !paths.data_dir.join("db").exists() {
@@ -266,7 +266,7 @@ fn export(dir: &Path, force: bool) -> Result<()> {
 fn backup(file: &Path) -> Result<()> {
     let paths = Paths::from_env();
     if let Some(summary) = control::request_backup(&paths.data_dir, file)? {
-        println!("{}: written by the running Tribune: {summary}", file.display());
+        println!("{}: from the running Tribune: {summary}", file.display());
         return Ok(());
     }
     if !paths.data_dir.join("db").exists() {

@@ -110,7 +110,7 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
     };
     assert!(output.status.success(), "backup failed: {}", stderr(&output));
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(printed.contains("written by the running Tribune"), "{printed}");
+    assert!(printed.contains("from the running Tribune"), "{printed}");
     let all: BTreeSet<i64> = before.union(&during.await.unwrap()).copied().collect();
 
     let snapshot = backup::read(&file).unwrap();
@@ -140,7 +140,7 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
     let exported = root.path().join("exported");
     let output = tribune(&data, &["export", exported.to_str().unwrap()]);
     assert!(output.status.success(), "export while serving: {}", stderr(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("written by the running Tribune"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("from the running Tribune"));
     assert_eq!(
         tribune::content::load_dir(&exported).unwrap().corpus,
         tribune::content::load_dir(&messages_dir()).unwrap().corpus

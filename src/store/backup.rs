@@ -319,7 +319,9 @@ fn open_when_released(dir: &Path) -> Result<Store> {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> std::result::Result<(), BackupError> {
+/// Writes backup bytes to `path`: a temporary file beside it, readable only by its owner (it
+/// holds chat ids), synced, then renamed into place.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::result::Result<(), BackupError> {
     let shown = path.display().to_string();
     let io = |what: &'static str| {
         let path = shown.clone();
