@@ -46,6 +46,15 @@ async fn audience(app: &TestApp, operator: &User, users: i64) -> Vec<i64> {
     chats
 }
 
+/// `/broadcast text`, then Send on its card (to everyone); returns the progress message.
+async fn send_broadcast(operator: &User, text: &str) -> BotMessage {
+    operator.send_text(&format!("/broadcast {text}"));
+    let preview = next(operator).await;
+    assert_eq!(preview.plain_text(), text);
+    let card = next(operator).await;
+    confirm(operator, &card).await
+}
+
 /// Presses Send on a broadcast card; returns the progress message that follows.
 async fn confirm(operator: &User, card: &BotMessage) -> BotMessage {
     press(operator, card, "Send");
@@ -180,10 +189,7 @@ async fn cancel_stops_a_broadcast_midway() {
         app.tribune.subscribe(6000 + i, ChatKind::Private, Lang::En).unwrap();
         chats.push(6000 + i);
     }
-    operator.send_text("/broadcast Slowly");
-    let _preview = next(&operator).await;
-    let card = next(&operator).await;
-    confirm(&operator, &card).await;
+    send_broadcast(&operator, "Slowly").await;
     let delivered = |app: &TestApp| {
         chats.iter().filter(|c| texts(app, **c).iter().any(|t| t == "Slowly")).count()
     };
@@ -213,10 +219,7 @@ async fn cancel_stops_a_broadcast_midway() {
 async fn withdraw_and_correct_reach_every_chat() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
     let chats = audience(&app, &operator, 2).await;
-    operator.send_text("/broadcast Meeting on Fridy");
-    let _preview = next(&operator).await;
-    let card = next(&operator).await;
-    confirm(&operator, &card).await;
+    send_broadcast(&operator, "Meeting on Fridy").await;
     progress_over(&operator).await;
     let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
     let editions = ask(&operator, "/editions").await.plain_text();
@@ -385,10 +388,7 @@ async fn a_broadcast_interrupted_by_a_restart_finishes_with_a_new_progress_messa
         app.user(chat, "en");
         app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
     }
-    operator.send_text("/broadcast Through the restart");
-    let _preview = next(&operator).await;
-    let card = next(&operator).await;
-    confirm(&operator, &card).await;
+    send_broadcast(&operator, "Through the restart").await;
     let got = |app: &TestApp, chat: i64| {
         texts(app, chat).iter().filter(|t| *t == "Through the restart").count()
     };
@@ -429,10 +429,7 @@ async fn withdrawing_a_running_broadcast_stops_it_and_a_reader_who_leaves_still_
         app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
     }
     // The last reader leaves before the broadcast reaches them: the job still adds up.
-    operator.send_text("/broadcast Wrong date");
-    let _preview = next(&operator).await;
-    let card = next(&operator).await;
-    confirm(&operator, &card).await;
+    send_broadcast(&operator, "Wrong date").await;
     let leaver = app.user(9015, "en");
     ask(&leaver, "/stop").await;
     let got = |app: &TestApp, chat: i64| texts(app, chat).iter().any(|t| t == "Wrong date");
@@ -460,10 +457,7 @@ async fn a_correction_keeps_its_formatting_however_it_is_typed() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
     app.user(9100, "en");
     app.tribune.subscribe(9100, ChatKind::Private, Lang::En).unwrap();
-    operator.send_text("/broadcast Meeting on Fridy");
-    let _preview = next(&operator).await;
-    let card = next(&operator).await;
-    confirm(&operator, &card).await;
+    send_broadcast(&operator, "Meeting on Fridy").await;
     progress_over(&operator).await;
     let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
     operator.send_html(&format!("/correct  {edition}  <b>Meeting on Friday</b>, <i>6 pm</i>"));

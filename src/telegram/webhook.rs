@@ -110,7 +110,7 @@ fn stop_token_of(state: &mut ListenerState) -> StopToken {
 async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
     if !given.is_some_and(|g| hook.secret.matches(g)) {
-        log::warn!("webhook: refused a request without the right secret token");
+        log::warn!("webhook: refused a request without the right secret");
         return StatusCode::UNAUTHORIZED;
     }
     let update = match serde_json::from_slice::<Update>(&body) {
