@@ -245,6 +245,13 @@ async fn withdraw_and_correct_reach_every_chat() {
     assert!(audit[0].starts_with(&format!("withdraw edition {edition} in 4 chats")), "{audit:?}");
     assert!(audit[1].starts_with(&format!("correct edition {edition} in 4 chats")), "{audit:?}");
     assert!(ask(&operator, "/withdraw 999999").await.plain_text().contains("no edition 999999"));
+    // Bad input gets a clear answer, not a guess.
+    let bare = ask(&operator, "/withdraw").await.plain_text();
+    assert_eq!(bare, "Give the edition to withdraw: /withdraw edition. /editions lists them.");
+    let bare = ask(&operator, "/correct").await.plain_text();
+    assert!(bare.starts_with("Give the edition and the corrected text"), "{bare}");
+    let nonsense = ask(&operator, "/withdraw soon").await.plain_text();
+    assert!(nonsense.contains("There is no edition soon."), "{nonsense}");
     app.stop().await;
 }
 

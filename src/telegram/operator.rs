@@ -520,6 +520,8 @@ async fn start_change(
     else {
         let answer = if first.is_empty() && kind == JobKind::Correct {
             ctx.t("op.correct_empty")
+        } else if first.is_empty() {
+            ctx.t("op.withdraw_empty")
         } else {
             ctx.f("op.no_edition", &[("edition", &html::escape(first))])
         };
