@@ -88,7 +88,9 @@ pub enum Body {
     /// Text, as Telegram HTML (the operator's formatting kept).
     Text { html: String },
     /// A message in the operator's chat (a photo, a document, formatted text) copied as it is.
-    /// `caption` says whether it is media, so a correction edits its caption.
+    /// `caption` says whether it can carry a caption (a photo, video, document, audio,
+    /// animation or voice note), which is what a correction edits; a sticker, poll or location
+    /// can only be withdrawn.
     Copy { from_chat: i64, message_id: i32, caption: bool },
 }
 
@@ -156,6 +158,10 @@ pub struct Job {
     /// edits its caption.
     #[serde(default)]
     pub media: bool,
+    /// Whether a broadcast copied a message with no caption to edit (a sticker, a poll…):
+    /// it can be withdrawn, not corrected.
+    #[serde(default)]
+    pub fixed: bool,
     /// Chats that left with `/stop` meanwhile (their records are erased with them).
     #[serde(default)]
     pub erased: u64,

@@ -115,14 +115,35 @@ async fn everyone_else_is_refused_every_operator_command_and_button() {
     operator.send_text("/broadcast Forged?");
     let _preview = next(&operator).await;
     let card = next(&operator).await;
-    let send = card.button("✅ Send").unwrap().callback_data.clone().unwrap();
-    for data in [send.as_str(), "bx:1", "ba:1:all"] {
+    // Every button of the real card, forged by the reader: the audience, Send and Cancel.
+    let forged: Vec<String> =
+        card.buttons.iter().flatten().filter_map(|b| b.callback_data.clone()).collect();
+    assert_eq!(forged.len(), 6, "{:?}", card.buttons);
+    let draft_id: u64 = forged
+        .iter()
+        .find_map(|d| d.strip_prefix("bs:"))
+        .and_then(|id| id.parse().ok())
+        .expect("a Send button names its draft");
+    for data in forged.iter().rev() {
         let id = reader.press(reader.last_message().unwrap().message_id, data);
         let answer = reader.wait_for_answer(&id, TIMEOUT).await.unwrap();
-        assert_eq!(answer.text.as_deref(), Some(REFUSED));
+        assert_eq!(answer.text.as_deref(), Some(REFUSED), "{data}");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A reader's document is not content: nothing changes, whatever it holds.
+    let before = app.tribune.corpus();
+    let statement = support::messages_dir().join("statements/voice-of-revolution-founding.md");
+    let file = std::fs::read_to_string(statement).unwrap().replace("a", "o");
+    reader.send_document("founding.md", file.as_bytes(), None);
+    let answer = next(&reader).await.plain_text();
+    assert!(!answer.contains("Saved"), "{answer}");
+    assert_eq!(*app.tribune.corpus(), *before);
+    assert!(app.tribune.store().edits().unwrap().is_empty());
+    // The forged presses changed nothing: the draft is open, for everyone, and unsent.
+    let draft = app.tribune.store().draft(draft_id).unwrap().unwrap();
+    assert_eq!(draft.state, tribune::broadcast::DraftState::Open);
+    assert_eq!(draft.audience, tribune::broadcast::Audience::All);
     assert!(!texts(&app, 200).iter().any(|t| t.contains("Forged?")));
+    assert_eq!(app.tribune.store().outbox_len(), 0);
     assert!(app.tribune.store().audit_latest(10).unwrap().is_empty());
     app.stop().await;
 }
@@ -306,7 +327,15 @@ async fn content_edits_are_checked_kept_across_restarts_and_alert_readers() {
     operator.send_document("new-appeal.md", broken.as_bytes(), None);
     let problems = next(&operator).await.plain_text();
     assert!(problems.starts_with("Nothing changed"), "{problems}");
-    assert!(problems.contains("statements/new-appeal.md:"), "{problems}");
+    // Each problem names its line: `statements/new-appeal.md:3: …` (`kind` is on line 3).
+    let lines: Vec<&str> = problems
+        .split("statements/new-appeal.md:")
+        .skip(1)
+        .map(|rest| rest.split(':').next().unwrap())
+        .collect();
+    assert!(!lines.is_empty(), "{problems}");
+    assert!(lines.iter().all(|l| l.parse::<u32>().is_ok_and(|n| n >= 1)), "{problems}");
+    assert!(lines.contains(&"3"), "the bad kind is on line 3: {problems}");
     assert_eq!(*app.tribune.corpus(), *before);
 
     // A good statement file: a new statement readers can open at once.
@@ -424,6 +453,18 @@ async fn operator_commands_are_for_private_chats() {
     operator_in_group.send_text("/audit@tribune_test_bot");
     let answer = operator_in_group.wait_for_messages(1, TIMEOUT).await.unwrap().remove(0);
     assert_eq!(answer.plain_text(), "Please send /audit in a private chat with me.");
+
+    // A member's bare /cancel, /stats or /edits may be for another bot in the group: Tribune
+    // keeps quiet. Named to Tribune, it is refused. A group's updates are handled in order,
+    // so the answer to the named one comes after anything the bare ones would have caused.
+    let member = group.as_member(&app.user(4201, "en"));
+    for bare in ["/cancel", "/stats", "/edits", "/health", "/broadcast now"] {
+        member.send_text(bare);
+    }
+    member.send_text("/stats@tribune_test_bot");
+    let answers = member.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].plain_text(), REFUSED);
     app.stop().await;
 }
 
@@ -472,5 +513,133 @@ async fn a_correction_keeps_its_formatting_however_it_is_typed() {
         app.emulator.chat_messages(9100)[0].text == "<b>Meeting on Friday</b>, <i>6 pm</i>"
     })
     .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
+    let app = spawn_app_with(Setup {
+        operators: vec![OPERATOR],
+        clock: Some(support::utc("2026-11-25T04:59:00Z")),
+        ..Setup::default()
+    })
+    .await;
+    let operator = app.user(OPERATOR, "en");
+    let chats = [7301, 7302, 7303, -4300];
+    for &chat in &chats[..3] {
+        app.user(chat, "en");
+        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
+    }
+    app.emulator.group(-4300, "Circle");
+    app.tribune.subscribe(-4300, ChatKind::Group, Lang::En).unwrap();
+    app.set_time(support::utc("2026-11-25T05:00:00Z"));
+    let has_digest = |app: &TestApp, chat: i64| {
+        texts(app, chat).iter().any(|t| t.starts_with("🗞 Tribune · 25 November 2026"))
+    };
+    eventually(TIMEOUT, "every chat has its digest", || chats.iter().all(|c| has_digest(&app, *c)))
+        .await;
+    let (edition, kind, reached) = app.tribune.store().editions_latest(1).unwrap().remove(0);
+    assert_eq!(format!("{:?}", kind.kind), "Digest");
+    assert_eq!(reached, 4);
+
+    let started = ask(&operator, &format!("/correct {edition} Today's digest is withdrawn.")).await;
+    assert!(started.plain_text().contains("Correction of edition"), "{}", started.plain_text());
+    let done = progress_over(&operator).await;
+    assert!(done.contains("finished") && done.contains("Done: 4"), "{done}");
+    for chat in chats {
+        assert_eq!(texts(&app, chat), vec!["Today's digest is withdrawn.".to_string()], "{chat}");
+    }
+    let correction = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    // A correction is changed through the edition it corrected.
+    let refused = ask(&operator, &format!("/withdraw {correction}")).await.plain_text();
+    assert!(refused.contains("is itself a withdrawal or a correction"), "{refused}");
+
+    ask(&operator, &format!("/withdraw {edition}")).await;
+    let done = progress_over(&operator).await;
+    assert!(done.contains("Withdrawal") && done.contains("finished"), "{done}");
+    eventually(TIMEOUT, "withdrawn everywhere", || {
+        chats.iter().all(|c| app.emulator.chat_messages(*c).is_empty())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn progress_is_live_and_edited_at_most_every_three_seconds() {
+    let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
+    let chats: Vec<i64> = (0..28).map(|i| 9200 + i).collect();
+    for &chat in &chats {
+        app.user(chat, "en");
+        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
+    }
+    let progress = send_broadcast(&operator, "Paced").await;
+    let started = tokio::time::Instant::now();
+    let current =
+        || operator.messages().into_iter().find(|m| m.message_id == progress.message_id).unwrap();
+    // Watch the message as the operator would, until it says it has finished.
+    let mut seen = vec![progress.plain_text()];
+    let deadline = started + Duration::from_secs(60);
+    while !seen.last().unwrap().contains("finished") {
+        assert!(tokio::time::Instant::now() < deadline, "never finished: {seen:?}");
+        let text = current().plain_text();
+        if *seen.last().unwrap() != text {
+            seen.push(text);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let edits = current().edits;
+    // The test's clock started after the bot's, so `elapsed` bounds the bot's running time.
+    assert!(
+        f64::from(edits) <= (elapsed / 3.0).ceil() + 1.0,
+        "{edits} edits in {elapsed:.1} s: {seen:?}"
+    );
+    assert!(edits >= 2, "the progress was not live: {seen:?}");
+    // Mid-way it told the rate and the time left.
+    let live = seen.iter().find(|t| t.contains("remaining:") && !t.contains("Rate: 0")).unwrap();
+    assert!(live.contains("/s · about") && live.contains("left"), "{live}");
+    assert!(seen.last().unwrap().contains("Done: 28 · failed: 0 · chat gone: 0 of 28"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_photo_is_broadcast_and_its_caption_corrected_a_sticker_only_withdrawn() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    app.user(7401, "en");
+    app.tribune.subscribe(7401, ChatKind::Private, Lang::En).unwrap();
+    let photo = operator.send_photo_with_caption("Poster for Saturday");
+    next(&operator).await; // A photo is not content: the bot says what it can do.
+    operator.reply_text(photo, "/broadcast");
+    let preview = next(&operator).await;
+    assert_eq!(preview.text, "Poster for Saturday");
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    progress_over(&operator).await;
+    assert_eq!(texts(&app, 7401), vec!["Poster for Saturday".to_string()]);
+    assert_eq!(app.emulator.requests("copyMessage"), 2, "the preview and the reader's copy");
+    let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    operator.send_html(&format!("/correct {edition} Poster for <b>Sunday</b>"));
+    next(&operator).await;
+    // The caption keeps the operator's formatting.
+    eventually(TIMEOUT, "caption corrected", || {
+        app.emulator.chat_messages(7401)[0].text == "Poster for <b>Sunday</b>"
+    })
+    .await;
+
+    let sticker = operator.send_sticker();
+    next(&operator).await;
+    operator.reply_text(sticker, "/broadcast");
+    next(&operator).await;
+    let card = next(&operator).await;
+    confirm(&operator, &card).await;
+    progress_over(&operator).await;
+    assert_eq!(app.emulator.chat_messages(7401).len(), 2);
+    let sticker_edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
+    let refused = ask(&operator, &format!("/correct {sticker_edition} text")).await.plain_text();
+    assert!(refused.contains("cannot carry a caption"), "{refused}");
+    assert!(refused.contains(&format!("/withdraw {sticker_edition}")), "{refused}");
+    ask(&operator, &format!("/withdraw {sticker_edition}")).await;
+    eventually(TIMEOUT, "the sticker is withdrawn", || app.emulator.chat_messages(7401).len() == 1)
+        .await;
     app.stop().await;
 }

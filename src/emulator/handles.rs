@@ -37,6 +37,8 @@ pub struct BotMessage {
     pub buttons: Vec<Vec<Button>>,
     /// Whether the bot edited it since sending.
     pub edited: bool,
+    /// How many times the bot edited it.
+    pub edits: u32,
     /// Whether link previews were turned off.
     pub disable_link_preview: bool,
     /// The file name, when it is a document (`text` is then its caption).
@@ -208,7 +210,13 @@ impl Conversation {
 
     /// Sends a photo (a message without text).
     pub fn send_photo(&self) -> i32 {
-        self.post(Content::Photo)
+        self.post(Content::Photo { caption: None })
+    }
+
+    /// Sends a photo with a caption (plain text).
+    pub fn send_photo_with_caption(&self, caption: &str) -> i32 {
+        let parsed = Parsed { text: caption.to_owned(), entities: Vec::new() };
+        self.post(Content::Photo { caption: Some((caption.to_owned(), parsed)) })
     }
 
     fn post(&self, content: Content) -> i32 {

@@ -228,7 +228,7 @@ fn copy_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     Ok(json!({ "message_id": id }))
 }
 
-/// editMessageCaption: only messages with media have a caption.
+/// editMessageCaption: only messages with media (here a document or a photo) have a caption.
 fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let strictness = state.strictness;
     let raw = params.string("caption").unwrap_or_default();
@@ -239,7 +239,8 @@ fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, Api
         return Err(ApiError::bad_request("MESSAGE_CAPTION_TOO_LONG"));
     }
     let message = editable(state, params)?;
-    let Content::Document { caption, .. } = &mut message.content else {
+    let (Content::Document { caption, .. } | Content::Photo { caption }) = &mut message.content
+    else {
         return Err(ApiError::bad_request("there is no caption in the message to edit"));
     };
     if caption.as_ref().map(|(_, p)| p) == Some(&parsed) {

@@ -188,7 +188,10 @@ pub(crate) enum Content {
         parsed: Parsed,
     },
     Sticker,
-    Photo,
+    /// A photo a person sent, with an optional caption (`raw` as sent, `parsed` as shown).
+    Photo {
+        caption: Option<(String, Parsed)>,
+    },
     /// A file, with an optional caption (`raw` as sent, `parsed` as shown).
     Document {
         file_id: String,
@@ -252,14 +255,15 @@ impl StoredMessage {
     pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
         let (text, parse_mode) = match &self.content {
             Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
-            Content::Document { caption: Some((raw, _)), .. } => (raw.clone(), None),
+            Content::Document { caption: Some((raw, _)), .. }
+            | Content::Photo { caption: Some((raw, _)) } => (raw.clone(), None),
             Content::SentPhoto(photo) => photo
                 .caption
                 .as_ref()
                 .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
                 .unwrap_or_default(),
             Content::Sticker
-            | Content::Photo
+            | Content::Photo { .. }
             | Content::Poll(_)
             | Content::Document { .. }
             | Content::Service(_) => (String::new(), None),
@@ -279,6 +283,7 @@ impl StoredMessage {
             parse_mode,
             buttons: self.keyboard.as_ref().map(|k| k.rows.clone()).unwrap_or_default(),
             edited: self.edits > 0,
+            edits: self.edits,
             disable_link_preview: self.disable_link_preview,
             document,
             photo,

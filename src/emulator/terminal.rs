@@ -258,6 +258,7 @@ mod tests {
             parse_mode: Some("HTML".into()),
             buttons: Vec::new(),
             edited: false,
+            edits: 0,
             disable_link_preview: false,
             photo: Some(vec![0; 42]),
             document: None,

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    html::{Entity, EntityKind},
+    html::{Entity, EntityKind, Parsed},
     members::chat_type,
     state::{Chat, ChatKind, Content, Person, StoredMessage, unix_now},
 };
@@ -137,6 +137,14 @@ pub(crate) fn chat_member_updated(info: &Chat, by: &Person, old: Value, new: Val
 /// A `Message` object (without `reply_to_message`, which the state adds).
 /// Channel posts have no `from`; they and anonymous admins' messages carry
 /// the chat itself as `sender_chat`.
+/// A media message's caption and its entities.
+fn add_caption(json: &mut Value, parsed: &Parsed) {
+    json["caption"] = json!(parsed.text);
+    if !parsed.entities.is_empty() {
+        json["caption_entities"] = Value::Array(parsed.entities.iter().map(entity).collect());
+    }
+}
+
 pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
     let mut json = json!({
         "message_id": m.id,
@@ -158,7 +166,12 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
             }
         }
         Content::Sticker => json["sticker"] = sticker(m.id),
-        Content::Photo => json["photo"] = photo(m.id),
+        Content::Photo { caption } => {
+            json["photo"] = photo(m.id);
+            if let Some((_, parsed)) = caption {
+                add_caption(&mut json, parsed);
+            }
+        }
         Content::Document { file_id, file_name, file_size, caption } => {
             json["document"] = json!({
                 "file_id": file_id,
@@ -168,21 +181,13 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
                 "mime_type": "text/markdown",
             });
             if let Some((_, parsed)) = caption {
-                json["caption"] = json!(parsed.text);
-                if !parsed.entities.is_empty() {
-                    json["caption_entities"] =
-                        Value::Array(parsed.entities.iter().map(entity).collect());
-                }
+                add_caption(&mut json, parsed);
             }
         }
         Content::SentPhoto(sent) => {
             json["photo"] = super::photos::sizes(sent);
             if let Some((_, _, parsed)) = &sent.caption {
-                json["caption"] = json!(parsed.text);
-                if !parsed.entities.is_empty() {
-                    json["caption_entities"] =
-                        Value::Array(parsed.entities.iter().map(entity).collect());
-                }
+                add_caption(&mut json, parsed);
             }
         }
         Content::Poll(poll) => json["poll"] = poll.clone(),

@@ -56,3 +56,13 @@ pub async fn may_manage_from(bot: &Bot, shown_in: &Chat, user: &User, target: i6
         && target < 0
         && is_admin(bot, ChatId(target), user.id).await
 }
+
+/// Whether a command speaks to this bot: anything in a private chat; in a group only a command
+/// that names the bot (`/stats@tribune_bot`), since a bare `/stats` there may be another bot's.
+pub fn addressed_to_me(msg: &Message, me: &teloxide::types::Me) -> bool {
+    if msg.chat.is_private() {
+        return true;
+    }
+    let first = msg.text().and_then(|t| t.split_whitespace().next()).unwrap_or_default();
+    first.split_once('@').is_some_and(|(_, name)| name.eq_ignore_ascii_case(me.username()))
+}

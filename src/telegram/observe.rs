@@ -39,6 +39,10 @@ pub async fn command(
         _ => return Ok(()),
     };
     let reply = if !is_operator(app, msg) {
+        // In a group a bare `/stats` may be meant for another bot: stay quiet.
+        if !super::access::addressed_to_me(msg, me) {
+            return Ok(());
+        }
         render::operator::refused(&ctx)
     } else if !msg.chat.is_private() {
         // Counts are for operators, not for everyone in a group.

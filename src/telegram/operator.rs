@@ -136,6 +136,10 @@ pub async fn on_command(
     let corpus = app.corpus();
     let ctx = env.ctx(&corpus, lang);
     if !app.is_operator(user) {
+        // In a group a bare `/cancel` or `/edits` may be meant for another bot: stay quiet.
+        if !super::access::addressed_to_me(&msg, &me) {
+            return Ok(());
+        }
         log::info!("refused an operator command from a non-operator");
         return reply(&env, msg.chat.id, &views::refused(&ctx)).await;
     }
@@ -198,7 +202,12 @@ async fn broadcast(
             None => Body::Copy {
                 from_chat: original.chat.id.0,
                 message_id: original.id.0,
-                caption: original.caption().is_some(),
+                caption: original.photo().is_some()
+                    || original.video().is_some()
+                    || original.document().is_some()
+                    || original.audio().is_some()
+                    || original.animation().is_some()
+                    || original.voice().is_some(),
             },
         },
         None if args.trim().is_empty() => {
@@ -344,14 +353,15 @@ pub async fn on_button(
                 answer.text(ctx.t("op.nobody")).await?;
                 return Ok(());
             }
-            let (op, message, media) = match &d.body {
+            let (op, message, media, fixed) = match &d.body {
                 Body::Text { html } => {
-                    (Op::Send, OutMessage { html: html.clone(), buttons: Vec::new() }, false)
+                    (Op::Send, OutMessage { html: html.clone(), buttons: Vec::new() }, false, false)
                 }
-                Body::Copy { from_chat, message_id, .. } => (
+                Body::Copy { from_chat, message_id, caption } => (
                     Op::Copy { from_chat: *from_chat, message_id: *message_id },
                     OutMessage::default(),
                     true,
+                    !caption,
                 ),
             };
             let job = Job {
@@ -362,6 +372,7 @@ pub async fn on_button(
                 state: JobState::Running,
                 target: None,
                 media,
+                fixed,
                 erased: 0,
             };
             let launched = store.launch_draft(draft, &job, |edition| {
@@ -515,9 +526,8 @@ async fn start_change(
     let chat = msg.chat.id;
     let store = env.app.store();
     let first = args.split_whitespace().next().unwrap_or("");
-    let Some(target) =
-        first.parse::<u64>().ok().filter(|e| store.edition(*e).ok().flatten().is_some())
-    else {
+    let found = first.parse::<u64>().ok().and_then(|e| Some((e, store.edition(e).ok()??.kind)));
+    let Some((target, target_kind)) = found else {
         let answer = if first.is_empty() && kind == JobKind::Correct {
             ctx.t("op.correct_empty")
         } else if first.is_empty() {
@@ -527,8 +537,19 @@ async fn start_change(
         };
         return reply(env, chat, &text(answer)).await;
     };
+    let edition = target.to_string();
+    // A withdrawal or correction is changed by acting on the edition it changed.
+    if matches!(target_kind, EditionKind::Withdraw | EditionKind::Correct) {
+        return reply(env, chat, &text(ctx.f("op.change_of_change", &[("edition", &edition)])))
+            .await;
+    }
+    let target_job = store.job(target)?;
+    if kind == JobKind::Correct && target_job.as_ref().is_some_and(|j| j.fixed) {
+        return reply(env, chat, &text(ctx.f("op.not_correctable", &[("edition", &edition)])))
+            .await;
+    }
     // A copied message (photo, document…) is corrected by its caption.
-    let media = store.job(target)?.is_some_and(|j| j.media);
+    let media = target_job.is_some_and(|j| j.media);
     let new_html = match kind {
         JobKind::Correct => {
             let replied =
@@ -581,6 +602,7 @@ async fn start_change(
         state: JobState::Running,
         target: Some(target),
         media,
+        fixed: false,
         erased: 0,
     };
     let edition_kind =
@@ -821,7 +843,14 @@ pub async fn on_document(
     if document.file.size > MAX_DOCUMENT_BYTES {
         return reply(&env, msg.chat.id, &unreadable("the file is larger than 512 KB")).await;
     }
-    let file = bot.get_file(document.file.id.clone()).await?;
+    let file = match bot.get_file(document.file.id.clone()).await {
+        Ok(file) => file,
+        Err(e) => {
+            log::warn!("cannot fetch a statement file's location: {e}");
+            let answer = unreadable("it could not be downloaded; send it again");
+            return reply(&env, msg.chat.id, &answer).await;
+        }
+    };
     let mut bytes = Vec::new();
     if let Err(e) = bot.download_file(&file.path, &mut bytes).await {
         log::warn!("cannot download a statement file: {e}");
