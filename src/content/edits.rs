@@ -86,10 +86,12 @@ pub fn apply(
                     message: format!("no prisoner with id {id:?}"),
                 }]);
             };
-            prisoner.status = *status;
-            if since.is_some() {
+            // A new status without a date is dated unknown: "released since <the arrest>"
+            // would be false.
+            if since.is_some() || prisoner.status != *status {
                 prisoner.since = *since;
             }
+            prisoner.status = *status;
             if let Some(note) = note {
                 prisoner.note = Some(note.trim().to_string()).filter(|n| !n.is_empty());
             }
@@ -184,8 +186,27 @@ mod tests {
         assert_eq!(edited.paragraphs(Lang::En)[0].text, "A corrected first paragraph.");
         let p = corpus.prisoner(&prisoner).unwrap();
         assert_eq!(p.status, Status::Released);
-        assert_eq!(p.since, base.prisoners[0].since);
+        // The arrest date is not the release date: a new status without one is undated.
+        assert!(base.prisoners[0].since.is_some());
+        assert_eq!(p.since, None);
         assert_eq!(p.note.as_deref(), Some("Released in November."));
+    }
+
+    #[test]
+    fn a_note_alone_keeps_the_status_and_its_date() {
+        let files = files();
+        let (base, _) = apply(&files, &[]).unwrap();
+        let before = base.prisoners.iter().find(|p| p.since.is_some()).unwrap();
+        let edit = ContentEdit::Prisoner {
+            id: before.id.clone(),
+            status: before.status,
+            since: None,
+            note: Some("Moved to another prison.".into()),
+        };
+        let (corpus, _) = apply(&files, &[edit]).unwrap();
+        let after = corpus.prisoner(&before.id).unwrap();
+        assert_eq!((after.status, after.since), (before.status, before.since));
+        assert_eq!(after.note.as_deref(), Some("Moved to another prison."));
     }
 
     #[test]
