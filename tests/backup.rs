@@ -15,11 +15,15 @@ use tribune::{
     control::socket_path,
     emulator::{Emulator, User},
     store::{Store, backup},
-    subscription::Subscription,
+    subscription::{ChatKind, Subscription},
 };
+
+/// The operator told about channels in the backup test.
+const OPERATOR: i64 = 29_999;
 
 fn serve(emulator: &Emulator, data: &Path, log: &Path) -> Process {
     let mut command = support::serve_command(emulator, data, &messages_dir());
+    command.env("TRIBUNE_ADMINS", OPERATOR.to_string());
     let stderr = std::fs::File::create(log).expect("log file");
     Process::new(command.stderr(stderr).spawn().expect("start tribune serve"))
 }
@@ -89,6 +93,24 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
         .await;
 
     let before = subscribe_all(users[..20].to_vec()).await;
+    // Not only readers: a group, a channel, and a channel that went away (deactivated).
+    let operator = emulator.user(OPERATOR, "Operator", Some("en"));
+    let group = emulator.group(-5001, "Circle");
+    group.set_admins(&[users[0].id()]);
+    let admin = group.as_member(&users[0]);
+    admin.send_text("/subscribe@tribune_test_bot");
+    let card = admin.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(card[0].plain_text().contains("Subscribed"), "{}", card[0].plain_text());
+    let (kept, gone) = (-1_005_000_001, -1_005_000_002);
+    emulator.channel(kept, "Voice").add_bot_as_admin(100, true);
+    operator.wait_for_messages(1, TIMEOUT).await.unwrap();
+    let lost = emulator.channel(gone, "Echo");
+    lost.add_bot_as_admin(100, true);
+    operator.wait_for_messages(1, TIMEOUT).await.unwrap();
+    lost.remove_bot(100);
+    let notice = operator.wait_for_messages(1, TIMEOUT).await.unwrap();
+    assert!(notice[0].plain_text().contains("can no longer post"), "{}", notice[0].plain_text());
+    let before: BTreeSet<i64> = before.into_iter().chain([-5001, kept, gone]).collect();
     // Readers keep subscribing, one after the other, while the backup is taken.
     let during = tokio::spawn({
         let users = users[20..].to_vec();
@@ -129,6 +151,10 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
         snapshot.tree("subs").iter().map(|(_, v)| serde_json::from_slice(v).unwrap()).collect();
     let scheduled = subs.iter().filter(|s| s.next_due.is_some()).count();
     assert_eq!(snapshot.tree("due").len(), scheduled);
+    let kind_of = |chat: i64| subs.iter().find(|s| s.chat_id == chat).map(|s| (s.kind, s.active));
+    assert_eq!(kind_of(-5001), Some((ChatKind::Group, true)));
+    assert_eq!(kind_of(kept), Some((ChatKind::Channel, true)));
+    assert_eq!(kind_of(gone), Some((ChatKind::Channel, false)), "kept, deactivated");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -168,6 +194,12 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
         let store = Store::open(&restored).unwrap();
         let chats: BTreeSet<i64> = store.subscriptions().map(|s| s.chat_id).collect();
         assert_eq!(chats, claimed);
+        // Every record as it was, settings and state alike.
+        let mut restored_subs: Vec<Subscription> = store.subscriptions().collect();
+        let mut backed_up = subs.clone();
+        restored_subs.sort_by_key(|s| s.chat_id);
+        backed_up.sort_by_key(|s| s.chat_id);
+        assert_eq!(restored_subs, backed_up);
         assert_eq!(store.due_until(i64::MAX, usize::MAX).unwrap().len(), scheduled);
     }
 

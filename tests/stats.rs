@@ -5,7 +5,7 @@ mod support;
 
 use support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use tribune::{
-    stats::day_date,
+    stats::{StatsReport, chart, day_date},
     store::{day_of, unix_now},
 };
 
@@ -82,6 +82,15 @@ async fn operators_see_counts_that_match_the_store_and_a_chart() {
     let chart = support::next(&operator).await;
     let photo = chart.photo.as_deref().expect("the chart comes as a photo");
     assert_eq!(png_size(photo), (800, 480));
+    // The picture is the store's numbers drawn: 30 days, today's bar the digests just sent,
+    // today's subscriber point the three active chats, the days before empty.
+    let report = StatsReport::collect(store, unix_now()).unwrap();
+    let drawn = report.chart();
+    assert_eq!(drawn.days.len(), 30);
+    let last = drawn.days.last().unwrap();
+    assert_eq!((last.subscribers, last.sent, last.failed), (Some(3), digests as u64, 0));
+    assert!(drawn.days[..29].iter().all(|d| d.sent == 0 && d.subscribers.is_none()));
+    assert_eq!(photo, chart::render_png(&drawn).unwrap().as_slice(), "sent = drawn from store");
     let caption = chart.plain_text();
     assert!(caption.contains("(3 today)"), "{caption}");
     assert!(caption.contains(&format!("{digests} in all")), "{caption}");
