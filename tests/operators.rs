@@ -63,6 +63,11 @@ async fn confirm(operator: &User, card: &BotMessage) -> BotMessage {
     progress
 }
 
+/// The newest edition.
+fn edition(app: &TestApp) -> u64 {
+    app.tribune.store().editions_latest(1).unwrap()[0].0
+}
+
 fn texts(app: &TestApp, chat: i64) -> Vec<String> {
     app.emulator.chat_messages(chat).iter().map(BotMessage::plain_text).collect()
 }
@@ -144,7 +149,9 @@ async fn everyone_else_is_refused_every_operator_command_and_button() {
     assert_eq!(draft.audience, tribune::broadcast::Audience::All);
     assert!(!texts(&app, 200).iter().any(|t| t.contains("Forged?")));
     assert_eq!(app.tribune.store().outbox_len(), 0);
-    assert!(app.tribune.store().audit_latest(10).unwrap().is_empty());
+    let audit = app.tribune.store().audit_latest(10).unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, [format!("prepared broadcast draft {draft_id}")], "only the operator's");
     app.stop().await;
 }
 
@@ -197,6 +204,9 @@ async fn a_broadcast_reaches_users_groups_and_channels_once() {
     let audit = app.tribune.store().audit_latest(5).unwrap();
     assert!(audit[0].action.starts_with("broadcast edition"), "{audit:?}");
     assert_eq!(audit[0].operator, OPERATOR);
+    let actions: Vec<&str> = audit[1..].iter().map(|a| a.action.as_str()).collect();
+    assert!(actions[0].ends_with("audience: all") && actions[1].ends_with("audience: users"));
+    assert!(actions[2].starts_with("prepared broadcast draft"), "{actions:?}");
     app.stop().await;
 }
 
@@ -233,6 +243,11 @@ async fn cancel_stops_a_broadcast_midway() {
     assert_eq!(app.tribune.store().outbox_len(), 0);
     let again = ask(&operator, "/cancel").await.plain_text();
     assert!(again.contains("Nothing is running"), "{again}");
+    let audit = app.tribune.store().audit_latest(1).unwrap().remove(0).action;
+    assert_eq!(
+        audit,
+        format!("cancelled edition {} ({} messages not sent)", edition(&app), 30 - sent)
+    );
     app.stop().await;
 }
 
@@ -641,5 +656,27 @@ async fn a_photo_is_broadcast_and_its_caption_corrected_a_sticker_only_withdrawn
     ask(&operator, &format!("/withdraw {sticker_edition}")).await;
     eventually(TIMEOUT, "the sticker is withdrawn", || app.emulator.chat_messages(7401).len() == 1)
         .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_discarded_draft_sends_nothing_even_if_send_is_pressed_later() {
+    let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
+    app.user(7501, "en");
+    app.tribune.subscribe(7501, ChatKind::Private, Lang::En).unwrap();
+    operator.send_text("/broadcast Not yet");
+    next(&operator).await;
+    let card = next(&operator).await;
+    press(&operator, &card, "Cancel");
+    let discarded = operator.wait_for_edit(card.message_id, TIMEOUT).await.unwrap();
+    assert!(discarded.buttons.is_empty(), "{:?}", discarded.buttons);
+    // The old card's Send, pressed afterwards (or by another operator's stale screen).
+    let id = press(&operator, &card, "Send");
+    let answer = operator.wait_for_answer(&id, TIMEOUT).await.unwrap();
+    assert_eq!(answer.text.as_deref(), Some(discarded.plain_text().as_str()));
+    assert!(app.emulator.chat_messages(7501).is_empty());
+    assert_eq!(app.tribune.store().outbox_len(), 0);
+    let audit = app.tribune.store().audit_latest(1).unwrap().remove(0).action;
+    assert!(audit.starts_with("discarded broadcast draft"), "{audit}");
     app.stop().await;
 }

@@ -230,6 +230,7 @@ async fn broadcast(
         state: DraftState::Open,
     };
     let id = env.app.store().put_draft(&draft)?;
+    env.app.store().audit(user, format!("prepared broadcast draft {id}"))?;
     // The preview: exactly what subscribers will get.
     env.pacer.acquire().await;
     match &body {
@@ -324,6 +325,7 @@ pub async fn on_button(
                 answer.text(ctx.t("stale_button")).await?;
                 return Ok(());
             }
+            store.audit(user, format!("broadcast draft {draft} audience: {}", audience.code()))?;
             answer.await?;
             let card = views::broadcast_card(&ctx, draft, audience, &audience_counts(env.app));
             send::edit(env.bot, chat, card_id, &card.messages[0]).await?;
