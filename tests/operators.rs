@@ -576,6 +576,12 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
         chats.iter().all(|c| app.emulator.chat_messages(*c).is_empty())
     })
     .await;
+
+    // Two days later Telegram no longer lets the bot delete it: said before anything is tried.
+    app.set_time(support::utc("2026-11-27T05:00:01Z"));
+    let old = ask(&operator, &format!("/withdraw {edition}")).await.plain_text();
+    assert!(old.starts_with("Telegram lets bots delete their messages only within 48"), "{old}");
+    assert!(old.contains(&format!("/correct {edition}")), "{old}");
     app.stop().await;
 }
 

@@ -13,7 +13,7 @@ use crate::{
     delivery::Pacer,
     render::{self, Action, Ctx, OutMessage, Reply, html, operator as views},
     schedule::{Push, Scheduler},
-    store::{EditionKind, Launch, Op, OutboxItem, PrisonerChange, unix_now},
+    store::{Edition, EditionKind, Launch, Op, OutboxItem, PrisonerChange, unix_now},
     subscription::ChatKind,
 };
 use std::{sync::Arc, time::Duration};
@@ -28,6 +28,8 @@ type HandlerResult = Result<(), HandlerError>;
 
 /// How often a progress message is edited: well inside Telegram's per-chat limits.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+/// How long after sending Telegram lets a bot delete its message.
+const DELETE_WITHIN: Duration = Duration::from_secs(48 * 3600);
 /// The largest statement file accepted from Telegram.
 const MAX_DOCUMENT_BYTES: u32 = 512 * 1024;
 /// Entries `/audit` shows.
@@ -528,8 +530,8 @@ async fn start_change(
     let chat = msg.chat.id;
     let store = env.app.store();
     let first = args.split_whitespace().next().unwrap_or("");
-    let found = first.parse::<u64>().ok().and_then(|e| Some((e, store.edition(e).ok()??.kind)));
-    let Some((target, target_kind)) = found else {
+    let found = first.parse::<u64>().ok().and_then(|e| Some((e, store.edition(e).ok()??)));
+    let Some((target, Edition { kind: target_kind, created_at })) = found else {
         let answer = if first.is_empty() && kind == JobKind::Correct {
             ctx.t("op.correct_empty")
         } else if first.is_empty() {
@@ -544,6 +546,11 @@ async fn start_change(
     if matches!(target_kind, EditionKind::Withdraw | EditionKind::Correct) {
         return reply(env, chat, &text(ctx.f("op.change_of_change", &[("edition", &edition)])))
             .await;
+    }
+    if kind == JobKind::Withdraw
+        && env.app.clock().now().timestamp() - created_at > DELETE_WITHIN.as_secs() as i64
+    {
+        return reply(env, chat, &text(ctx.f("op.too_old", &[("edition", &edition)]))).await;
     }
     let target_job = store.job(target)?;
     if kind == JobKind::Correct && target_job.as_ref().is_some_and(|j| j.fixed) {
