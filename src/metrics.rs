@@ -6,7 +6,7 @@
 //! gauges need a pass over every subscription, so they are cached for a minute.
 
 use crate::{
-    delivery::Observer,
+    delivery::{ErrorClass, Observer},
     stats::HealthReport,
     store::{Store, SubscriberCounts},
 };
@@ -100,6 +100,11 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
                 "outbox": report.outbox,
                 "dead_letters": report.dead_letters,
                 "last_delivery": report.last_delivery,
+                "errors_last_hour": ErrorClass::ALL
+                    .iter()
+                    .zip(report.errors_last_hour)
+                    .map(|(class, n)| (class.name(), n))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
                 "uptime_seconds": report.uptime.as_secs(),
             })),
         )

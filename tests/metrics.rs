@@ -108,6 +108,9 @@ async fn metrics_follow_the_deliveries() {
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["outbox"], 0);
+    assert_eq!(body["errors_last_hour"]["gone"], 1, "{body}");
+    assert_eq!(body["errors_last_hour"]["rate_limited"], 0, "{body}");
+    assert_eq!(body["last_delivery"].as_i64(), Some(last), "{body}");
     let missing = http.get(format!("{base}/nothing")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 
