@@ -21,15 +21,19 @@ async fn operator_app(limits: Limits) -> (TestApp, User) {
     (app, operator)
 }
 
+/// `n` readers with ids from `first` on, each with a private chat and a daily subscription.
+fn readers(app: &TestApp, first: i64, n: i64) -> Vec<i64> {
+    (first..first + n)
+        .inspect(|&id| {
+            app.user(id, "en");
+            app.tribune.subscribe(id, ChatKind::Private, Lang::En).unwrap();
+        })
+        .collect()
+}
+
 /// Readers, a group and a channel, all subscribed; returns their chat ids.
 async fn audience(app: &TestApp, operator: &User, users: i64) -> Vec<i64> {
-    let mut chats = Vec::new();
-    for i in 0..users {
-        let id = 5000 + i;
-        app.user(id, "en");
-        app.tribune.subscribe(id, ChatKind::Private, Lang::En).unwrap();
-        chats.push(id);
-    }
+    let mut chats = readers(app, 5000, users);
     app.emulator.group(-4100, "Circle");
     app.tribune.subscribe(-4100, ChatKind::Group, Lang::En).unwrap();
     chats.push(-4100);
@@ -214,12 +218,7 @@ async fn a_broadcast_reaches_users_groups_and_channels_once() {
 async fn cancel_stops_a_broadcast_midway() {
     // Slow limits so the broadcast is still running when it is cancelled.
     let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
-    let mut chats = Vec::new();
-    for i in 0..30 {
-        app.user(6000 + i, "en");
-        app.tribune.subscribe(6000 + i, ChatKind::Private, Lang::En).unwrap();
-        chats.push(6000 + i);
-    }
+    let chats = readers(&app, 6000, 30);
     send_broadcast(&operator, "Slowly").await;
     let delivered = |app: &TestApp| {
         chats.iter().filter(|c| texts(app, **c).iter().any(|t| t == "Slowly")).count()
@@ -294,8 +293,7 @@ async fn withdraw_and_correct_reach_every_chat() {
 #[tokio::test]
 async fn a_copied_document_is_broadcast_and_its_caption_corrected() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
-    app.user(7001, "en");
-    app.tribune.subscribe(7001, ChatKind::Private, Lang::En).unwrap();
+    readers(&app, 7001, 1);
     let document = operator.send_document("leaflet.pdf", b"%PDF leaflet", Some("Print and share"));
     // A document an operator sends that is not a statement is refused as content...
     let refusal = next(&operator).await;
@@ -434,11 +432,7 @@ async fn a_broadcast_interrupted_by_a_restart_finishes_with_a_new_progress_messa
     };
     let app = spawn_app_with(setup(None)).await;
     let operator = app.user(OPERATOR, "en");
-    let chats: Vec<i64> = (0..12).map(|i| 8000 + i).collect();
-    for &chat in &chats {
-        app.user(chat, "en");
-        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
-    }
+    let chats = readers(&app, 8000, 12);
     send_broadcast(&operator, "Through the restart").await;
     let got = |app: &TestApp, chat: i64| {
         texts(app, chat).iter().filter(|t| *t == "Through the restart").count()
@@ -486,11 +480,7 @@ async fn operator_commands_are_for_private_chats() {
 #[tokio::test]
 async fn withdrawing_a_running_broadcast_stops_it_and_a_reader_who_leaves_still_lets_it_finish() {
     let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
-    let chats: Vec<i64> = (0..16).map(|i| 9000 + i).collect();
-    for &chat in &chats {
-        app.user(chat, "en");
-        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
-    }
+    let chats = readers(&app, 9000, 16);
     // The last reader leaves before the broadcast reaches them: the job still adds up.
     send_broadcast(&operator, "Wrong date").await;
     let leaver = app.user(9015, "en");
@@ -518,8 +508,7 @@ async fn withdrawing_a_running_broadcast_stops_it_and_a_reader_who_leaves_still_
 #[tokio::test]
 async fn a_correction_keeps_its_formatting_however_it_is_typed() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
-    app.user(9100, "en");
-    app.tribune.subscribe(9100, ChatKind::Private, Lang::En).unwrap();
+    readers(&app, 9100, 1);
     send_broadcast(&operator, "Meeting on Fridy").await;
     progress_over(&operator).await;
     let edition = app.tribune.store().editions_latest(1).unwrap()[0].0;
@@ -540,11 +529,8 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
     })
     .await;
     let operator = app.user(OPERATOR, "en");
-    let chats = [7301, 7302, 7303, -4300];
-    for &chat in &chats[..3] {
-        app.user(chat, "en");
-        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
-    }
+    let mut chats = readers(&app, 7301, 3);
+    chats.push(-4300);
     app.emulator.group(-4300, "Circle");
     app.tribune.subscribe(-4300, ChatKind::Group, Lang::En).unwrap();
     app.set_time(support::utc("2026-11-25T05:00:00Z"));
@@ -561,7 +547,7 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
     assert!(started.plain_text().contains("Correction of edition"), "{}", started.plain_text());
     let done = progress_over(&operator).await;
     assert!(done.contains("finished") && done.contains("Done: 4"), "{done}");
-    for chat in chats {
+    for &chat in &chats {
         assert_eq!(texts(&app, chat), vec!["Today's digest is withdrawn.".to_string()], "{chat}");
     }
     let correction = app.tribune.store().editions_latest(1).unwrap()[0].0;
@@ -588,11 +574,7 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
 #[tokio::test]
 async fn progress_is_live_and_edited_at_most_every_three_seconds() {
     let (app, operator) = operator_app(Limits::telegram(4.0, false)).await;
-    let chats: Vec<i64> = (0..28).map(|i| 9200 + i).collect();
-    for &chat in &chats {
-        app.user(chat, "en");
-        app.tribune.subscribe(chat, ChatKind::Private, Lang::En).unwrap();
-    }
+    readers(&app, 9200, 28);
     let progress = send_broadcast(&operator, "Paced").await;
     let started = tokio::time::Instant::now();
     let current =
@@ -626,8 +608,7 @@ async fn progress_is_live_and_edited_at_most_every_three_seconds() {
 #[tokio::test]
 async fn a_photo_is_broadcast_and_its_caption_corrected_a_sticker_only_withdrawn() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
-    app.user(7401, "en");
-    app.tribune.subscribe(7401, ChatKind::Private, Lang::En).unwrap();
+    readers(&app, 7401, 1);
     let photo = operator.send_photo_with_caption("Poster for Saturday");
     next(&operator).await; // A photo is not content: the bot says what it can do.
     operator.reply_text(photo, "/broadcast");
@@ -668,8 +649,7 @@ async fn a_photo_is_broadcast_and_its_caption_corrected_a_sticker_only_withdrawn
 #[tokio::test]
 async fn a_discarded_draft_sends_nothing_even_if_send_is_pressed_later() {
     let (app, operator) = operator_app(Limits::telegram(30.0, false)).await;
-    app.user(7501, "en");
-    app.tribune.subscribe(7501, ChatKind::Private, Lang::En).unwrap();
+    readers(&app, 7501, 1);
     operator.send_text("/broadcast Not yet");
     next(&operator).await;
     let card = next(&operator).await;
