@@ -539,6 +539,8 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
     };
     eventually(TIMEOUT, "every chat has its digest", || chats.iter().all(|c| has_digest(&app, *c)))
         .await;
+    // Confirmations are recorded a moment after Telegram's answer.
+    assert!(app.bot.engine().wait_idle(TIMEOUT).await);
     let (edition, kind, reached) = app.tribune.store().editions_latest(1).unwrap().remove(0);
     assert_eq!(format!("{:?}", kind.kind), "Digest");
     assert_eq!(reached, 4);
