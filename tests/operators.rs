@@ -391,6 +391,9 @@ async fn content_edits_are_checked_kept_across_restarts_and_alert_readers() {
     assert!(alert.to_lowercase().contains("released"), "{alert}");
     let bad = ask(&operator, "/setprisoner nobody released").await.plain_text();
     assert!(bad.contains("no prisoner with id \"nobody\""), "{bad}");
+    let command = format!("/setprisoner {} sentenced 2026-13 to 9 years", prisoner.id);
+    let bad = ask(&operator, &command).await.plain_text();
+    assert_eq!(bad, "2026-13 is not a date: write YYYY, YYYY-MM or YYYY-MM-DD.");
 
     // Edits survive a restart, even when messages/ changed meanwhile.
     let after_edits = app.tribune.corpus();

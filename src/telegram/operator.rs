@@ -737,10 +737,32 @@ fn set_prisoner(
     user: i64,
     args: &str,
 ) -> Result<Reply, HandlerError> {
-    let usage = || text(ctx.t("op.setprisoner_usage"));
+    match prisoner_edit(args) {
+        Ok(edit) => save_edit(env, ctx, user, edit),
+        Err(ArgError::Usage) => Ok(text(ctx.t("op.setprisoner_usage"))),
+        Err(ArgError::BadDate(date)) => {
+            Ok(text(ctx.f("op.bad_date", &[("date", &html::escape(&date))])))
+        }
+    }
+}
+
+/// Why an operator's arguments were not understood.
+#[derive(Debug, PartialEq)]
+enum ArgError {
+    /// Not in the command's shape: show how to use it.
+    Usage,
+    /// A word meant as a date that is not one (`2026-02-31`).
+    BadDate(String),
+}
+
+/// `<id> <status> [YYYY[-MM[-DD]]] [note]` as a prisoner edit. A word after the status that
+/// starts with a digit is taken as the date, so a mistyped date is refused, not kept as a note.
+fn prisoner_edit(args: &str) -> Result<ContentEdit, ArgError> {
     let mut words = args.split_whitespace();
-    let (Some(id), Some(status)) = (words.next(), words.next()) else { return Ok(usage()) };
-    let Some(status) = [
+    let (Some(id), Some(status)) = (words.next(), words.next()) else {
+        return Err(ArgError::Usage);
+    };
+    let status = [
         Status::Imprisoned,
         Status::Released,
         Status::Sentenced,
@@ -748,17 +770,18 @@ fn set_prisoner(
         Status::Unknown,
     ]
     .into_iter()
-    .find(|s| s.code() == status) else {
-        return Ok(usage());
-    };
+    .find(|s| s.code() == status)
+    .ok_or(ArgError::Usage)?;
     let rest: Vec<&str> = words.collect();
-    let (since, note_words) = match rest.first().map(|w| parse_date(w)) {
-        Some(Ok(date)) => (Some(date), &rest[1..]),
+    let (since, note_words) = match rest.first() {
+        Some(word) if word.starts_with(|c: char| c.is_ascii_digit()) => {
+            let date = parse_date(word).map_err(|_| ArgError::BadDate(word.to_string()))?;
+            (Some(date), &rest[1..])
+        }
         _ => (None, &rest[..]),
     };
     let note = Some(note_words.join(" ")).filter(|n| !n.is_empty());
-    let edit = ContentEdit::Prisoner { id: id.to_string(), status, since, note };
-    save_edit(env, ctx, user, edit)
+    Ok(ContentEdit::Prisoner { id: id.to_string(), status, since, note })
 }
 
 fn edits(env: &OpEnv<'_>, ctx: &Ctx<'_>, user: i64, args: &str) -> Result<Reply, HandlerError> {
@@ -884,4 +907,58 @@ pub async fn on_document(
         }
     };
     reply(&env, msg.chat.id, &answer).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::PartialDate;
+    use proptest::prelude::*;
+
+    #[test]
+    fn prisoner_arguments_are_read_or_refused_clearly() {
+        let edit = prisoner_edit("ulvi-hasanli released 2026-11 Freed on bail").unwrap();
+        let since = Some(PartialDate { year: 2026, month: Some(11), day: None });
+        let note = Some("Freed on bail".to_string());
+        let (id, status) = ("ulvi-hasanli".to_string(), Status::Released);
+        assert_eq!(edit, ContentEdit::Prisoner { id, status, since, note });
+        let edit = prisoner_edit("x sentenced to 9 years").unwrap();
+        assert!(
+            matches!(edit, ContentEdit::Prisoner { since: None, note: Some(n), .. } if n == "to 9 years")
+        );
+        assert_eq!(prisoner_edit("x"), Err(ArgError::Usage));
+        assert_eq!(prisoner_edit("x freed"), Err(ArgError::Usage));
+        assert_eq!(prisoner_edit("x released 2026-13"), Err(ArgError::BadDate("2026-13".into())));
+        assert_eq!(prisoner_edit("x released 9 years"), Err(ArgError::BadDate("9".into())));
+    }
+
+    proptest! {
+        #[test]
+        fn operator_commands_and_arguments_never_panic(text in "/?[a-z]{0,14}(@[a-z_]{0,12})? ?.{0,80}") {
+            let _ = OperatorCommand::parse(&text, "tribune_bot");
+            let _ = prisoner_edit(&text);
+        }
+
+        #[test]
+        fn well_formed_prisoner_arguments_are_read_back(
+            id in "[a-z][a-z0-9-]{0,20}",
+            status in prop::sample::select(vec!["imprisoned", "released", "sentenced", "transferred", "unknown"]),
+            year in 1900u16..=2100,
+            month in proptest::option::of(1u8..=12),
+            note in "( [^ \\s0-9][^\\s]{0,8}){0,4}",
+        ) {
+            let date = match month {
+                Some(m) => format!("{year}-{m:02}"),
+                None => year.to_string(),
+            };
+            let edit = prisoner_edit(&format!("{id} {status} {date}{note}")).unwrap();
+            let ContentEdit::Prisoner { id: got_id, status: got_status, since, note: got_note } = edit else {
+                panic!("not a prisoner edit");
+            };
+            prop_assert_eq!(got_id, id);
+            prop_assert_eq!(got_status.code(), status);
+            prop_assert_eq!(since, Some(PartialDate { year, month, day: None }));
+            prop_assert_eq!(got_note.unwrap_or_default(), note.trim());
+        }
+    }
 }
