@@ -121,7 +121,7 @@ fn another_programs_sled_database_is_refused() {
         db.open_tree("invoices").unwrap().insert("2024-001", "42.00").unwrap();
         db.flush().unwrap();
     }
-    refused(&data, &["is not a Tribune data directory", "\"invoices\""]);
+    refused(&data, &["is not a Tribune data directory", "\"invoices\"", RESTORE]);
 }
 
 #[test]
