@@ -189,76 +189,123 @@ impl Paths {
 }
 
 impl Config {
+    /// The configuration, or the first problem with it (what `serve` stops on).
     pub fn from_env() -> Result<Config, ConfigError> {
-        let token = Token::parse(&var("TELOXIDE_TOKEN").ok_or(ConfigError::MissingToken)?)?;
-        let api_url = var("TELOXIDE_API_URL")
-            .map(|u| reqwest::Url::parse(&u).map_err(|e| ConfigError::BadApiUrl(e.to_string())))
-            .transpose()?;
-        let poll_timeout = match var("TRIBUNE_POLL_TIMEOUT_SECS") {
-            None => Duration::from_secs(10),
-            Some(value) => match value.parse::<u64>() {
-                Ok(n @ 1..=60) => Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError::BadNumber {
-                        name: "TRIBUNE_POLL_TIMEOUT_SECS",
-                        value,
-                    });
-                }
-            },
-        };
-        let paid_broadcast = match var("TRIBUNE_PAID_BROADCAST")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(other) => {
-                return Err(ConfigError::BadFlag {
-                    name: "TRIBUNE_PAID_BROADCAST",
-                    value: other.to_string(),
-                });
-            }
-        };
-        let max = if paid_broadcast { 1000 } else { 30 };
-        let rate_limit = match var("TRIBUNE_RATE_LIMIT") {
-            None => 30,
-            Some(value) => match value.parse::<u32>() {
-                Ok(n) if (1..=max).contains(&n) => n,
-                _ => return Err(ConfigError::BadRate { value, max }),
-            },
-        };
-        let admins = match var("TRIBUNE_ADMINS") {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<i64>().ok().filter(|id| *id > 0))
-                .collect::<Option<Vec<i64>>>()
-                .ok_or(ConfigError::BadAdmins(list.clone()))?,
-        };
+        Config::check_env().map_err(|mut problems| problems.remove(0))
+    }
+
+    /// The configuration, or every problem with it (what `tribune doctor` lists). Each setting
+    /// is checked by itself, so one mistake does not hide the next.
+    pub fn check_env() -> Result<Config, Vec<ConfigError>> {
+        let mut problems = Vec::new();
+        let token = Config::keep(
+            &mut problems,
+            var("TELOXIDE_TOKEN").ok_or(ConfigError::MissingToken).and_then(|t| Token::parse(&t)),
+        );
+        let api_url = Config::keep(
+            &mut problems,
+            var("TELOXIDE_API_URL")
+                .map(|u| reqwest::Url::parse(&u).map_err(|e| ConfigError::BadApiUrl(e.to_string())))
+                .transpose(),
+        );
+        let poll_timeout = Config::keep(&mut problems, poll_timeout());
+        let paid_broadcast = Config::keep(&mut problems, paid_broadcast());
+        // With an unreadable TRIBUNE_PAID_BROADCAST, only a rate no setting allows is wrong.
+        let rate_limit = Config::keep(&mut problems, rate_limit(paid_broadcast.unwrap_or(true)));
+        let admins = Config::keep(&mut problems, admins());
+        let metrics_addr = Config::keep(
+            &mut problems,
+            var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose(),
+        );
+        let webhook = Config::keep(&mut problems, Webhook::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
             })
             .unwrap_or_default();
-        let metrics_addr = var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose()?;
         let Paths { data_dir, messages_dir } = Paths::from_env();
-        let webhook = Webhook::from_env()?;
-        Ok(Config {
+        match (
             token,
             api_url,
-            data_dir,
-            messages_dir,
             poll_timeout,
-            rate_limit,
             paid_broadcast,
+            rate_limit,
             admins,
-            channels,
             metrics_addr,
             webhook,
-        })
+        ) {
+            (
+                Some(token),
+                Some(api_url),
+                Some(poll_timeout),
+                Some(paid_broadcast),
+                Some(rate_limit),
+                Some(admins),
+                Some(metrics_addr),
+                Some(webhook),
+            ) => Ok(Config {
+                token,
+                api_url,
+                data_dir,
+                messages_dir,
+                poll_timeout,
+                rate_limit,
+                paid_broadcast,
+                admins,
+                channels,
+                metrics_addr,
+                webhook,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    fn keep<T>(problems: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| problems.push(e)).ok()
+    }
+}
+
+fn poll_timeout() -> Result<Duration, ConfigError> {
+    match var("TRIBUNE_POLL_TIMEOUT_SECS") {
+        None => Ok(Duration::from_secs(10)),
+        Some(value) => match value.parse::<u64>() {
+            Ok(n @ 1..=60) => Ok(Duration::from_secs(n)),
+            _ => Err(ConfigError::BadNumber { name: "TRIBUNE_POLL_TIMEOUT_SECS", value }),
+        },
+    }
+}
+
+fn paid_broadcast() -> Result<bool, ConfigError> {
+    match var("TRIBUNE_PAID_BROADCAST").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => {
+            Err(ConfigError::BadFlag { name: "TRIBUNE_PAID_BROADCAST", value: other.to_string() })
+        }
+    }
+}
+
+fn rate_limit(paid_broadcast: bool) -> Result<u32, ConfigError> {
+    let max = if paid_broadcast { 1000 } else { 30 };
+    match var("TRIBUNE_RATE_LIMIT") {
+        None => Ok(30),
+        Some(value) => match value.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::BadRate { value, max }),
+        },
+    }
+}
+
+fn admins() -> Result<Vec<i64>, ConfigError> {
+    match var("TRIBUNE_ADMINS") {
+        None => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<i64>().ok().filter(|id| *id > 0))
+            .collect::<Option<Vec<i64>>>()
+            .ok_or(ConfigError::BadAdmins(list.clone())),
     }
 }
 

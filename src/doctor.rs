@@ -1,57 +1,56 @@
 //! `tribune doctor`: checks what `serve` needs, and says in plain words what is wrong.
 
 use crate::{
-    config::{Paths, Token},
+    config::{Config, ConfigError, Paths, Token},
     content,
     store::{Store, StoreError},
 };
-use std::time::Duration;
+use std::{path::Path, time::Duration};
+
+/// How a finding counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    /// Worth knowing, but `serve` will manage (a data directory it will create).
+    Note,
+    /// `serve` would stop or misbehave: doctor fails.
+    Problem,
+}
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub ok: bool,
+    pub level: Level,
     pub text: String,
 }
 
 fn ok(text: impl Into<String>) -> Finding {
-    Finding { ok: true, text: text.into() }
+    Finding { level: Level::Ok, text: text.into() }
+}
+
+fn note(text: impl Into<String>) -> Finding {
+    Finding { level: Level::Note, text: text.into() }
 }
 
 fn problem(text: impl Into<String>) -> Finding {
-    Finding { ok: false, text: text.into() }
+    Finding { level: Level::Problem, text: text.into() }
 }
 
-/// Runs every check, in the order `serve` needs them.
+/// Runs every check, in the order `serve` needs them. Nothing is created or changed: a store
+/// is opened only where one already is.
 pub async fn examine(paths: &Paths) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let token = match std::env::var("TELOXIDE_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
-        None => {
-            findings.push(problem(
-                "TELOXIDE_TOKEN is not set: get a token from @BotFather and put it in .env",
-            ));
-            None
-        }
-        Some(raw) => match Token::parse(&raw) {
-            Ok(token) => {
-                findings.push(ok("the token has the shape of a bot token"));
-                Some(token)
-            }
-            Err(e) => {
-                findings.push(problem(e.to_string()));
-                None
-            }
-        },
-    };
-    let api_url = std::env::var("TELOXIDE_API_URL").ok().filter(|u| !u.trim().is_empty());
-    let api = match api_url.as_deref().map(reqwest::Url::parse) {
-        None => Some(reqwest::Url::parse("https://api.telegram.org/").expect("a valid URL")),
-        Some(Ok(url)) => Some(url),
-        Some(Err(e)) => {
-            findings.push(problem(format!("TELOXIDE_API_URL is not a valid URL: {e}")));
-            None
-        }
-    };
+    // The same validation as `serve`, but every problem at once. No message names the token.
+    let problems = Config::check_env().err().unwrap_or_default();
+    let token_wrong =
+        problems.iter().any(|e| matches!(e, ConfigError::MissingToken | ConfigError::BadToken));
+    if !token_wrong {
+        findings.push(ok("the token has the shape of a bot token"));
+    }
+    if problems.iter().all(|e| matches!(e, ConfigError::MissingToken | ConfigError::BadToken)) {
+        findings.push(ok("the other settings are valid"));
+    }
+    findings.extend(problems.iter().map(|e| problem(e.to_string())));
     findings.push(match content::load_dir(&paths.messages_dir) {
         Ok(loaded) => ok(format!(
             "content in {}: {} statements, {} slogans, {} prisoners",
@@ -62,23 +61,64 @@ pub async fn examine(paths: &Paths) -> Vec<Finding> {
         )),
         Err(e) => problem(format!("content in {}: {e}", paths.messages_dir.display())),
     });
-    findings.push(match Store::open(&paths.data_dir) {
-        Ok(store) => ok(format!(
-            "data directory {}: {} subscriptions, {} messages waiting to be sent",
-            paths.data_dir.display(),
-            store.subscription_count(),
-            store.outbox_len()
-        )),
-        Err(StoreError::Open { .. }) if paths.data_dir.join("db").exists() => ok(format!(
-            "data directory {} is in use by a running Tribune (fine if it is this one)",
-            paths.data_dir.display()
-        )),
-        Err(e) => problem(format!("data directory {}: {e}", paths.data_dir.display())),
-    });
+    findings.push(data_dir(&paths.data_dir));
+    let token = std::env::var("TELOXIDE_TOKEN").ok().and_then(|t| Token::parse(&t).ok());
+    let api = match std::env::var("TELOXIDE_API_URL").ok().filter(|u| !u.trim().is_empty()) {
+        None => reqwest::Url::parse("https://api.telegram.org/").ok(),
+        Some(url) => reqwest::Url::parse(&url).ok(),
+    };
     if let (Some(token), Some(api)) = (token, api) {
         findings.push(reach(&token, api).await);
     }
     findings
+}
+
+/// What `serve` will find in the data directory, without creating anything there.
+fn data_dir(dir: &Path) -> Finding {
+    let shown = dir.display();
+    let metadata = match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return note(format!(
+                "data directory {shown} does not exist yet; serve will create it"
+            ));
+        }
+        Err(e) => return problem(format!("data directory {shown} cannot be read: {e}")),
+        Ok(metadata) => metadata,
+    };
+    if !metadata.is_dir() {
+        return problem(format!(
+            "data directory {shown} is a file, not a directory: point TRIBUNE_DATA_DIR elsewhere"
+        ));
+    }
+    if metadata.permissions().readonly() {
+        return problem(format!("data directory {shown} is read-only: serve cannot write there"));
+    }
+    if !dir.join("db").exists() {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => return problem(format!("data directory {shown} cannot be read: {e}")),
+        };
+        // As the store sees it: `lost+found` is what a freshly formatted volume holds.
+        let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
+        return if occupied {
+            problem(format!(
+                "data directory {shown} holds other files and no Tribune store: serve will refuse it; use an empty or new directory"
+            ))
+        } else {
+            note(format!("data directory {shown} is empty; serve will create the store there"))
+        };
+    }
+    match Store::open(dir) {
+        Ok(store) => ok(format!(
+            "data directory {shown}: {} subscriptions, {} messages waiting to be sent",
+            store.subscription_count(),
+            store.outbox_len()
+        )),
+        Err(StoreError::Open { .. }) => ok(format!(
+            "data directory {shown} is in use by a running Tribune (fine if it is this one)"
+        )),
+        Err(e) => problem(format!("data directory {shown}: {e}")),
+    }
 }
 
 /// Asks the Bot API who the bot is.

@@ -233,11 +233,21 @@ fn check() -> ExitCode {
 }
 
 async fn doctor() -> ExitCode {
+    use tribune::doctor::Level;
     let findings = tribune::doctor::examine(&Paths::from_env()).await;
     for finding in &findings {
-        println!("{} {}", if finding.ok { "ok:     " } else { "PROBLEM:" }, finding.text);
+        let label = match finding.level {
+            Level::Ok => "ok:     ",
+            Level::Note => "note:   ",
+            Level::Problem => "PROBLEM:",
+        };
+        println!("{label} {}", finding.text);
     }
-    if findings.iter().all(|f| f.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if findings.iter().any(|f| f.level == Level::Problem) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn import() -> Result<ExitCode> {

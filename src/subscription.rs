@@ -51,11 +51,16 @@ pub enum Frequency {
 pub struct LocalTime(u16);
 
 impl LocalTime {
-    /// Parses `H:MM`, `HH:MM` or `HH.MM` (24-hour).
+    /// Parses `H:MM`, `HH:MM` or `HH.MM` (24-hour): ASCII digits only, so neither a sign
+    /// (`7:+5`) nor a one-digit minute (`7:5`, 07:05 or 07:50?) is taken on a guess.
     pub fn parse(input: &str) -> Option<LocalTime> {
         let (h, m) = input.trim().split_once([':', '.'])?;
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if !(1..=2).contains(&h.len()) || m.len() != 2 || !digits(h) || !digits(m) {
+            return None;
+        }
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60 && !input.trim().starts_with('+')).then_some(LocalTime(h * 60 + m))
+        (h < 24 && m < 60).then_some(LocalTime(h * 60 + m))
     }
 
     pub fn hour(self) -> u32 {
@@ -314,7 +319,7 @@ mod tests {
     fn times_parse_strictly() {
         assert_eq!(LocalTime::parse("9:05").unwrap().to_string(), "09:05");
         assert_eq!(LocalTime::parse("21.30").unwrap().to_string(), "21:30");
-        for bad in ["24:00", "12:60", "noon", "12", "-1:00", "+1:00", ""] {
+        for bad in ["24:00", "12:60", "noon", "12", "-1:00", "+1:00", "", "7:+5", "7:5", "007:00"] {
             assert!(LocalTime::parse(bad).is_none(), "{bad}");
         }
     }

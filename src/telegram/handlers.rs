@@ -53,7 +53,11 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                 )
                 .branch(dptree::endpoint(on_other_message)),
         )
-        .branch(Update::filter_edited_message().endpoint(on_edited))
+        .branch(
+            Update::filter_edited_message()
+                .branch(dptree::filter_map(edit_over_allowance).endpoint(on_flood))
+                .branch(dptree::endpoint(on_edited)),
+        )
         .branch(
             Update::filter_callback_query()
                 .branch(dptree::filter_map(button_over_allowance).endpoint(on_button_flood))
@@ -63,20 +67,39 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(Update::filter_inline_query().endpoint(inline::on_inline_query))
 }
 
-/// `Some` when a message would be answered but its chat is over its allowance.
+/// `Some` when a message would be answered but its sender is over their allowance.
 fn over_allowance(msg: Message, guard: Arc<FloodGuard>) -> Option<Verdict> {
     let answered = msg.chat.is_private() || msg.text().is_some_and(|t| t.starts_with('/'));
     if !answered {
         return None;
     }
-    Some(guard.check(msg.chat.id.0)).filter(|v| *v != Verdict::Allow)
+    Some(guard.check(sender(&msg))).filter(|v| *v != Verdict::Allow)
+}
+
+/// The same for an edited message, which is answered in private chats only.
+fn edit_over_allowance(msg: Message, guard: Arc<FloodGuard>) -> Option<Verdict> {
+    if !msg.chat.is_private() {
+        return None;
+    }
+    Some(guard.check(sender(&msg))).filter(|v| *v != Verdict::Allow)
+}
+
+/// Whose allowance a message counts against: its user's, so that one flooder in a group does
+/// not silence the others. A message sent on behalf of a chat (an anonymous administrator,
+/// whose `from` is Telegram's shared placeholder bot, or a channel) counts against that chat.
+fn sender(msg: &Message) -> i64 {
+    match (&msg.sender_chat, &msg.from) {
+        (Some(chat), _) => chat.id.0,
+        (None, Some(user)) => user.id.0 as i64,
+        (None, None) => msg.chat.id.0,
+    }
 }
 
 fn button_over_allowance(q: CallbackQuery, guard: Arc<FloodGuard>) -> Option<Verdict> {
     Some(guard.check(q.from.id.0 as i64)).filter(|v| *v != Verdict::Allow)
 }
 
-/// Over the allowance: one short notice, then silence until it refills.
+/// Over the allowance: one short notice, then silence for the rest of the flood.
 async fn on_flood(
     bot: Bot,
     app: Arc<Tribune>,

@@ -115,3 +115,19 @@ fn partial_dates_parse_strictly() {
     assert!(parse_date("23-01").is_err());
     assert!(parse_date("2023-01-01-01").is_err());
 }
+
+#[test]
+fn impossible_days_are_refused_with_the_length_of_the_month() {
+    assert_eq!(
+        parse_date("2026-02-31").unwrap_err(),
+        "no such date \"2026-02-31\": 2026-02 has 28 days"
+    );
+    assert!(parse_date("2026-02-29").is_err(), "2026 is not a leap year");
+    assert!(parse_date("2023-04-31").is_err(), "April has 30 days");
+    assert!(parse_date("2023-12-32").is_err());
+    assert!(parse_date("1900-02-29").is_err(), "1900 was not a leap year");
+    assert_eq!(parse_date("2024-02-29").unwrap().to_string(), "2024-02-29");
+    assert_eq!(parse_date("2000-02-29").unwrap().to_string(), "2000-02-29");
+    assert_eq!(parse_date("2023-12-31").unwrap().to_string(), "2023-12-31");
+    assert_eq!(parse_date("2023-04-30").unwrap().to_string(), "2023-04-30");
+}
