@@ -246,6 +246,30 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+
+    /// The trees that still name a chat, by its id in a key or as `"chat_id":N` in a value:
+    /// after `/stop` there must be none (tests check this). A key is searched for the id's
+    /// eight bytes anywhere, so a small id may also match a sequence number: test with ids
+    /// no store of the test's size hands out.
+    pub fn trees_naming(&self, chat_id: i64) -> Result<Vec<String>> {
+        let plain = chat_id.to_be_bytes();
+        // The due index flips the sign bit (see `due_key`).
+        let flipped = ((chat_id as u64) ^ (1 << 63)).to_be_bytes();
+        let field = format!("\"chat_id\":{chat_id}");
+        let mut found = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            for entry in tree.iter() {
+                let (key, raw) = entry?;
+                let in_key = key.windows(8).any(|w| w == plain || w == flipped);
+                if in_key || String::from_utf8_lossy(&raw).contains(&field) {
+                    found.push(String::from_utf8_lossy(&name).into_owned());
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -297,21 +321,74 @@ mod tests {
         assert_eq!(store.outbox_len(), 0);
         assert!(store.deliveries(1).unwrap().is_empty());
         assert!(store.dead_letters().unwrap().is_empty());
-        let names_chat = |tree: &sled::Tree| {
-            tree.iter().flatten().any(|(k, v)| {
-                k.windows(8).any(|w| w == 42i64.to_be_bytes())
-                    || String::from_utf8_lossy(&v).contains("\"chat_id\":42")
-            })
+        assert_eq!(store.trees_naming(42).unwrap(), Vec::<String>::new());
+    }
+
+    fn subscribed_with_queued_item(store: &Store, chat: i64) -> (u64, OutboxItem) {
+        let mut sub = Subscription::new(chat, ChatKind::Private, Lang::En);
+        sub.next_due = Some(100);
+        store.save_subscription(&sub).unwrap();
+        let item = OutboxItem {
+            edition: 1,
+            chat_id: chat,
+            kind: ChatKind::Private,
+            message: crate::render::OutMessage { html: "digest".into(), buttons: Vec::new() },
+            attempts: 0,
+            op: Default::default(),
         };
-        let trees = [
-            &store.chats,
-            &store.subs,
-            &store.due,
-            &store.outbox,
-            &store.deliveries,
-            &store.chat_editions,
-            &store.dead,
-        ];
-        assert!(trees.iter().all(|t| !names_chat(t)));
+        store.enqueue(vec![item]).unwrap().remove(0)
+    }
+
+    #[test]
+    fn trees_naming_finds_a_chat_in_keys_values_and_the_due_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (seq, item) = subscribed_with_queued_item(&store, 777_000_001);
+        store.mark_sent(seq, &item, 5, 0).unwrap();
+        let mut named = store.trees_naming(777_000_001).unwrap();
+        named.sort();
+        assert_eq!(named, ["chat_editions", "deliveries", "due", "subs"]);
+    }
+
+    // Regression: a retry of a send in flight during `/stop` put the erased item back in the
+    // outbox, so the chat was sent to again after asking to be forgotten.
+    #[test]
+    fn a_retry_recorded_after_stop_does_not_bring_the_item_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (seq, mut item) = subscribed_with_queued_item(&store, 430_043);
+        store.erase_chat(430_043).unwrap();
+        item.attempts += 1;
+        assert!(!store.update_item(seq, &item).unwrap(), "reported as gone");
+        assert!(!store.is_queued(seq).unwrap());
+        assert_eq!(store.trees_naming(430_043).unwrap(), Vec::<String>::new());
+    }
+
+    // Regression: a send confirmed after `/stop` wrote a delivery record naming the chat.
+    #[test]
+    fn a_send_confirmed_after_stop_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (seq, item) = subscribed_with_queued_item(&store, 440_044);
+        store.erase_chat(440_044).unwrap();
+        assert!(!store.mark_sent(seq, &item, 9, 0).unwrap(), "reported as gone");
+        let failed = super::super::DeliveryOutcome::Failed;
+        assert!(!store.mark_failed(seq, &item, failed, Some("bad"), 0).unwrap());
+        assert!(store.deliveries(1).unwrap().is_empty());
+        assert!(store.dead_letters().unwrap().is_empty());
+        assert_eq!(store.trees_naming(440_044).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_item_still_queued_is_updated_and_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (seq, mut item) = subscribed_with_queued_item(&store, 450_045);
+        item.attempts = 2;
+        assert!(store.update_item(seq, &item).unwrap());
+        assert_eq!(store.outbox().unwrap(), vec![(seq, item.clone())]);
+        assert!(store.mark_sent(seq, &item, 9, 0).unwrap());
+        assert_eq!(store.deliveries(1).unwrap()[0].1.message_ids, vec![9]);
+        assert_eq!(store.outbox_len(), 0);
     }
 }
