@@ -81,7 +81,8 @@ impl Store {
         Ok(())
     }
 
-    fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+    /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
+    pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let _writing = self.writing()?;
         let json = to_json(sub)?;
         (&self.subs, &self.due)
@@ -123,6 +124,10 @@ impl Store {
     /// Records a composed digest in one transaction: the subscription's new state (rotation,
     /// next due time) and the messages in the outbox. Not flushed: the caller flushes once per
     /// batch, before anything is sent.
+    ///
+    /// Writes nothing, and returns no messages, when the subscription is no longer stored:
+    /// `/stop` erased the chat while its digest was being composed, and writing it back would
+    /// subscribe the chat again.
     pub fn commit_digest(
         &self,
         sub: &Subscription,
@@ -134,15 +139,21 @@ impl Store {
         for item in items {
             queued.push((self.next_id()?, item.clone(), to_json(item)?));
         }
-        (&self.subs, &self.due, &self.outbox)
+        let stored = (&self.subs, &self.due, &self.outbox)
             .transaction(|(subs, due, outbox)| {
+                if subs.get(sub.chat_id.to_be_bytes())?.is_none() {
+                    return Ok(false);
+                }
                 write_subscription(subs, due, sub, &json)?;
                 for (seq, _, raw) in &queued {
                     outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
                 }
-                Ok(())
+                Ok(true)
             })
             .map_err(tx_error)?;
+        if !stored {
+            return Ok(Vec::new());
+        }
         Ok(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
     }
 
@@ -503,5 +514,21 @@ mod tests {
         let left: Vec<i64> = store.outbox().unwrap().iter().map(|(_, i)| i.chat_id).collect();
         // The first item of `subscribed_with_queued_item` (edition 1) was erased too.
         assert_eq!(left, vec![470_047]);
+    }
+
+    // Regression: a digest composed from a subscription read before `/stop` wrote the
+    // subscription back when committed, subscribing the erased chat again.
+    #[test]
+    fn a_digest_composed_before_stop_is_not_committed_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (_, item) = subscribed_with_queued_item(&store, 480_048);
+        let read_before_stop = store.subscription(480_048).unwrap().unwrap();
+        store.erase_chat(480_048).unwrap();
+        let mut composed = read_before_stop;
+        composed.next_due = Some(200);
+        assert_eq!(store.commit_digest(&composed, &[item]).unwrap(), Vec::new());
+        assert_eq!(store.trees_naming(480_048).unwrap(), Vec::<String>::new());
+        assert_eq!(store.first_due().unwrap(), None);
     }
 }
