@@ -358,4 +358,29 @@ mod tests {
         assert!(WebhookSecret::parse(&"a".repeat(257)).is_err());
         assert!(WebhookSecret::parse(&"a".repeat(256)).is_ok());
     }
+
+    #[test]
+    fn a_whole_config_prints_neither_the_token_nor_the_webhook_secret() {
+        let config = Config {
+            token: Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap(),
+            api_url: Some(reqwest::Url::parse("http://127.0.0.1:8081/").unwrap()),
+            data_dir: PathBuf::from("data"),
+            messages_dir: PathBuf::from("messages"),
+            poll_timeout: Duration::from_secs(10),
+            rate_limit: 30,
+            paid_broadcast: false,
+            admins: vec![1],
+            channels: Vec::new(),
+            metrics_addr: None,
+            webhook: Some(Webhook {
+                url: reqwest::Url::parse("https://bot.example.org/hook").unwrap(),
+                listen: "127.0.0.1:8080".parse().unwrap(),
+                secret: WebhookSecret::parse("WebhookSecretValue_42").unwrap(),
+            }),
+        };
+        let printed = format!("{config:?} {config:#?}");
+        assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");
+        assert!(!printed.contains("ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"), "{printed}");
+        assert!(!printed.contains("WebhookSecretValue_42"), "{printed}");
+    }
 }

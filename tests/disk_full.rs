@@ -26,15 +26,20 @@ impl SmallDisk {
     /// `None` (said on stderr) where this machine does not let the test mount.
     fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
         std::fs::create_dir_all(at).unwrap();
-        let output = Command::new("mount")
+        let refusal = match Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
             .arg(at)
             .output()
-            .ok()?;
-        if !output.status.success() {
-            eprintln!(
-                "SKIPPED: this test mounts a {size} tmpfs and this machine refused: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
+        {
+            Ok(output) if output.status.success() => None,
+            Ok(output) => Some(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+            Err(e) => Some(format!("cannot run mount: {e}")),
+        };
+        if let Some(refusal) = refusal {
+            // On stderr itself: libtest captures the print macros, and a skip must show.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: this test mounts a {size} tmpfs and this machine refused: {refusal}"
             );
             return None;
         }

@@ -1,24 +1,28 @@
 //! The crash campaign: the real `tribune serve` is killed with SIGKILL at random points, run
-//! after run, while it imports changed content, fans a digest out, or takes subscriptions and
-//! settings from readers, or sends an operator's broadcast. After each kill the store must open, every subscription the bot
-//! confirmed to a reader must be there, every message due must be in the outbox or still due,
-//! and after the restart every digest due is delivered, with duplicates only within the
-//! in-flight window (ARCHITECTURE.md, "Nothing sent in bulk is lost").
+//! after run, while it imports changed content, fans a digest out, takes subscriptions and
+//! settings from readers, or sends an operator's broadcast. After each kill the store must
+//! open, every subscription the bot confirmed to a reader must be there, every message due
+//! must be in the outbox or still due, and after the restart every digest and broadcast due
+//! is delivered, with duplicates only within the in-flight window (ARCHITECTURE.md, "Nothing
+//! sent in bulk is lost").
 //!
 //! One command reproduces it: `cargo test --test fault_campaign -- --nocapture`. The seed is
 //! printed; `TRIBUNE_CAMPAIGN_SEED=<seed>` picks the same kill points again and
-//! `TRIBUNE_CAMPAIGN_RUNS=<n>` lengthens the campaign (default 21, spread evenly over the
-//! scenarios). The kill points are seeded; the interleaving of two processes is not, so a
-//! seed reproduces where the kills aim, not every byte of the outcome.
+//! `TRIBUNE_CAMPAIGN_RUNS=<n>` lengthens the campaign (default [`DEFAULT_RUNS`], 24: six runs
+//! for each of the four scenarios). The seed and the tally go to stderr directly, so a plain
+//! `cargo test` (which captures what tests print) shows them too. The kill points are
+//! seeded; the interleaving of two processes is not, so a seed reproduces where the kills
+//! aim, not every byte of the outcome.
 //!
 //! A scenario is one async function from a [`Run`] to an [`Outcome`], listed in
-//! [`SCENARIOS`]; adding one (a broadcast, say) is a function and a line.
+//! [`SCENARIOS`]; adding one (a withdrawal, say) is a function and a line.
 
 mod support;
 
 use std::{
     collections::BTreeMap,
     future::Future,
+    io::Write,
     path::{Path, PathBuf},
     pin::Pin,
     time::Duration,
@@ -72,6 +76,15 @@ struct Outcome {
     asked_again: usize,
     /// Where the kill came, in words, for the log.
     kill: String,
+    /// Kills of the content-import scenario that landed before the import was done, and after.
+    before_import: usize,
+    after_import: usize,
+}
+
+/// A line for the campaign's summary, on stderr itself: libtest captures the print macros
+/// (so a plain `cargo test`, as CI runs it, would swallow them) but not the stream.
+fn report(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,7 +94,9 @@ async fn kill_nine_at_random_points_loses_nothing() {
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(DEFAULT_RUNS);
-    println!("crash campaign: seed {seed}, {runs} runs (TRIBUNE_CAMPAIGN_SEED={seed} repeats it)");
+    report(format_args!(
+        "crash campaign: seed {seed}, {runs} runs (TRIBUNE_CAMPAIGN_SEED={seed} repeats it)"
+    ));
     let mut rng = Rng(seed);
     let mut tally: BTreeMap<&str, (usize, Outcome)> = BTreeMap::new();
     let started = std::time::Instant::now();
@@ -105,22 +120,32 @@ async fn kill_nine_at_random_points_loses_nothing() {
         entry.1.duplicated += outcome.duplicated;
         entry.1.asked_again += outcome.asked_again;
         entry.1.max_duplicated = entry.1.max_duplicated.max(outcome.max_duplicated);
+        entry.1.before_import += outcome.before_import;
+        entry.1.after_import += outcome.after_import;
     }
     let lost: usize = tally.values().map(|(_, o)| o.lost).sum();
     let duplicated: usize = tally.values().map(|(_, o)| o.duplicated).sum();
     let max = tally.values().map(|(_, o)| o.max_duplicated).max().unwrap_or(0);
     let again: usize = tally.values().map(|(_, o)| o.asked_again).sum();
-    println!("crash campaign tally (seed {seed}, {:.1} s):", started.elapsed().as_secs_f64());
+    let before: usize = tally.values().map(|(_, o)| o.before_import).sum();
+    let after: usize = tally.values().map(|(_, o)| o.after_import).sum();
+    report(format_args!(
+        "crash campaign tally (seed {seed}, {:.1} s):",
+        started.elapsed().as_secs_f64()
+    ));
     for (name, (n, o)) in &tally {
-        println!(
+        report(format_args!(
             "  {name:<21} runs {n:>3}  lost {:>3}  duplicated {:>4}  max duplicates in a run {:>3}  asked again {:>3}",
             o.lost, o.duplicated, o.max_duplicated, o.asked_again
-        );
+        ));
     }
-    println!(
+    report(format_args!(
         "  {:<21} runs {runs:>3}  lost {lost:>3}  duplicated {duplicated:>4}  max duplicates in a run {max:>3}  asked again {again:>3}",
         "total"
-    );
+    ));
+    report(format_args!(
+        "  content import kills: {before} before the import was done, {after} after it"
+    ));
     assert_eq!(lost, 0, "something was lost (seed {seed})");
 }
 
@@ -158,10 +183,12 @@ async fn content_import(mut run: Run) -> Outcome {
         if hash == new.hash {
             assert_eq!(corpus, new.corpus, "the new content, whole");
             outcome.kill.push_str(" (after the import)");
+            outcome.after_import += 1;
         } else {
             assert_eq!(hash, old.hash, "the fingerprint is the old or the new one");
             assert_eq!(corpus, old.corpus, "the old content, whole");
             outcome.kill.push_str(" (before the import)");
+            outcome.before_import += 1;
         }
         outcome.lost += missing_subscribers(&store, 40_000, SUBSCRIBERS);
     }

@@ -3,9 +3,47 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
 use support::{Process, TIMEOUT, eventually, messages_dir};
-use tribune::emulator::Emulator;
+use tribune::{
+    content::Lang,
+    emulator::{Emulator, Fault, FaultTarget},
+    store::{Store, unix_now},
+    subscription::{ChatKind, Subscription},
+};
+
+/// A bot token of the right shape that no emulator hands out.
+const TOKEN: &str = "123456:SECRETpartOfTheTokenNeverLogged_0123456789";
+
+/// `tribune serve` at trace level with `token` and `api_url`, stdout and stderr into `log`,
+/// its store in `data`.
+fn serve_at_trace(token: &str, api_url: &str, data: &Path, log: &Path) -> Process {
+    let log = std::fs::File::create(log).unwrap();
+    Process::new(
+        Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", token)
+            .env("TELOXIDE_API_URL", api_url)
+            .env("TRIBUNE_DATA_DIR", data)
+            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// How often `what` appears in the log so far.
+fn occurrences(log: &Path, what: &str) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches(what).count()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
@@ -48,4 +86,61 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     assert!(!all.contains("quixotic-zebra"), "a reader's words appear in the logs");
     assert!(status.success(), "SIGTERM ends serve with status 0");
     emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_not_logged_when_the_bot_api_cannot_be_reached() {
+    // A port that was free a moment ago: nothing listens there, every request is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let api_url = format!("http://127.0.0.1:{port}/");
+    let mut serve = serve_at_trace(TOKEN, &api_url, &dir.path().join("data"), &log);
+    // serve gives up at start-up; SIGTERM only if it is still trying.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while serve.is_running() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if serve.is_running() {
+        serve.terminate(TIMEOUT).await;
+    }
+    let all = std::fs::read_to_string(&log).unwrap();
+    assert!(all.contains("cannot reach the Bot API"), "the failure is reported:\n{all}");
+    let secret = TOKEN.split_once(':').unwrap().1;
+    assert!(!all.contains(secret), "the token's secret appears in the output");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_not_logged_when_sends_fail_and_the_bot_api_goes_away() {
+    let emulator = Emulator::start().await.unwrap();
+    let chat = 70_003;
+    emulator.user(chat, "Reader", Some("en"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        // A digest due at once, which the Bot API refuses with 500s.
+        let store = Store::open(&data).unwrap();
+        let mut sub = Subscription::new(chat, ChatKind::Private, Lang::En);
+        sub.next_due = Some(unix_now() - 60);
+        store.save_subscription(&sub).unwrap();
+    }
+    emulator.inject(FaultTarget::Chat(chat), Fault::ServerError, None);
+    let log = dir.path().join("serve.log");
+    let token = emulator.token();
+    let secret = token.split_once(':').unwrap().1.to_string();
+    let mut serve = serve_at_trace(token, &emulator.api_url(), &data, &log);
+    eventually(Duration::from_secs(30), "a send refused with a 500", || {
+        occurrences(&log, "temporary failure") >= 1
+    })
+    .await;
+    // Then the Bot API goes away: long polls (and the retry) meet refused connections.
+    emulator.shutdown().await;
+    eventually(Duration::from_secs(30), "polls failing on the network", || {
+        occurrences(&log, "polling for updates failed") >= 2
+    })
+    .await;
+    let status = serve.terminate(TIMEOUT).await;
+    let all = std::fs::read_to_string(&log).unwrap();
+    assert!(!all.contains(&secret), "the token's secret appears in the output");
+    assert!(status.success(), "SIGTERM ends serve with status 0");
 }

@@ -2,8 +2,13 @@
 
 mod support;
 
+use std::time::Duration;
 use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
-use tribune::{content::Lang, subscription::Frequency};
+use tribune::{
+    content::Lang,
+    emulator::{Fault, FaultTarget},
+    subscription::Frequency,
+};
 
 fn at(start: &str) -> Setup {
     Setup { clock: Some(utc(start)), ..Setup::default() }
@@ -177,4 +182,47 @@ async fn unsubscribe_keeps_settings_and_stop_erases_everything() {
         "back to Telegram's language after /stop"
     );
     app.stop().await;
+}
+
+/// `/stop` while the chat's digest is in flight (Telegram answers the send only after
+/// `answer_after`, and Tribune gives up waiting after `http_timeout`, if set): once the
+/// engine is idle, the chat got that one digest and nothing more, and no tree names it.
+async fn stop_while_the_digest_is_in_flight(
+    chat: i64,
+    answer_after: Duration,
+    http_timeout: Option<Duration>,
+) {
+    let app = spawn_app_with(Setup { http_timeout, ..at("2026-11-25T04:00:00Z") }).await;
+    let user = app.user(chat, "en");
+    ask(&user, "/subscribe").await;
+    app.emulator.inject(FaultTarget::Chat(chat), Fault::Delay(answer_after), Some(1));
+    app.set_time(utc("2026-11-25T05:00:00Z"));
+    // The emulator shows a delayed message at once and answers the send later.
+    let digest = next(&user).await;
+    assert!(digest.plain_text().starts_with("🗞 Tribune · "), "{}", digest.plain_text());
+    ask(&user, "/stop").await;
+    assert!(app.bot.engine().pending() > 0, "the digest was no longer in flight at /stop");
+    assert!(app.bot.engine().wait_idle(TIMEOUT).await, "the engine did not settle");
+    let digests = app
+        .emulator
+        .chat_messages(chat)
+        .iter()
+        .filter(|m| m.plain_text().starts_with("🗞 Tribune · "))
+        .count();
+    assert_eq!(digests, 1, "only the digest in flight at /stop reached the chat");
+    assert_eq!(app.tribune.store().trees_naming(chat).unwrap(), Vec::<String>::new());
+    app.stop().await;
+}
+
+// Regression: a send that timed out while `/stop` ran was retried, to the erased chat.
+#[tokio::test]
+async fn a_digest_failing_while_stop_runs_is_not_retried() {
+    let timeout = Duration::from_secs(2);
+    stop_while_the_digest_is_in_flight(3_000_107, Duration::from_secs(4), Some(timeout)).await;
+}
+
+// Regression: a send confirmed after `/stop` wrote a delivery record naming the erased chat.
+#[tokio::test]
+async fn a_digest_confirmed_after_stop_leaves_no_record() {
+    stop_while_the_digest_is_in_flight(3_000_108, Duration::from_secs(3), None).await;
 }

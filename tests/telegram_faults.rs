@@ -11,14 +11,16 @@
 //! A timeout here is an answer held longer than the client waits: Telegram carried the send
 //! out, the bot retries, the reader gets it twice; so duplicates may not exceed timeouts.
 //!
-//! `cargo test --test telegram_faults -- --nocapture` prints the seed and the tally;
+//! The seed and the tally go to stderr directly, so even a plain `cargo test` (which captures
+//! what tests print) shows them; `cargo test --test telegram_faults -- --nocapture` shows
+//! the rest of the log too.
 //! `TRIBUNE_CAMPAIGN_SEED=<seed>` repeats the same choices of chats and the same fault
 //! sequence (which request meets which fault still depends on the order requests arrive in).
 
 mod support;
 
 use chrono::{DateTime, Utc};
-use std::time::Duration;
+use std::{io::Write, time::Duration};
 use support::{Rng, Setup, spawn_app_with};
 use tribune::{
     content::Lang,
@@ -39,7 +41,11 @@ const FINISH: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverable() {
     let seed = Rng::campaign_seed();
-    println!("telegram fault campaign: seed {seed} (TRIBUNE_CAMPAIGN_SEED={seed} repeats it)");
+    // On stderr itself: libtest captures the print macros, not the stream.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "telegram fault campaign: seed {seed} (TRIBUNE_CAMPAIGN_SEED={seed} repeats it)"
+    );
     let mut rng = Rng(seed);
     let now = DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z").unwrap().with_timezone(&Utc);
     let emulator = Emulator::start().await.unwrap();
@@ -189,7 +195,8 @@ async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverabl
     // a timeout, and only a timeout can deliver a message twice.
     let timeouts = served.delayed as usize - slow.len();
     let dead = store.dead_letters().unwrap();
-    println!(
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "telegram fault campaign tally (seed {seed}, {:.1} s): sent {}, 429s answered {} and honoured {}, \
          retries {}, timeouts {timeouts}, dropped connections {}, 5xx {}, deactivated {}, migrated {}, \
          dead letters {}, duplicates {duplicates}",

@@ -25,8 +25,11 @@ impl<T: Transport> Inner<T> {
         let now = unix_now();
         match result {
             Ok(message_id) => {
-                if let Err(e) = self.store.mark_sent(seq, &item, message_id, now) {
-                    log::error!("sent item {seq} but cannot record it: {e}");
+                match self.store.mark_sent(seq, &item, message_id, now) {
+                    Ok(true) => {}
+                    // Erased by `/stop` while in flight: nothing may name the chat now.
+                    Ok(false) => log::info!("sent item {seq}, removed meanwhile; not recorded"),
+                    Err(e) => log::error!("sent item {seq} but cannot record it: {e}"),
                 }
                 self.count(Tally::Sent, now);
                 self.dirty.store(true, Ordering::Release);
@@ -65,12 +68,19 @@ impl<T: Transport> Inner<T> {
                     );
                     self.fail(seq, &item, &reason);
                 } else {
+                    match self.store.update_item(seq, &item) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Erased by `/stop` (or cancelled) during the attempt: no retry.
+                            log::info!("temporary failure of item {seq}, removed meanwhile");
+                            self.done(chat, seq, Instant::now());
+                            return;
+                        }
+                        Err(e) => log::error!("cannot record a retry: {e}"),
+                    }
                     self.stats.retried.fetch_add(1, Ordering::Relaxed);
                     self.count(Tally::Retried, now);
                     log::warn!("temporary failure (attempt {}), retrying: {reason}", item.attempts);
-                    if let Err(e) = self.store.update_item(seq, &item) {
-                        log::error!("cannot record a retry: {e}");
-                    }
                     let backoff = Duration::from_secs(1 << item.attempts.min(9)).min(MAX_BACKOFF);
                     self.replace_front(chat, seq, item);
                     self.retry_later(chat, Instant::now() + backoff);
@@ -167,6 +177,7 @@ impl<T: Transport> Inner<T> {
         if let Some(mut cq) = q.chats.remove(&from) {
             for (seq, item) in cq.items.iter_mut() {
                 item.chat_id = to;
+                // An item erased meanwhile stays gone; `deliver` skips it.
                 if let Err(e) = self.store.update_item(*seq, item) {
                     log::error!("cannot move a queued message to the supergroup: {e}");
                 }

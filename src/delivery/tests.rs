@@ -11,14 +11,22 @@ use std::{
 };
 use tokio::time::Instant;
 
+/// Runs while a send is in flight (as if a reader acted then), given the chat.
+type Hook = Box<dyn Fn(i64) + Send>;
+
 /// A transport that records sends and fails on cue.
 #[derive(Clone, Default)]
 struct Fake {
     sent: Arc<Mutex<Vec<(i64, Instant, String)>>>,
     script: Arc<Mutex<HashMap<i64, VecDeque<SendError>>>>,
+    during: Arc<Mutex<Option<Hook>>>,
 }
 
 impl Fake {
+    fn during(&self, hook: impl Fn(i64) + Send + 'static) {
+        *self.during.lock().unwrap() = Some(Box::new(hook));
+    }
+
     fn fail(&self, chat: i64, errors: impl IntoIterator<Item = SendError>) {
         self.script.lock().unwrap().entry(chat).or_default().extend(errors);
     }
@@ -45,6 +53,9 @@ impl Transport for Fake {
         message: &OutMessage,
         _paid: bool,
     ) -> Result<i32, SendError> {
+        if let Some(hook) = self.during.lock().unwrap().as_ref() {
+            hook(chat_id);
+        }
         if let Some(error) =
             self.script.lock().unwrap().get_mut(&chat_id).and_then(VecDeque::pop_front)
         {
@@ -268,4 +279,42 @@ async fn every_outcome_is_counted_for_the_day_and_errors_for_the_hour() {
     // rate-limited, transient, gone, malformed
     assert_eq!(s.engine.observer().errors_last_hour(), [1, 1, 1, 1]);
     assert!(s.engine.observer().engine_running());
+}
+
+/// A subscriber whose chat `/stop` erases while its digest is being sent.
+fn stop_during_the_send(s: &Setup, chat: i64) {
+    let sub = Subscription::new(chat, ChatKind::Private, crate::content::Lang::En);
+    s.store.save_subscription(&sub).unwrap();
+    let store = s.store.clone();
+    s.fake.during(move |to| {
+        if to == chat {
+            store.erase_chat(chat).unwrap();
+        }
+    });
+}
+
+// Regression: the retry of a send that failed while `/stop` ran put the erased item back in
+// the outbox, and the retry reached the chat that had asked to be forgotten.
+#[tokio::test(start_paused = true)]
+async fn a_send_that_fails_during_stop_is_not_retried() {
+    let s = setup(Limits::telegram(30.0, false));
+    stop_during_the_send(&s, 800_008);
+    s.fake.fail(800_008, [SendError::Transient("timeout".into())]);
+    queue(&s, vec![item(1, 800_008, ChatKind::Private, "digest")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert!(s.fake.sends_to(800_008).is_empty(), "a retry reached the erased chat");
+    assert_eq!(s.store.outbox_len(), 0);
+    assert_eq!(s.store.trees_naming(800_008).unwrap(), Vec::<String>::new());
+}
+
+// Regression: a send confirmed after `/stop` wrote a delivery record naming the erased chat.
+#[tokio::test(start_paused = true)]
+async fn a_send_confirmed_during_stop_leaves_no_record() {
+    let s = setup(Limits::telegram(30.0, false));
+    stop_during_the_send(&s, 900_009);
+    let edition = queue(&s, vec![item(1, 900_009, ChatKind::Private, "digest")]);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert_eq!(s.fake.sends_to(900_009).len(), 1, "the send in flight went out");
+    assert!(s.store.deliveries(edition).unwrap().is_empty());
+    assert_eq!(s.store.trees_naming(900_009).unwrap(), Vec::<String>::new());
 }

@@ -499,7 +499,7 @@ mod tests {
                     let mut chat = 10_000 + w * 1_000_000;
                     while !done.load(std::sync::atomic::Ordering::Relaxed) {
                         // Subscription and due entry land in one transaction, unflushed: fast.
-                        store.commit_digest(&sub(chat), &[]).unwrap();
+                        store.put_subscription(&sub(chat)).unwrap();
                         chat += 1;
                     }
                 })

@@ -10,7 +10,10 @@ use crate::{
     content::ContentEdit,
 };
 use serde::{Deserialize, Serialize};
-use sled::{Transactional, transaction::ConflictableTransactionError};
+use sled::{
+    Transactional,
+    transaction::{ConflictableTransactionError, TransactionalTree},
+};
 
 /// One thing an operator did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -312,15 +315,6 @@ impl Store {
         Ok(found)
     }
 
-    /// Counts a chat erased by `/stop` in the job of `edition`, if it is a job's.
-    pub(super) fn count_erased(&self, edition: u64) -> Result<()> {
-        if let Some(mut job) = self.job(edition)? {
-            job.erased += 1;
-            self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
-        }
-        Ok(())
-    }
-
     /// Marks a job finished (once every chat is handled and nothing of it is queued).
     pub fn finish_job(&self, edition: u64) -> Result<()> {
         let _writing = self.writing()?;
@@ -372,6 +366,21 @@ impl Store {
 /// How many chats a job writes to (a withdrawal may delete several messages in one chat).
 fn chats(queued: &[(u64, OutboxItem)]) -> u64 {
     queued.iter().map(|(_, i)| i.chat_id).collect::<std::collections::HashSet<_>>().len() as u64
+}
+
+/// Within `/stop`'s transaction: counts the chat erased in the job of `edition`, if it is a
+/// job's.
+pub(super) fn count_erased(
+    jobs: &TransactionalTree,
+    edition: u64,
+) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
+    let key = edition.to_be_bytes();
+    if let Some(raw) = jobs.get(key)? {
+        let mut job: Job = from_json(&raw, "job").map_err(ConflictableTransactionError::Abort)?;
+        job.erased += 1;
+        jobs.insert(&key, to_json(&job).map_err(ConflictableTransactionError::Abort)?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

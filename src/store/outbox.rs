@@ -156,21 +156,39 @@ impl Store {
         Ok(self.outbox.contains_key(seq.to_be_bytes())?)
     }
 
-    /// Saves an item's changed state (attempt count, new chat id after a migration).
-    pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+    /// Saves an item's changed state (attempt count, new chat id after a migration), only if
+    /// it is still queued: `/stop` or a cancelled job may have removed it while it was being
+    /// sent, and writing it back would send again to a chat that asked to be forgotten.
+    /// Returns whether the item was still there (and so was updated).
+    pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<bool> {
         let _writing = self.writing()?;
-        self.outbox.insert(seq.to_be_bytes(), to_json(item)?)?;
-        Ok(())
+        let raw = to_json(item)?;
+        let old =
+            self.outbox.fetch_and_update(seq.to_be_bytes(), |old| old.map(|_| raw.clone()))?;
+        Ok(old.is_some())
     }
 
     /// Records a confirmed send and removes the item, in one transaction. Not flushed here:
     /// the delivery engine flushes these in groups, which bounds what a crash can resend.
-    pub fn mark_sent(&self, seq: u64, item: &OutboxItem, message_id: i32, now: i64) -> Result<()> {
+    /// Returns false, having recorded nothing, when the item was no longer queued (see
+    /// [`Store::mark_failed`]).
+    pub fn mark_sent(
+        &self,
+        seq: u64,
+        item: &OutboxItem,
+        message_id: i32,
+        now: i64,
+    ) -> Result<bool> {
         self.finish(seq, item, DeliveryOutcome::Sent, Some(message_id), None, now)
     }
 
     /// Records a message that will not be delivered, and removes it. `dead` carries the
     /// reason for the dead-letter tree (failures, not deactivations).
+    ///
+    /// Returns false, having recorded nothing, when the item was no longer in the outbox:
+    /// `/stop` erased its chat (a record written now would name the chat again) or its job
+    /// was cancelled while it was in flight (a send that arrived is still recorded then, see
+    /// `finish`).
     pub fn mark_failed(
         &self,
         seq: u64,
@@ -178,7 +196,7 @@ impl Store {
         outcome: DeliveryOutcome,
         dead: Option<&str>,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.finish(seq, item, outcome, None, dead, now)
     }
 
@@ -190,7 +208,7 @@ impl Store {
         message_id: Option<i32>,
         dead: Option<&str>,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let _writing = self.writing()?;
         let delivery_key = key2(item.edition.to_be_bytes(), item.chat_id.to_be_bytes());
         let chat_key = key2(item.chat_id.to_be_bytes(), item.edition.to_be_bytes());
@@ -199,9 +217,18 @@ impl Store {
                 to_json(&DeadLetter { item: item.clone(), error: error.to_string(), at: now })
             })
             .transpose()?;
-        (&self.outbox, &self.deliveries, &self.chat_editions, &self.dead)
-            .transaction(|(outbox, deliveries, chat_editions, dead_tree)| {
-                outbox.remove(&seq.to_be_bytes())?;
+        let chat = item.chat_id.to_be_bytes();
+        (&self.outbox, &self.deliveries, &self.chat_editions, &self.dead, &self.subs)
+            .transaction(|(outbox, deliveries, chat_editions, dead_tree, subs)| {
+                // No longer queued: either `/stop` erased the chat (its subscription went in
+                // the same transaction, and nothing may name the chat again), or the job was
+                // cancelled while this was in flight. A message that did arrive then is still
+                // recorded, so that withdrawing the cancelled broadcast deletes it too.
+                if outbox.remove(&seq.to_be_bytes())?.is_none()
+                    && !(outcome == DeliveryOutcome::Sent && subs.get(chat)?.is_some())
+                {
+                    return Ok(false);
+                }
                 let mut record = match deliveries.get(delivery_key)? {
                     Some(raw) => serde_json::from_slice(&raw).unwrap_or(DeliveryRecord {
                         outcome,
@@ -222,7 +249,7 @@ impl Store {
                 if let Some(letter) = &letter {
                     dead_tree.insert(&seq.to_be_bytes(), letter.as_slice())?;
                 }
-                Ok(())
+                Ok(true)
             })
             .map_err(tx_error)
     }

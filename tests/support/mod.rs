@@ -209,9 +209,18 @@ impl Process {
 
     /// SIGTERM, then waits (at most `timeout`) for the process to exit; its exit status.
     pub async fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        self.signal("TERM", timeout).await
+    }
+
+    /// Sends the signal `name` ("TERM", "INT", as `kill -NAME` takes it), then waits (at most
+    /// `timeout`) for the process to exit; its exit status.
+    pub async fn signal(&mut self, name: &str, timeout: Duration) -> std::process::ExitStatus {
         let pid = self.0.id().to_string();
-        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        assert!(sent.success(), "could not send SIGTERM");
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "could not send SIG{name}");
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(status) = self.0.try_wait().expect("try_wait") {
@@ -219,7 +228,7 @@ impl Process {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the process did not exit after SIGTERM"
+                "the process did not exit within {timeout:?} after SIG{name}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
