@@ -169,10 +169,11 @@ fn subscriptions(n: usize, day_start: i64) -> impl Iterator<Item = Subscription>
 /// What the runner does with each chat it found due, minus composing and sending.
 fn move_on(store: &Store, due: &[(i64, i64)]) -> Result<(), BoxError> {
     for &(at, chat) in due {
-        let mut sub = store.subscription(chat)?.ok_or("a due chat has no subscription")?;
+        let read = store.subscription(chat)?.ok_or("a due chat has no subscription")?;
+        let mut sub = read.clone();
         sub.last_digest = Some(at);
         sub.next_due = Some(at + DAY);
-        store.commit_digest(&sub, &[])?;
+        store.commit_digest(&read, &sub, &[])?;
     }
     store.flush()?;
     Ok(())

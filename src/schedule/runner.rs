@@ -9,7 +9,7 @@ use super::next_due;
 use crate::{
     app::Tribune,
     digest::{self, Inputs},
-    store::{EditionKind, OutboxItem, PrisonerChange, Result},
+    store::{Committed, EditionKind, OutboxItem, PrisonerChange, Result},
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -125,8 +125,22 @@ impl Scheduler {
         edition: u64,
         now: DateTime<Utc>,
     ) -> Result<Vec<(u64, OutboxItem)>> {
+        // A reader who changes a setting while the digest is composed gets it composed again
+        // from the new settings; more changes than that in a moment wait for the next pass.
+        for _ in 0..3 {
+            match self.compose_once(chat_id, edition, now)? {
+                Committed::Queued(queued) => return Ok(queued),
+                Committed::Erased => return Ok(Vec::new()),
+                Committed::Changed => log::debug!("a subscription changed while composed; again"),
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn compose_once(&self, chat_id: i64, edition: u64, now: DateTime<Utc>) -> Result<Committed> {
         let store = self.tribune.store();
-        let Some(mut sub) = store.subscription(chat_id)? else { return Ok(Vec::new()) };
+        let Some(read) = store.subscription(chat_id)? else { return Ok(Committed::Erased) };
+        let mut sub = read.clone();
         let corpus = self.tribune.corpus();
         let changes: Vec<(u64, PrisonerChange)> =
             store.prisoner_changes_after(sub.prisoner_news_seen)?;
@@ -163,7 +177,7 @@ impl Scheduler {
             }
             None => Vec::new(),
         };
-        store.commit_digest(&sub, &items)
+        store.commit_digest(&read, &sub, &items)
     }
 
     /// Queues an alert for every prisoner-status change not yet announced, to every chat

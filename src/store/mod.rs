@@ -55,6 +55,7 @@ pub use outbox::{
     PrisonerChange,
 };
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
+pub use subs::Committed;
 
 use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};

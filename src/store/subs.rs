@@ -36,6 +36,17 @@ fn letter_chat(raw: &[u8]) -> Option<i64> {
     from_json::<super::DeadLetter>(raw, "dead letter").ok().map(|d| d.item.chat_id)
 }
 
+/// What committing a composed digest did.
+#[derive(Debug, PartialEq)]
+pub enum Committed {
+    /// Saved, with these messages queued.
+    Queued(Vec<(u64, OutboxItem)>),
+    /// The chat was erased meanwhile: nothing written.
+    Erased,
+    /// The subscription changed meanwhile: nothing written; compose again.
+    Changed,
+}
+
 /// Within a transaction: stores a subscription and moves its due-index entry from the stored
 /// version's due time to the new one.
 fn write_subscription(
@@ -125,36 +136,44 @@ impl Store {
     /// next due time) and the messages in the outbox. Not flushed: the caller flushes once per
     /// batch, before anything is sent.
     ///
-    /// Writes nothing, and returns no messages, when the subscription is no longer stored:
-    /// `/stop` erased the chat while its digest was being composed, and writing it back would
-    /// subscribe the chat again.
+    /// `read` is the subscription as it was read for composing. Writes nothing when the stored
+    /// one is no longer that: `/stop` erased the chat meanwhile (writing it back would subscribe
+    /// the chat again), or the reader changed a setting (writing it back would undo the change;
+    /// the digest is composed again from the new settings).
     pub fn commit_digest(
         &self,
+        read: &Subscription,
         sub: &Subscription,
         items: &[OutboxItem],
-    ) -> Result<Vec<(u64, OutboxItem)>> {
+    ) -> Result<Committed> {
         let _writing = self.writing()?;
         let json = to_json(sub)?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
             queued.push((self.next_id()?, item.clone(), to_json(item)?));
         }
-        let stored = (&self.subs, &self.due, &self.outbox)
+        let outcome = (&self.subs, &self.due, &self.outbox)
             .transaction(|(subs, due, outbox)| {
-                if subs.get(sub.chat_id.to_be_bytes())?.is_none() {
-                    return Ok(false);
+                let Some(raw) = subs.get(sub.chat_id.to_be_bytes())? else {
+                    return Ok(Committed::Erased);
+                };
+                let stored: Subscription = from_json(&raw, "subscription").map_err(abort)?;
+                if stored != *read {
+                    return Ok(Committed::Changed);
                 }
                 write_subscription(subs, due, sub, &json)?;
                 for (seq, _, raw) in &queued {
                     outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
                 }
-                Ok(true)
+                Ok(Committed::Queued(Vec::new()))
             })
             .map_err(tx_error)?;
-        if !stored {
-            return Ok(Vec::new());
-        }
-        Ok(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
+        Ok(match outcome {
+            Committed::Queued(_) => {
+                Committed::Queued(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
+            }
+            other => other,
+        })
     }
 
     /// Chats due at or before `until` (Unix seconds), earliest first, at most `limit`.
@@ -176,11 +195,22 @@ impl Store {
     /// Marks a chat gone (blocked the bot, was deleted, removed the bot): no more digests,
     /// kept for counts. Returns whether it was active.
     pub fn deactivate(&self, chat_id: i64) -> Result<bool> {
-        let Some(mut sub) = self.subscription(chat_id)? else { return Ok(false) };
-        let was = sub.active;
-        sub.active = false;
-        sub.next_due = None;
-        self.save_subscription(&sub)?;
+        let _writing = self.writing()?;
+        // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
+        // and a setting changed meanwhile is kept.
+        let was = (&self.subs, &self.due)
+            .transaction(|(subs, due)| {
+                let Some(raw) = subs.get(chat_id.to_be_bytes())? else { return Ok(false) };
+                let mut sub: Subscription = from_json(&raw, "subscription").map_err(abort)?;
+                let was = sub.active;
+                sub.active = false;
+                sub.next_due = None;
+                let json = to_json(&sub).map_err(abort)?;
+                write_subscription(subs, due, &sub, &json)?;
+                Ok(was)
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
         Ok(was)
     }
 
@@ -534,6 +564,31 @@ mod tests {
         assert_eq!(left, vec![470_047]);
     }
 
+    // A setting changed while a digest was composed was overwritten by the composed state.
+    #[test]
+    fn a_setting_changed_while_a_digest_is_composed_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (_, item) = subscribed_with_queued_item(&store, 490_049);
+        let read = store.subscription(490_049).unwrap().unwrap();
+        let mut changed = read.clone();
+        changed.lang = Lang::Ru;
+        store.save_subscription(&changed).unwrap();
+        let mut composed = read.clone();
+        composed.next_due = Some(300);
+        let before = store.outbox_len();
+        let committed = store.commit_digest(&read, &composed, std::slice::from_ref(&item)).unwrap();
+        assert_eq!(committed, Committed::Changed);
+        assert_eq!(store.subscription(490_049).unwrap().unwrap(), changed);
+        assert_eq!(store.outbox_len(), before, "nothing queued from the old settings");
+        // Composed again from what is stored, it commits.
+        let mut again = changed.clone();
+        again.next_due = Some(300);
+        let committed = store.commit_digest(&changed, &again, &[item]).unwrap();
+        assert!(matches!(committed, Committed::Queued(q) if q.len() == 1));
+        assert_eq!(store.subscription(490_049).unwrap().unwrap(), again);
+    }
+
     // Regression: a digest composed from a subscription read before `/stop` wrote the
     // subscription back when committed, subscribing the erased chat again.
     #[test]
@@ -543,9 +598,10 @@ mod tests {
         let (_, item) = subscribed_with_queued_item(&store, 480_048);
         let read_before_stop = store.subscription(480_048).unwrap().unwrap();
         store.erase_chat(480_048).unwrap();
-        let mut composed = read_before_stop;
+        let mut composed = read_before_stop.clone();
         composed.next_due = Some(200);
-        assert_eq!(store.commit_digest(&composed, &[item]).unwrap(), Vec::new());
+        let committed = store.commit_digest(&read_before_stop, &composed, &[item]).unwrap();
+        assert_eq!(committed, Committed::Erased);
         assert_eq!(store.trees_naming(480_048).unwrap(), Vec::<String>::new());
         assert_eq!(store.first_due().unwrap(), None);
     }
