@@ -150,3 +150,29 @@ async fn a_channel_title_with_markup_is_shown_as_text() {
     assert_nothing_refused(&app);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn what_operators_type_is_shown_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_hostile(dir.path()).await;
+    let operator = app.user(OPERATOR, "en");
+    let reader = app.user(73, "en");
+    // A slogan taken word for word from the statement, and a prisoner's note, both typed.
+    let slogan = r#"Fish & chips < caviar > bread, "she said""#;
+    let saved = says(&operator, &format!("/addslogan hostile {slogan}")).await;
+    assert!(saved.starts_with("✅ Saved: slogan"), "{saved}");
+    let note = r#"Moved to <prison> & "waiting""#;
+    let saved = says(&operator, &format!("/setprisoner ann-bo transferred 2026-11 {note}")).await;
+    assert!(saved.starts_with("✅ Saved: prisoner"), "{saved}");
+
+    let answer = reader.inline_query("caviar", TIMEOUT).await.expect("an inline answer");
+    let found =
+        answer.results.iter().map(|r| r.plain_text()).find(|t| t.contains("caviar > bread"));
+    assert_shows(&found.unwrap_or_else(|| panic!("{:?}", answer.ids())), slogan, "a typed slogan");
+    let card = says(&reader, "/prisoner ann-bo").await;
+    assert_shows(&card, note, "a typed note");
+    let audit = says(&operator, "/audit").await;
+    assert_shows(&audit, "content edit: slogan fish-chips-caviar-bread-she-said", "the audit");
+    assert_nothing_refused(&app);
+    app.stop().await;
+}
