@@ -305,7 +305,13 @@ async fn flush_loop<T: Transport>(inner: Arc<Inner<T>>) {
         let stopping = inner.stopping.load(Ordering::SeqCst);
         if (stopping || Instant::now() >= next_attempt) && inner.dirty.swap(false, Ordering::AcqRel)
         {
-            match inner.store.flush() {
+            // sled's flush is a blocking fsync: off the runtime's workers, so it cannot hold
+            // up sends (whose spacing the pacer promises) or anything else meanwhile.
+            let flushing = inner.clone();
+            let flushed = tokio::task::spawn_blocking(move || flushing.store.flush())
+                .await
+                .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+            match flushed {
                 Ok(()) if failures > 0 => {
                     log::info!("delivery records can be flushed again");
                     failures = 0;
