@@ -167,6 +167,23 @@ pub struct Job {
     pub erased: u64,
 }
 
+impl Job {
+    /// A job starting now: nothing counted yet, no target, plain text.
+    pub fn running(kind: JobKind, operator: i64, started_at: i64) -> Job {
+        Job {
+            kind,
+            operator,
+            total: 0,
+            started_at,
+            state: JobState::Running,
+            target: None,
+            media: false,
+            fixed: false,
+            erased: 0,
+        }
+    }
+}
+
 /// Where a job stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {

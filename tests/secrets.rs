@@ -52,23 +52,9 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     let data = tempfile::tempdir().unwrap();
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = data.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            // Not the directory holding the log: Tribune refuses a directory of other files.
-            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    // Not the directory holding the log: Tribune refuses a directory of other files.
+    let store = data.path().join("data");
+    let mut child = serve_at_trace(emulator.token(), &emulator.api_url(), &store, &log_path);
     user.send_text("/start");
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
     user.send_text("/subscribe");

@@ -404,17 +404,7 @@ mod tests {
     }
 
     fn job() -> Job {
-        Job {
-            kind: JobKind::Broadcast,
-            operator: 1,
-            total: 0,
-            started_at: 0,
-            state: JobState::Running,
-            target: None,
-            media: false,
-            fixed: false,
-            erased: 0,
-        }
+        Job::running(JobKind::Broadcast, 1, 0)
     }
 
     fn items(edition: u64) -> Vec<OutboxItem> {

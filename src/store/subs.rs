@@ -532,22 +532,12 @@ mod tests {
 
     #[test]
     fn stop_counts_a_chat_once_per_job_and_leaves_other_chats_alone() {
-        use crate::broadcast::{Job, JobKind, JobState};
+        use crate::broadcast::{Job, JobKind};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (_, leaving) = subscribed_with_queued_item(&store, 460_046);
         let staying = OutboxItem { chat_id: 470_047, ..leaving.clone() };
-        let job = Job {
-            kind: JobKind::Withdraw,
-            operator: 1,
-            total: 0,
-            started_at: 0,
-            state: JobState::Running,
-            target: None,
-            media: false,
-            fixed: false,
-            erased: 0,
-        };
+        let job = Job::running(JobKind::Withdraw, 1, 0);
         let for_edition = |edition| {
             let with = |item: &OutboxItem| OutboxItem { edition, ..item.clone() };
             vec![with(&leaving), with(&leaving), with(&staying)]

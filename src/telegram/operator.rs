@@ -368,17 +368,7 @@ pub async fn on_button(
                     !caption,
                 ),
             };
-            let job = Job {
-                kind: JobKind::Broadcast,
-                operator: user,
-                total: 0,
-                started_at: unix_now(),
-                state: JobState::Running,
-                target: None,
-                media,
-                fixed,
-                erased: 0,
-            };
+            let job = Job { media, fixed, ..Job::running(JobKind::Broadcast, user, unix_now()) };
             let launched = store.launch_draft(draft, &job, |edition| {
                 audience
                     .iter()
@@ -603,17 +593,7 @@ async fn start_change(
             store.subscription(*chat).ok().flatten().map_or(ChatKind::Private, |s| s.kind)
         })
         .collect();
-    let job = Job {
-        kind,
-        operator: user,
-        total: 0,
-        started_at: unix_now(),
-        state: JobState::Running,
-        target: Some(target),
-        media,
-        fixed: false,
-        erased: 0,
-    };
+    let job = Job { target: Some(target), media, ..Job::running(kind, user, unix_now()) };
     let edition_kind =
         if kind == JobKind::Withdraw { EditionKind::Withdraw } else { EditionKind::Correct };
     let (edition, queued) = store.start_job(edition_kind, &job, |edition| {
