@@ -21,7 +21,7 @@ use std::{
     time::Duration,
 };
 use tokio::{
-    sync::{Notify, Semaphore, mpsc},
+    sync::{Notify, Semaphore, mpsc, oneshot},
     time::Instant,
 };
 
@@ -171,17 +171,20 @@ impl<T: Transport> Engine<T> {
         let flusher = tokio::spawn(flush_loop(self.inner.clone()));
         while !self.inner.stopping.load(Ordering::SeqCst) {
             let Some((seq, item)) = self.next_ready().await else { continue };
-            // The pace and the concurrency bound come before the send, never after.
-            self.inner.pacer.acquire().await;
             let permit = match self.inner.permits.clone().acquire_owned().await {
                 Ok(permit) => permit,
                 Err(_) => break,
             };
+            let (admitted, turn) = oneshot::channel();
             let inner = self.inner.clone();
             tokio::spawn(async move {
-                inner.deliver(seq, item).await;
+                inner.deliver(seq, item, admitted).await;
                 drop(permit);
             });
+            // The send takes its place at the pacer right before it goes (so a stalled runtime
+            // cannot bunch sends); the next item waits until it has, so one bulk send at a
+            // time waits there and an interactive reply queues behind at most that one.
+            let _ = turn.await;
         }
         let _ = flusher.await;
         self.inner.observer.set_running(false);

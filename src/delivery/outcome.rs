@@ -10,18 +10,25 @@ use crate::{
     subscription::ChatKind,
 };
 use std::{cmp::Reverse, sync::atomic::Ordering, time::Duration};
-use tokio::time::Instant;
+use tokio::{sync::oneshot, time::Instant};
 
 impl<T: Transport> Inner<T> {
-    pub(super) async fn deliver(&self, seq: u64, item: OutboxItem) {
-        let started = Instant::now();
+    /// Sends one item and deals with the outcome. `admitted` is told once the send has its
+    /// place at the pacer, so the engine's loop can hand out the next.
+    pub(super) async fn deliver(&self, seq: u64, item: OutboxItem, admitted: oneshot::Sender<()>) {
         let chat = item.chat_id;
-        // `/stop` may have erased it while it waited.
+        self.pacer.acquire().await;
+        let _ = admitted.send(());
+        // `/stop` or a cancel may have removed it while it waited (a read of memory: nothing
+        // that could wait comes between the pacer's admission and the request).
         if !self.store.is_queued(seq).unwrap_or(true) {
-            self.done(chat, seq, started + self.limits.gap(item.kind));
+            self.done(chat, seq, Instant::now());
             return;
         }
         let result = self.transport.apply(chat, &item.op, &item.message, self.limits.paid).await;
+        // The chat's next message waits its gap from Telegram's answer, which came after the
+        // message arrived: the chat's own limit holds however late this send left.
+        let answered = Instant::now();
         let now = unix_now();
         match result {
             Ok(message_id) => {
@@ -34,7 +41,7 @@ impl<T: Transport> Inner<T> {
                 self.count(Tally::Sent, now);
                 self.dirty.store(true, Ordering::Release);
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                self.done(chat, seq, started + self.limits.gap(item.kind));
+                self.done(chat, seq, answered + self.limits.gap(item.kind));
             }
             Err(SendError::RetryAfter(secs)) => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);

@@ -46,9 +46,18 @@ impl Gate {
 
     pub(super) fn shared(&self) -> Shared<'_> {
         let nested = HELD.with(Cell::get) > 0;
+        let must_wait = |state: &State| state.snapshot || (!nested && state.snapshots_waiting > 0);
         let mut state = self.state();
-        while state.snapshot || (!nested && state.snapshots_waiting > 0) {
-            state = self.wait(state);
+        if must_wait(&state) {
+            // A snapshot is being taken, which can take a while: wait off the runtime.
+            drop(state);
+            state = super::blocking(|| {
+                let mut state = self.state();
+                while must_wait(&state) {
+                    state = self.wait(state);
+                }
+                state
+            });
         }
         state.writers += 1;
         HELD.with(|h| h.set(h.get() + 1));

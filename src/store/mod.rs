@@ -273,7 +273,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(changes)
     }
 
@@ -296,7 +296,7 @@ impl Store {
         settings.lang = Some(lang);
         let json = to_json(&settings)?;
         self.chats.insert(chat_id.to_be_bytes(), json)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 
@@ -310,7 +310,12 @@ impl Store {
         if self.fail_writes.load(Ordering::Relaxed) {
             return Err(StoreError::Unwritable("writes are switched off for a test".into()));
         }
-        self.db.flush()?;
+        self.sync()
+    }
+
+    /// sled's flush, an fsync, which blocks for as long as the disk takes: see [`blocking`].
+    fn sync(&self) -> Result<()> {
+        blocking(|| self.db.flush())?;
         Ok(())
     }
 
@@ -441,10 +446,68 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
+/// Runs `f`, which blocks (an fsync, a wait for a snapshot), without holding up the async
+/// runtime: on a worker of a multi-threaded tokio runtime it runs in `block_in_place`, so the
+/// runtime hands the worker's other tasks to another thread meanwhile and paced sends, long
+/// polls and handlers go on. On a blocking thread, or outside a runtime, it simply blocks; on
+/// a current-thread runtime (some tests) nothing could run meanwhile either way.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let on_worker =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if on_worker { tokio::task::block_in_place(f) } else { f() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::content::Ui;
+
+    /// With one worker, a blocking call that stayed on it would stop every other task; the
+    /// ticker must go on while `blocking` waits.
+    #[test]
+    fn a_blocking_call_leaves_the_runtime_running() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ticks = runtime.block_on(async {
+            let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let ticker = {
+                let ticks = ticks.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        ticks.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            };
+            let during = tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                let before = ticks.load(Ordering::SeqCst);
+                blocking(|| std::thread::sleep(std::time::Duration::from_millis(300)));
+                ticks.load(Ordering::SeqCst) - before
+            })
+            .await
+            .unwrap();
+            ticker.abort();
+            during
+        });
+        assert!(ticks >= 10, "the runtime ticked only {ticks} times in 300 ms");
+    }
+
+    #[test]
+    fn blocking_works_outside_a_runtime_and_on_a_current_thread_one() {
+        assert_eq!(blocking(|| 7), 7);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        assert_eq!(runtime.block_on(async { blocking(|| 8) }), 8);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let on_a_blocking_thread =
+            runtime.block_on(async { tokio::task::spawn_blocking(|| blocking(|| 9)).await });
+        assert_eq!(on_a_blocking_thread.unwrap(), 9);
+        assert_eq!(runtime.block_on(async { blocking(|| 10) }), 10);
+    }
 
     fn corpus(text: &str) -> Corpus {
         let slogan = crate::content::Slogan {

@@ -52,7 +52,7 @@ impl Store {
         // The operator's id stays in the store (for `/audit`), out of the logs.
         log::info!("operator action: {}", entry.action);
         self.audit.insert(self.next_id()?.to_be_bytes(), to_json(&entry)?)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 
@@ -120,7 +120,7 @@ impl Store {
         let _writing = self.writing()?;
         let id = self.next_id()?;
         self.drafts.insert(id.to_be_bytes(), to_json(draft)?)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(id)
     }
 
@@ -218,7 +218,7 @@ impl Store {
                 Ok(Launch::Started { edition, queued: Vec::new() })
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(match outcome {
             Launch::Started { edition, .. } => Launch::Started { edition, queued },
             other => other,
@@ -251,7 +251,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok((edition, queued))
     }
 
@@ -299,7 +299,7 @@ impl Store {
                 removed += 1;
             }
         }
-        self.db.flush()?;
+        self.sync()?;
         Ok(Some(removed))
     }
 

@@ -130,7 +130,7 @@ impl Store {
             queued.push((seq, item));
         }
         self.outbox.apply_batch(batch)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(queued)
     }
 
@@ -296,7 +296,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
     }
 

@@ -216,7 +216,7 @@ impl Store {
         }
         let counts = self.subscriber_census().counts;
         self.stats.insert(snapshot_key(day), to_json(&counts)?)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(true)
     }
 

@@ -88,7 +88,7 @@ impl Store {
     /// Saves a subscription and moves its due-index entry, atomically and durably.
     pub fn save_subscription(&self, sub: &Subscription) -> Result<()> {
         self.put_subscription(sub)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 
@@ -128,7 +128,7 @@ impl Store {
         }
         self.subs.apply_batch(sub_batch)?;
         self.due.apply_batch(due_batch)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(count)
     }
 
@@ -210,7 +210,7 @@ impl Store {
                 Ok(was)
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(was)
     }
 
@@ -252,7 +252,7 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 
@@ -281,7 +281,7 @@ impl Store {
                 break;
             }
         }
-        self.db.flush()?;
+        self.sync()?;
         Ok(())
     }
 

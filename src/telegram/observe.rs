@@ -70,10 +70,10 @@ async fn stats(
     let report = StatsReport::collect(app.store(), unix_now())?;
     send::reply(bot, pacer, chat, &render::stats(ctx, &report)).await?;
     let png = chart::render_png(&report.chart())?;
-    pacer.acquire().await;
-    bot.send_photo(chat, InputFile::memory(png).file_name("tribune-stats.png"))
+    let request = bot
+        .send_photo(chat, InputFile::memory(png).file_name("tribune-stats.png"))
         .caption(render::stats_caption(ctx, &report))
-        .parse_mode(ParseMode::Html)
-        .await?;
+        .parse_mode(ParseMode::Html);
+    send::paced(pacer, || request.clone().send()).await?;
     Ok(())
 }

@@ -234,7 +234,6 @@ async fn broadcast(
     let id = env.app.store().put_draft(&draft)?;
     env.app.store().audit(user, format!("prepared broadcast draft {id}"))?;
     // The preview: exactly what subscribers will get.
-    env.pacer.acquire().await;
     match &body {
         Body::Text { html } => {
             let request = env
@@ -242,12 +241,12 @@ async fn broadcast(
                 .send_message(msg.chat.id, html)
                 .parse_mode(ParseMode::Html)
                 .link_preview_options(send::no_preview());
-            send::with_retry_after(|| request.clone().send()).await?;
+            send::paced(env.pacer, || request.clone().send()).await?;
         }
         Body::Copy { from_chat, message_id, .. } => {
             let request =
                 env.bot.copy_message(msg.chat.id, ChatId(*from_chat), MessageId(*message_id));
-            send::with_retry_after(|| request.clone().send()).await?;
+            send::paced(env.pacer, || request.clone().send()).await?;
         }
     }
     let counts = audience_counts(env.app);
@@ -430,7 +429,7 @@ async fn follow(env: &OpEnv<'_>, chat: ChatId, lang: Lang, edition: u64) -> Hand
     let start = app.store().job_progress(edition, &job)?;
     let first = views::progress(&ctx, job.kind, edition, job.target, job.state, &start, 0.0);
     let request = env.bot.send_message(chat, &first).parse_mode(ParseMode::Html);
-    let sent = send::with_retry_after(|| request.clone().send()).await?;
+    let sent = send::paced(env.pacer, || request.clone().send()).await?;
     if job.state != JobState::Running || start.finished() {
         return Ok(());
     }

@@ -19,7 +19,6 @@ pub async fn reply(
     reply: &Reply,
 ) -> Result<(), RequestError> {
     for message in &reply.messages {
-        pacer.acquire().await;
         let mut request = bot
             .send_message(chat, &message.html)
             .parse_mode(ParseMode::Html)
@@ -27,7 +26,7 @@ pub async fn reply(
         if !message.buttons.is_empty() {
             request = request.reply_markup(keyboard(&message.buttons));
         }
-        with_retry_after(|| request.clone().send()).await?;
+        paced(pacer, || request.clone().send()).await?;
     }
     Ok(())
 }
@@ -39,14 +38,35 @@ const MAX_REPLY_WAIT: u32 = 30;
 
 /// Runs a request, waiting out Telegram's `retry_after` when it says "too many requests" (a
 /// reader who sends commands faster than Telegram lets the bot answer gets the answers late,
-/// not never).
-pub(super) async fn with_retry_after<T, F, Fut>(mut send: F) -> Result<T, RequestError>
+/// not never). For requests Telegram's limits do not count (edits, callback answers).
+pub(super) async fn with_retry_after<T, F, Fut>(send: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    retrying(None, send).await
+}
+
+/// Sends a new message: each attempt takes its place at the shared pacer right before it
+/// goes, and a 429 is waited out as in [`with_retry_after`].
+pub(super) async fn paced<T, F, Fut>(pacer: &Pacer, send: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    retrying(Some(pacer), send).await
+}
+
+async fn retrying<T, F, Fut>(pacer: Option<&Pacer>, mut send: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, RequestError>>,
 {
     let mut tries = 0;
     loop {
+        if let Some(pacer) = pacer {
+            pacer.acquire().await;
+        }
         match send().await {
             Err(RequestError::RetryAfter(wait))
                 if tries < REPLY_RETRIES && wait.seconds() <= MAX_REPLY_WAIT =>
