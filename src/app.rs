@@ -5,11 +5,12 @@ use crate::{
     content::{self, ContentEdit, Corpus, Lang, Problem},
     schedule::{self, Clock},
     store::{PrisonerChange, Store, StoreError, StoredEdit, unix_now},
-    subscription::{Change, ChatKind, Frequency, Subscription},
+    subscription::{Change, ChatKind, Frequency, PendingQuestion, Question, Subscription},
 };
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, RwLock},
+    time::Duration,
 };
 use tokio::sync::Notify;
 
@@ -159,6 +160,26 @@ impl Tribune {
         Ok(())
     }
 
+    /// Remembers, durably (an answer typed after a restart is still understood), that `user`
+    /// was asked in `chat` to type a setting of `target`'s; it waits [`QUESTION_WAITS`].
+    pub fn ask(
+        &self,
+        chat: i64,
+        user: u64,
+        target: i64,
+        question: Question,
+    ) -> Result<(), AppError> {
+        let expires_at = self.clock.now().timestamp() + QUESTION_WAITS.as_secs() as i64;
+        self.store.put_question(chat, user, &PendingQuestion { target, question, expires_at })?;
+        Ok(())
+    }
+
+    /// The question `user` was asked in `chat` and has not answered yet, unless it expired;
+    /// it is answered now (asking again is [`Tribune::ask`]).
+    pub fn take_question(&self, chat: i64, user: u64) -> Result<Option<PendingQuestion>, AppError> {
+        Ok(self.store.take_question(chat, user, self.clock.now().timestamp())?)
+    }
+
     /// Whether a Telegram user is one of the organisation's operators.
     pub fn is_operator(&self, user_id: i64) -> bool {
         self.operators.contains(&user_id)
@@ -250,6 +271,23 @@ impl Tribune {
             }
         }
         .unwrap_or_else(|| Lang::from_telegram(telegram_code))
+    }
+}
+
+/// How long a question of the settings card ("Other time…") waits for its typed answer.
+pub const QUESTION_WAITS: Duration = Duration::from_secs(30 * 60);
+
+/// Forgets the questions that expired unanswered, every `every`: they hold the id of the
+/// person who was asked, which is kept no longer than needed. Runs until the task is dropped.
+pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match app.store.forget_expired_questions(app.clock.now().timestamp()) {
+            Ok(0) => {}
+            Ok(n) => log::debug!("forgot {n} unanswered question(s)"),
+            Err(e) => log::warn!("cannot forget expired questions: {e}"),
+        }
     }
 }
 

@@ -34,6 +34,24 @@ impl ChatKind {
     }
 }
 
+/// A setting the settings card asked to be typed ("Other time…", "Other zone…").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Question {
+    Time,
+    Zone,
+}
+
+/// A question waiting for its typed answer: which chat's settings it is about (the chat it was
+/// asked in, or a channel configured from there), and until when an answer is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingQuestion {
+    pub target: i64,
+    pub question: Question,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "every")]
 pub enum Frequency {

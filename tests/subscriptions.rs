@@ -94,6 +94,53 @@ async fn any_time_and_zone_can_be_typed() {
     app.stop().await;
 }
 
+/// "Other time…" and "Other zone…" wait in the store: an answer typed after a restart is
+/// understood; one typed after the question expired is not taken as a setting; `/stop`
+/// erases a waiting question with the rest of the chat.
+#[tokio::test]
+async fn a_question_outlives_a_restart_until_it_expires() {
+    let data = tempfile::tempdir().unwrap();
+    let setup = |emulator, now: &str| Setup {
+        clock: Some(utc(now)),
+        data_dir: Some(data.path().to_path_buf()),
+        emulator,
+        ..Setup::default()
+    };
+    let app = spawn_app_with(setup(None, "2026-11-25T12:00:00Z")).await;
+    let user = app.user(103, "en");
+    let card = ask(&user, "/subscribe").await;
+    press(&user, &card, "Other time…");
+    assert!(next(&user).await.plain_text().starts_with("Send the time of day"));
+    let emulator = app.stop_bot().await;
+
+    let app = spawn_app_with(setup(Some(emulator), "2026-11-25T12:05:00Z")).await;
+    let saved = ask(&user, "7:15").await;
+    assert!(
+        saved
+            .plain_text()
+            .starts_with("Saved.\n\n⚙️ Digest settings\n\nWhen: every day, 07:15 (Asia/Baku)"),
+        "{}",
+        saved.plain_text()
+    );
+    assert_eq!(app.tribune.store().subscription(103).unwrap().unwrap().time.to_string(), "07:15");
+    press(&user, &saved, "Other zone…");
+    next(&user).await;
+    let emulator = app.stop_bot().await;
+
+    // Half an hour later the question has expired: the zone typed now is a search, not a
+    // setting.
+    let app = spawn_app_with(setup(Some(emulator), "2026-11-25T12:36:00Z")).await;
+    let late = ask(&user, "Europe/Berlin").await;
+    assert!(!late.plain_text().starts_with("Saved."), "{}", late.plain_text());
+    assert_eq!(app.tribune.store().subscription(103).unwrap().unwrap().zone.name(), "Asia/Baku");
+
+    press(&user, &saved, "Other zone…");
+    next(&user).await;
+    ask(&user, "/stop").await;
+    assert_eq!(app.tribune.store().trees_naming(103).unwrap(), Vec::<String>::new());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn digests_arrive_at_the_local_time_and_rotate() {
     // 08:59 in Baku.

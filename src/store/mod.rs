@@ -26,6 +26,9 @@
 //!   tally (u8: 0 sent, 1 failed, 2 retried, 3 deactivated) → u64, added by a merge operator;
 //!   `s` ++ day → [`SubscriberCounts`] as JSON (one snapshot a day, from the first day
 //!   Tribune ran with this tree); `last_sent` → u64 Unix seconds (merged by keeping the latest).
+//! - `questions`: chat id ++ user id (u64) → [`PendingQuestion`](crate::subscription::PendingQuestion)
+//!   as JSON: "Other time…"/"Other zone…" waiting for the answer that person types in that
+//!   chat. Expires (swept once a minute), erased with the chat or the person by `/stop`.
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -46,6 +49,7 @@ pub mod backup;
 mod gate;
 mod operator;
 mod outbox;
+mod questions;
 mod stats;
 mod subs;
 
@@ -134,6 +138,7 @@ pub struct Store {
     drafts: sled::Tree,
     jobs: sled::Tree,
     stats: sled::Tree,
+    questions: sled::Tree,
 }
 
 /// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
@@ -192,6 +197,7 @@ impl Store {
             drafts: db.open_tree("drafts")?,
             jobs: db.open_tree("jobs")?,
             stats: db.open_tree("stats")?,
+            questions: db.open_tree("questions")?,
             db,
         };
         store.stats.set_merge_operator(stats::merge);

@@ -257,7 +257,8 @@ impl Store {
     }
 
     /// Erases everything stored about a chat: settings, subscription, due entry, delivery
-    /// records, unsent messages and dead letters, in one transaction, so a concurrent send or
+    /// records, unsent messages, dead letters and questions waiting for an answer (asked in
+    /// the chat, of the person whose private chat it is, or about the chat), in one transaction, so a concurrent send or
     /// a crash sees the chat either whole or gone. Durable when it returns.
     ///
     /// sled's transactions cannot scan, so the keys are gathered first and the transaction
@@ -273,9 +274,12 @@ impl Store {
         // Once the subscription is gone nothing new is composed for the chat, so a second
         // pass finds at most what was being queued during the first.
         for _ in 0..3 {
-            let queued = self.keys_naming(&self.outbox, chat_id, item_chat)?;
-            let dead = self.keys_naming(&self.dead, chat_id, letter_chat)?;
-            counted = self.erase_once(chat_id, &records, &queued, &dead, counted)?;
+            let naming = Naming {
+                queued: self.keys_naming(&self.outbox, chat_id, item_chat)?,
+                dead: self.keys_naming(&self.dead, chat_id, letter_chat)?,
+                questions: self.questions_naming(chat_id)?,
+            };
+            counted = self.erase_once(chat_id, &records, &naming, counted)?;
             records.clear();
             if self.keys_naming(&self.outbox, chat_id, item_chat)?.is_empty() {
                 break;
@@ -291,8 +295,7 @@ impl Store {
         &self,
         chat_id: i64,
         records: &[u64],
-        queued: &[sled::IVec],
-        dead: &[sled::IVec],
+        naming: &Naming,
         counted: BTreeSet<u64>,
     ) -> Result<BTreeSet<u64>> {
         let chat = chat_id.to_be_bytes();
@@ -305,10 +308,21 @@ impl Store {
             &self.outbox,
             &self.dead,
             &self.jobs,
+            &self.questions,
         );
         trees
             .transaction(
-                |(subs, due, chats, deliveries, chat_editions, outbox, dead_tree, jobs)| {
+                |(
+                    subs,
+                    due,
+                    chats,
+                    deliveries,
+                    chat_editions,
+                    outbox,
+                    dead_tree,
+                    jobs,
+                    questions,
+                )| {
                     if let Some(raw) = subs.remove(&chat)?
                         && let Ok(sub) = from_json::<Subscription>(&raw, "subscription")
                         && let Some(at) = sub.next_due
@@ -324,7 +338,7 @@ impl Store {
                         chat_editions.remove(&key2(chat, edition.to_be_bytes()))?;
                         editions.insert(edition);
                     }
-                    for key in queued {
+                    for key in &naming.queued {
                         if let Some(raw) = outbox.get(key)?
                             && let Ok(item) = from_json::<OutboxItem>(&raw, "outbox item")
                             && item.chat_id == chat_id
@@ -333,11 +347,14 @@ impl Store {
                             editions.insert(item.edition);
                         }
                     }
-                    for key in dead {
+                    for key in &naming.dead {
                         if dead_tree.get(key)?.is_some_and(|raw| letter_chat(&raw) == Some(chat_id))
                         {
                             dead_tree.remove(key)?;
                         }
+                    }
+                    for key in &naming.questions {
+                        questions.remove(key)?;
                     }
                     let mut counted = counted.clone();
                     for edition in editions {
@@ -393,6 +410,14 @@ impl Store {
     }
 }
 
+/// What [`Store::erase_chat`] found naming the chat, outside its transaction (sled's
+/// transactions cannot scan).
+struct Naming {
+    queued: Vec<sled::IVec>,
+    dead: Vec<sled::IVec>,
+    questions: Vec<sled::IVec>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,7 +460,16 @@ mod tests {
         store.mark_sent(queued[0].0, &queued[0].1, 7, 0).unwrap();
         let failed = super::super::DeliveryOutcome::Failed;
         store.mark_failed(queued[1].0, &queued[1].1, failed, Some("bad"), 0).unwrap();
+        let asked = |target| crate::subscription::PendingQuestion {
+            target,
+            question: crate::subscription::Question::Zone,
+            expires_at: i64::MAX,
+        };
+        store.put_question(42, 42, &asked(42)).unwrap();
+        store.put_question(-5, 42, &asked(-5)).unwrap();
+        store.put_question(-5, 43, &asked(-5)).unwrap();
         store.erase_chat(42).unwrap();
+        assert_eq!(store.take_question(-5, 43, 0).unwrap(), Some(asked(-5)), "another's");
         assert!(store.subscription(42).unwrap().is_none());
         assert_eq!(store.chat(42).unwrap(), super::super::ChatSettings::default());
         assert_eq!(store.first_due().unwrap(), None);

@@ -7,7 +7,7 @@ use super::{
     inline, members, observe,
     operator::{self, OpEnv, OperatorCommand},
     send,
-    subscribe::{self, Env, Pending, SubCommand},
+    subscribe::{self, Env, SubCommand},
 };
 use crate::{
     app::Tribune,
@@ -141,7 +141,6 @@ async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
-    pending: Arc<Pending>,
     observer: Arc<Observer>,
     me: Me,
     msg: Message,
@@ -167,7 +166,7 @@ async fn on_command(
             send::reply(&bot, &pacer, msg.chat.id, &render::no_arguments(&ctx, name)).await?;
             return Ok(());
         }
-        let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+        let env = Env { bot: &bot, app: &app, pacer: &pacer, me: &me };
         return subscribe::command(&env, &msg, lang, which).await;
     }
     let corpus = app.corpus();
@@ -215,14 +214,13 @@ async fn on_other_message(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
-    pending: Arc<Pending>,
     me: Me,
     msg: Message,
 ) -> HandlerResult {
     let private = matches!(msg.chat.kind, ChatKind::Private(_));
     let lang = reader_lang(&app, &msg);
     if let Some(text) = msg.text().filter(|t| !t.starts_with('/')) {
-        let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+        let env = Env { bot: &bot, app: &app, pacer: &pacer, me: &me };
         if let Some(reply) = subscribe::typed(&env, &msg, lang, text).await? {
             send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
             return Ok(());
@@ -279,7 +277,6 @@ async fn on_callback(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
-    pending: Arc<Pending>,
     push: Push,
     tasks: Arc<operator::Tasks>,
     me: Me,
@@ -308,7 +305,7 @@ async fn on_callback(
     let action = q.data.as_deref().and_then(Action::decode);
     let (reply, settings_in_place) = match action {
         Some(Action::Settings { chat: target, step }) => {
-            let env = Env { bot: &bot, app: &app, pacer: &pacer, pending: &pending, me: &me };
+            let env = Env { bot: &bot, app: &app, pacer: &pacer, me: &me };
             subscribe::button(&env, &q, lang, target, step).await?
         }
         _ => {

@@ -96,6 +96,10 @@ pub async fn start(
         app.store().clone(),
         Duration::from_secs(600),
     )));
+    background.push(tokio::spawn(crate::app::forget_expired_questions(
+        app.clone(),
+        Duration::from_secs(60),
+    )));
     let push: Push = {
         let engine = engine.clone();
         Arc::new(move |items| engine.push(items))
@@ -125,13 +129,11 @@ pub async fn start(
         };
         operator::resume_progress(&env).await;
     }
-    let pending = Arc::new(subscribe::Pending::default());
     let flood = Arc::new(flood::FloodGuard::default());
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![
             app.clone(),
             pacer,
-            pending,
             push.clone(),
             flood,
             tasks.clone(),

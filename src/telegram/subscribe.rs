@@ -7,33 +7,9 @@ use crate::{
     content::Lang,
     delivery::Pacer,
     render::{self, Action, Ctx, Reply, SettingsStep, html::escape},
-    subscription::{Change, ChatKind, LocalTime, Subscription, Zone},
+    subscription::{Change, ChatKind, LocalTime, Question, Subscription, Zone},
 };
-use std::{collections::HashMap, sync::Mutex};
 use teloxide::{prelude::*, types::Me};
-
-/// What a chat was asked to type next ("Other time…", "Other zone…"), per (chat, user).
-/// Kept in memory only: if Tribune restarts, the reader presses the button again.
-#[derive(Default)]
-pub struct Pending {
-    asks: Mutex<HashMap<(i64, u64), (i64, Ask)>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ask {
-    Time,
-    Zone,
-}
-
-impl Pending {
-    fn set(&self, chat: i64, user: u64, target: i64, ask: Ask) {
-        self.asks.lock().unwrap_or_else(|p| p.into_inner()).insert((chat, user), (target, ask));
-    }
-
-    fn take(&self, chat: i64, user: u64) -> Option<(i64, Ask)> {
-        self.asks.lock().unwrap_or_else(|p| p.into_inner()).remove(&(chat, user))
-    }
-}
 
 /// The subscription commands, as typed in `msg`'s chat.
 pub enum SubCommand {
@@ -51,7 +27,6 @@ pub struct Env<'a> {
     pub bot: &'a Bot,
     pub app: &'a Tribune,
     pub pacer: &'a Pacer,
-    pub pending: &'a Pending,
     pub me: &'a Me,
 }
 
@@ -171,13 +146,18 @@ pub async fn button(
             }
         },
         SettingsStep::AskTime | SettingsStep::AskZone => {
-            let (ask, key) = if step == SettingsStep::AskTime {
-                (Ask::Time, "subscribe.ask_time")
+            let (question, key) = if step == SettingsStep::AskTime {
+                (Question::Time, "subscribe.ask_time")
             } else {
-                (Ask::Zone, "subscribe.ask_zone")
+                (Question::Zone, "subscribe.ask_zone")
             };
-            env.pending.set(shown_in.id.0, q.from.id.0, target, ask);
-            (Reply::html(ctx.t(key), Vec::new()), false)
+            match env.app.ask(shown_in.id.0, q.from.id.0, target, question) {
+                Ok(()) => (Reply::html(ctx.t(key), Vec::new()), false),
+                Err(e) => {
+                    log_unsaved(&e);
+                    (Reply::default().with_notice(ctx.t("store.unavailable")), false)
+                }
+            }
         }
         SettingsStep::Done => match env.app.store().subscription(target)? {
             Some(sub) => {
@@ -195,19 +175,23 @@ pub async fn button(
 /// A typed answer to "Other time…" / "Other zone…"; `None` when nothing was asked.
 pub async fn typed(env: &Env<'_>, msg: &Message, lang: Lang, text: &str) -> Result<Option<Reply>> {
     let Some(user) = msg.from.as_ref() else { return Ok(None) };
-    let Some((target, ask)) = env.pending.take(msg.chat.id.0, user.id.0) else { return Ok(None) };
+    let (chat, who) = (msg.chat.id.0, user.id.0);
+    let Some(asked) = env.app.take_question(chat, who)? else { return Ok(None) };
+    let (target, question) = (asked.target, asked.question);
     let corpus = env.app.corpus();
     let ctx = env.ctx(&corpus, lang);
     let shown: String = text.chars().take(64).collect();
-    let change = match ask {
-        Ask::Time => LocalTime::parse(text).map(Change::Time).ok_or("subscribe.bad_time"),
-        Ask::Zone => Zone::parse(text).map(Change::Zone).ok_or("subscribe.bad_zone"),
+    let change = match question {
+        Question::Time => LocalTime::parse(text).map(Change::Time).ok_or("subscribe.bad_time"),
+        Question::Zone => Zone::parse(text).map(Change::Zone).ok_or("subscribe.bad_zone"),
     };
     let change = match change {
         Ok(change) => change,
         Err(key) => {
             // Ask again: the reader is still answering.
-            env.pending.set(msg.chat.id.0, user.id.0, target, ask);
+            if let Err(e) = env.app.ask(chat, who, target, question) {
+                return Ok(Some(unsaved(&ctx, e)));
+            }
             return Ok(Some(Reply::html(ctx.f(key, &[("input", &escape(&shown))]), Vec::new())));
         }
     };
