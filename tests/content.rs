@@ -175,3 +175,33 @@ fn the_content_check_command_reports_problems_with_lines() {
     let expected = format!("prisoners.toml:{line}: unknown status \"freed\"");
     assert!(stdout.contains(&expected), "{stdout}");
 }
+
+#[test]
+fn the_content_check_command_refuses_a_name_the_statement_does_not_spell_so() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::messages_dir(), dir.path());
+    let prisoners = dir.path().join("prisoners.toml");
+    let text = std::fs::read_to_string(&prisoners).unwrap();
+    let line = 1 + text.lines().position(|l| l == "name = \"Sevinj Vagifgizi\"").unwrap();
+    std::fs::write(
+        &prisoners,
+        text.replace("name = \"Sevinj Vagifgizi\"", "name = \"Sevinj Vagifqizi\""),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .arg("check")
+        .env("TRIBUNE_MESSAGES_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "prisoners.toml:{line}: name \"Sevinj Vagifqizi\" is not how statement \
+             \"political-prisoners-appeal\" spells it: the statement writes \"SevinjVagifgizi\", \
+             so write name = \"Sevinj Vagifgizi\" and keep \"Sevinj Vagifqizi\" in aliases"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
