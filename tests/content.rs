@@ -105,6 +105,37 @@ fn every_slogan_and_quote_is_in_its_statement() {
 }
 
 #[test]
+fn names_are_the_statements_spellings_with_spaces_restored() {
+    let c = corpus();
+    let names: Vec<&str> = c.prisoners.iter().filter_map(|p| p.name.as_deref()).collect();
+    assert_eq!(
+        names,
+        [
+            "Afiaddin Mammadov",
+            "Aykhan Israfilov",
+            "Elvin Mustafayev",
+            "Ulvi Hasanli",
+            "Sevinj Vagifgizi",
+            "Teymur Karimov",
+            "Hafiz Babali",
+            "Aziz Orujov",
+            "Nargiz Absalamova",
+            "Mahammad Kekalov",
+            "Mohyaddin Orujov",
+            "Tofig Yagublu",
+        ]
+    );
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    for p in c.prisoners.iter().filter(|p| p.name.is_some()) {
+        let name = squeeze(p.name.as_deref().unwrap());
+        let statement = c.statement(&p.statement).unwrap();
+        assert!(statement.texts.values().flatten().any(|x| squeeze(&x.text).contains(&name)));
+    }
+    let sevinj = c.prisoner("sevinj-vagifqizi").unwrap();
+    assert_eq!(sevinj.aliases, ["SevinjVagifgizi", "Sevinj Vagifqizi", "Sevinc Vaqifqızı"]);
+}
+
+#[test]
 fn dates_say_when_they_are_approximate() {
     let c = corpus();
     for s in &c.statements {
@@ -130,12 +161,10 @@ fn the_content_check_command_reports_problems_with_lines() {
     let dir = tempfile::tempdir().unwrap();
     support::copy_dir(&support::messages_dir(), dir.path());
     let prisoners = dir.path().join("prisoners.toml");
-    let text = std::fs::read_to_string(&prisoners).unwrap().replacen(
-        "status = \"imprisoned\"",
-        "status = \"freed\"",
-        1,
-    );
-    std::fs::write(&prisoners, text).unwrap();
+    let text = std::fs::read_to_string(&prisoners).unwrap();
+    let line = 1 + text.lines().position(|l| l == "status = \"imprisoned\"").unwrap();
+    std::fs::write(&prisoners, text.replacen("status = \"imprisoned\"", "status = \"freed\"", 1))
+        .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
         .arg("check")
         .env("TRIBUNE_MESSAGES_DIR", dir.path())
@@ -143,5 +172,36 @@ fn the_content_check_command_reports_problems_with_lines() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
-    assert!(stdout.contains("prisoners.toml:21: unknown status \"freed\""), "{stdout}");
+    let expected = format!("prisoners.toml:{line}: unknown status \"freed\"");
+    assert!(stdout.contains(&expected), "{stdout}");
+}
+
+#[test]
+fn the_content_check_command_refuses_a_name_the_statement_does_not_spell_so() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::messages_dir(), dir.path());
+    let prisoners = dir.path().join("prisoners.toml");
+    let text = std::fs::read_to_string(&prisoners).unwrap();
+    let line = 1 + text.lines().position(|l| l == "name = \"Sevinj Vagifgizi\"").unwrap();
+    std::fs::write(
+        &prisoners,
+        text.replace("name = \"Sevinj Vagifgizi\"", "name = \"Sevinj Vagifqizi\""),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .arg("check")
+        .env("TRIBUNE_MESSAGES_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "prisoners.toml:{line}: name \"Sevinj Vagifqizi\" is not how statement \
+             \"political-prisoners-appeal\" spells it: the statement writes \"SevinjVagifgizi\", \
+             so write name = \"Sevinj Vagifgizi\" and keep \"Sevinj Vagifqizi\" in aliases"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
 }

@@ -73,7 +73,7 @@ async fn a_card_says_who_why_since_when_and_quotes_the_statement() {
         ask(&user, "/prisoner SevinjVagifgizi")
             .await
             .plain_text()
-            .starts_with("⛓ Sevinj Vagifqizi")
+            .starts_with("⛓ Sevinj Vagifgizi")
     );
     assert!(ask(&user, "/prisoner Yağublu").await.plain_text().starts_with("⛓ Tofig Yagublu"));
     app.stop().await;
@@ -105,5 +105,24 @@ async fn cards_are_localised() {
         "{}",
         card.plain_text()
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn names_are_shown_as_the_statement_spells_them_and_other_spellings_still_find_them() {
+    let app = spawn_app().await;
+    let user = app.user(25, "en");
+    // The appeal writes "SevinjVagifgizi": readers see that, with the space restored.
+    let list = ask(&user, "/prisoners journalists").await.plain_text();
+    assert!(list.contains("• Sevinj Vagifgizi — Abzas Media · in prison"), "{list}");
+    assert!(!list.contains("Vagifqizi"), "{list}");
+    // The spelling the card used before, and the Azerbaijani one, are search aliases.
+    for query in ["Sevinj Vagifqizi", "vagifqizi", "Sevinc Vaqifqızı"] {
+        let card = ask(&user, &format!("/prisoner {query}")).await.plain_text();
+        assert!(
+            card.starts_with("⛓ Sevinj Vagifgizi\nJournalists · Abzas Media"),
+            "{query}: {card}"
+        );
+    }
     app.stop().await;
 }

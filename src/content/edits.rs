@@ -210,6 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn a_statement_from_telegram_must_still_spell_the_names_shown_to_readers() {
+        let files = files();
+        let (_, text) = statement_file(&files, "political-prisoners-appeal");
+        // The uploaded text spells her name as the old card did: her quote, and her name as
+        // shown, are no longer the statement's words.
+        let text = text.replace("SevinjVagifgizi", "SevinjVagifqizi");
+        let edit = ContentEdit::Statement {
+            file: "statements/political-prisoners-appeal.md".into(),
+            text,
+        };
+        let problems = apply(&files, &[edit]).unwrap_err();
+        let name = problems
+            .iter()
+            .find(|p| p.message.starts_with("name \"Sevinj Vagifgizi\" is not how statement"))
+            .unwrap_or_else(|| panic!("{problems:?}"));
+        assert_eq!(name.file, "prisoners.toml");
+        assert!(name.message.contains("write name = \"Sevinj Vagifqizi\""), "{name}");
+        assert_eq!(name.line, entry_line(&files, "sevinj-vagifqizi") + 1);
+    }
+
+    /// The line of `id = "<id>"` in prisoners.toml.
+    fn entry_line(files: &[(String, String)], id: &str) -> usize {
+        let (_, text) = files.iter().find(|(n, _)| n == "prisoners.toml").unwrap();
+        text.lines().position(|l| l == format!("id = {id:?}")).unwrap() + 1
+    }
+
+    #[test]
     fn a_broken_statement_is_reported_with_its_line() {
         let files = files();
         let edit = ContentEdit::Statement {

@@ -2,8 +2,9 @@
 //!
 //! Everything here is plain data that knows nothing of Telegram or sled. Values are
 //! checked when parsed (`parse.rs`), so a `Corpus` that exists is internally consistent:
-//! every slogan and prisoner points at a statement that exists, and every quote is word
-//! for word in its statement.
+//! every slogan and prisoner points at a statement that exists, every quote is word
+//! for word in its statement, and every prisoner's name is spelled as that statement spells
+//! it (only spaces may differ).
 
 pub mod edits;
 pub mod export;

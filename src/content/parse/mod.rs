@@ -14,6 +14,7 @@ use std::{
 };
 use tables::{parse_prisoners, parse_slogans, parse_ui};
 
+mod names;
 /// The longest id accepted, so that ids fit in Telegram's 64-byte callback data and deep links.
 mod tables;
 

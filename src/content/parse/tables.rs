@@ -1,5 +1,6 @@
 //! The TOML files: slogans, prisoners and UI strings, each entry checked against the statements.
 
+use super::names::check_name;
 use super::{
     Problem, check_id, entry_line, key_line, parse_date, problem, toml_problem, unknown_lang,
     unknown_statement,
@@ -152,6 +153,11 @@ pub(super) fn parse_prisoners(
                 if !quoted || e.quote.trim().is_empty() {
                     let message = format!("quote is not word for word in statement {:?}", s.id);
                     problems.push(problem(FILE, at("quote"), message));
+                }
+                if let Some(name) = e.name.as_deref().filter(|n| !n.trim().is_empty())
+                    && let Err(message) = check_name(name, &e.aliases, s)
+                {
+                    problems.push(problem(FILE, at("name"), message));
                 }
             }
         }

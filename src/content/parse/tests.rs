@@ -2,7 +2,7 @@ use super::*;
 
 const STATEMENT: &str = "+++\nid = \"s1\"\nkind = \"appeal\"\norganisation = \"Org\"\ndate = \"2023-12\"\n\
 source = \"Source\"\n\n[title]\nen = \"Title\"\n+++\n\n=== en ===\n\n# Heading\n\nFirst paragraph\nwrapped here.\n\n\
-Freedom for all!\n";
+Freedom for all!\n\nJournalists such as UlviHasanli, SevinjVagifgizi and Hafiz\nBabali are in prison.\n";
 
 const UI_EN: &str = "hello = \"Hello {name}\"\n";
 const UI_RU: &str = "hello = \"Привет {name}\"\n";
@@ -20,7 +20,7 @@ fn files(statement: &str, slogans: &str, prisoners: &str, ui_ru: &str) -> Vec<(S
 
 const SLOGANS: &str =
     "[[slogan]]\nid = \"free\"\nstatement = \"s1\"\nlang = \"en\"\ntext = \"Freedom for all!\"\n";
-const PRISONERS: &str = "[[prisoner]]\nid = \"p1\"\nname = \"A B\"\ngroup = \"journalist\"\n\
+const PRISONERS: &str = "[[prisoner]]\nid = \"p1\"\nname = \"Ulvi Hasanli\"\ngroup = \"journalist\"\n\
 affiliation = \"X\"\nstatement = \"s1\"\nquote = \"First paragraph wrapped\"\nstatus = \"imprisoned\"\nsince = \"2023-11\"\n";
 
 fn problems(files: Vec<(String, String)>) -> Vec<String> {
@@ -32,7 +32,7 @@ fn parses_a_valid_set_and_joins_wrapped_lines() {
     let corpus = parse_files(&files(STATEMENT, SLOGANS, PRISONERS, UI_RU)).expect("valid");
     let s = &corpus.statements[0];
     let paragraphs = s.paragraphs(Lang::En);
-    assert_eq!(paragraphs.len(), 3);
+    assert_eq!(paragraphs.len(), 4);
     assert!(paragraphs[0].heading);
     assert_eq!(paragraphs[1].text, "First paragraph wrapped here.");
     assert_eq!(corpus.prisoners[0].since.unwrap().to_string(), "2023-11");
@@ -130,4 +130,72 @@ fn impossible_days_are_refused_with_the_length_of_the_month() {
     assert_eq!(parse_date("2000-02-29").unwrap().to_string(), "2000-02-29");
     assert_eq!(parse_date("2023-12-31").unwrap().to_string(), "2023-12-31");
     assert_eq!(parse_date("2023-04-30").unwrap().to_string(), "2023-04-30");
+}
+
+/// The test prisoner with another `name` line (`None`: no name) and `aliases`.
+fn named(name: Option<&str>, aliases: &[&str]) -> String {
+    let name_line = match name {
+        Some(name) => format!("name = {name:?}\naliases = {aliases:?}\n"),
+        None => format!("aliases = {aliases:?}\n"),
+    };
+    PRISONERS.replace("name = \"Ulvi Hasanli\"\n", &name_line)
+}
+
+fn name_problems(statement: &str, name: Option<&str>, aliases: &[&str]) -> Vec<String> {
+    problems(files(statement, SLOGANS, &named(name, aliases), UI_RU))
+}
+
+#[test]
+fn a_name_the_statement_fuses_passes_with_its_spaces_restored() {
+    for name in ["Sevinj Vagifgizi", "SevinjVagifgizi", "Hafiz Babali", "Ulvi  Hasanli"] {
+        assert_eq!(name_problems(STATEMENT, Some(name), &[]), Vec::<String>::new(), "{name}");
+    }
+    // Wrapped across two lines in the file, with spaces and tabs in the name.
+    assert!(name_problems(STATEMENT, Some("Hafiz\tBa bali"), &[]).is_empty());
+}
+
+#[test]
+fn a_name_spelled_otherwise_is_refused_at_its_line_with_the_statements_spelling() {
+    let expected = "prisoners.toml:3: name \"Sevinj Vagifqizi\" is not how statement \"s1\" \
+        spells it: the statement writes \"SevinjVagifgizi\", so write name = \"Sevinj Vagifgizi\" \
+        and keep \"Sevinj Vagifqizi\" in aliases (readers are shown the statement's spelling, \
+        with only missing spaces restored)";
+    // An alias that is the statement's spelling is not a licence to show another one.
+    let aliases = ["SevinjVagifgizi", "Sevinc Vaqifqızı"];
+    assert_eq!(name_problems(STATEMENT, Some("Sevinj Vagifqizi"), &aliases), vec![expected]);
+    // Without aliases, the close spelling in the statement is found all the same.
+    assert_eq!(name_problems(STATEMENT, Some("Sevinj Vagifqizi"), &[]), vec![expected]);
+    // Capitals count: the statement's spelling is suggested.
+    let found = name_problems(STATEMENT, Some("sevinj vagifgizi"), &[]);
+    assert!(found[0].contains("so write name = \"Sevinj Vagifgizi\""), "{found:?}");
+    // A surname alias does not hide the statement's full spelling.
+    let found = name_problems(STATEMENT, Some("Ulvi Hasanly"), &["Hasanli", "Ülvi Həsənli"]);
+    assert!(found[0].contains("writes \"UlviHasanli\", so write name = \"Ulvi Hasanli\""));
+    // The Azerbaijani spelling of someone the statement writes with its own spaces.
+    let found = name_problems(STATEMENT, Some("Hafiz Babalı"), &[]);
+    assert!(found[0].contains("writes \"Hafiz Babali\", so write name = \"Hafiz Babali\""));
+}
+
+#[test]
+fn a_name_nowhere_in_the_statement_is_refused_without_a_guess() {
+    assert_eq!(
+        name_problems(STATEMENT, Some("John Smith"), &["Johnny"]),
+        vec![
+            "prisoners.toml:3: name \"John Smith\" does not occur in statement \"s1\" (compared \
+             without spaces): write it as the statement does, restoring only missing spaces, and \
+             keep other spellings in aliases"
+        ]
+    );
+}
+
+#[test]
+fn an_unnamed_prisoner_is_exempt() {
+    assert!(name_problems(STATEMENT, None, &["Anyone"]).is_empty());
+}
+
+#[test]
+fn a_name_found_only_in_another_language_section_passes() {
+    let with_ru = format!("{STATEMENT}\n=== ru ===\n\nЖурналисты Севиндж Вагифгызы и другие.\n");
+    assert!(name_problems(&with_ru, Some("Севиндж Вагифгызы"), &[]).is_empty());
+    assert!(name_problems(STATEMENT, Some("Севиндж Вагифгызы"), &[]).len() == 1);
 }
