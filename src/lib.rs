@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod digest;
 pub mod doctor;
 pub mod emulator;
+pub mod message;
 pub mod metrics;
 pub mod render;
 pub mod schedule;

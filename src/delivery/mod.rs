@@ -15,5 +15,9 @@ pub use limiter::{Limits, Pacer, SAFETY};
 pub use observer::{ErrorClass, Observer};
 pub use transport::{SendError, Transport};
 
+/// Hands items already durable in the outbox to the engine ([`Engine::push`]), for whoever
+/// queues bulk sends (the scheduler, operators' jobs) without holding the engine itself.
+pub type Push = std::sync::Arc<dyn Fn(Vec<(u64, crate::store::OutboxItem)>) + Send + Sync>;
+
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::{
-    render::OutMessage,
+    message::OutMessage,
     store::{DeliveryOutcome, EditionKind, OutboxItem, Store},
     subscription::{ChatKind, Subscription},
 };

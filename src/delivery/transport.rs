@@ -1,6 +1,6 @@
 //! The one thing delivery needs from Telegram: send a message, or say why not, by class.
 
-use crate::{render::OutMessage, store::Op};
+use crate::{message::OutMessage, store::Op};
 use std::future::Future;
 
 /// Sends one message to one chat and returns Telegram's message id.

@@ -4,15 +4,15 @@
 //! dynamic string is escaped here, at the point it enters HTML; UI strings from `messages/ui`
 //! are trusted HTML written by the project.
 
-mod action;
 pub mod html;
 mod views;
 
-pub use action::{Action, CALLBACK_LIMIT, SettingsStep, Start};
+pub use crate::message::{
+    Action, Button, ButtonKind, CALLBACK_LIMIT, OutMessage, SettingsStep, Start,
+};
 pub use views::*;
 
 use crate::content::{Corpus, Lang, PartialDate, Statement};
-use serde::{Deserialize, Serialize};
 
 /// One answer to a reader: one or more messages (the last carries the buttons).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -22,28 +22,6 @@ pub struct Reply {
     pub notice: Option<String>,
     /// Something the adapter must persist because of this reply.
     pub effect: Option<Effect>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OutMessage {
-    pub html: String,
-    pub buttons: Vec<Vec<Button>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Button {
-    pub label: String,
-    pub kind: ButtonKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ButtonKind {
-    /// Stored as its callback data, so stored messages keep working as actions evolve.
-    Action(#[serde(with = "action_data")] Action),
-    Url(String),
-    /// Opens inline mode in a chat of the reader's choice with this query.
-    Share(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,16 +65,6 @@ impl Reply {
     pub fn with_notice(mut self, notice: impl Into<String>) -> Reply {
         self.notice = Some(notice.into());
         self
-    }
-}
-
-impl Button {
-    pub fn action(label: impl Into<String>, action: Action) -> Button {
-        Button { label: label.into(), kind: ButtonKind::Action(action) }
-    }
-
-    pub fn share(label: impl Into<String>, query: impl Into<String>) -> Button {
-        Button { label: label.into(), kind: ButtonKind::Share(query.into()) }
     }
 }
 
@@ -155,19 +123,5 @@ impl Ctx<'_> {
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
         x ^= x >> 33;
         (x % len.max(1) as u64) as usize
-    }
-}
-
-mod action_data {
-    use super::Action;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(action: &Action, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&action.encode())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Action, D::Error> {
-        let data = String::deserialize(d)?;
-        Action::decode(&data).ok_or_else(|| D::Error::custom(format!("bad callback data {data:?}")))
     }
 }

@@ -1,5 +1,6 @@
 //! When digests are due: the next local time for a frequency, a time of day and a zone
-//! (DST-correct), and the clock the scheduler reads.
+//! (DST-correct), and the clock the scheduler reads. The scheduler itself, which composes what
+//! is due with the app's content, is `app::Scheduler`.
 //!
 //! Deliberate choices at DST transitions:
 //! - a local time that does not exist (skipped by a spring-forward) is sent at the first
@@ -8,10 +9,8 @@
 //!   occurrence.
 
 mod clock;
-mod runner;
 
 pub use clock::{Clock, ManualClock};
-pub use runner::{Push, Scheduler};
 
 use crate::subscription::{Frequency, LocalTime, Zone};
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};

@@ -388,7 +388,7 @@ mod tests {
     use super::*;
     use crate::{
         broadcast::{Audience, Body, JobKind},
-        render::OutMessage,
+        message::OutMessage,
         subscription::ChatKind,
     };
     use std::sync::{Arc, Barrier};

@@ -5,7 +5,7 @@
 //! the crash is sent again.
 
 use super::{Result, Store, from_json, i64_at, key2, to_json, tx_error, u64_at};
-use crate::{content::Status, render::OutMessage, subscription::ChatKind};
+use crate::{content::Status, message::OutMessage, subscription::ChatKind};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 

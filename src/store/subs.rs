@@ -452,7 +452,7 @@ mod tests {
             edition: 1,
             chat_id: 42,
             kind: ChatKind::Private,
-            message: crate::render::OutMessage { html: text.into(), buttons: Vec::new() },
+            message: crate::message::OutMessage { html: text.into(), buttons: Vec::new() },
             attempts: 0,
             op: Default::default(),
         };
@@ -487,7 +487,7 @@ mod tests {
             edition: 1,
             chat_id: chat,
             kind: ChatKind::Private,
-            message: crate::render::OutMessage { html: "digest".into(), buttons: Vec::new() },
+            message: crate::message::OutMessage { html: "digest".into(), buttons: Vec::new() },
             attempts: 0,
             op: Default::default(),
         };

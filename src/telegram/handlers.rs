@@ -3,6 +3,7 @@
 
 use super::{
     commands::Command,
+    error::{HandlerError, HandlerResult},
     flood::{FloodGuard, Verdict},
     inline, members, observe,
     operator::{self, OpEnv, OperatorCommand},
@@ -12,9 +13,9 @@ use super::{
 use crate::{
     app::Tribune,
     content::Lang,
+    delivery::Push,
     delivery::{Observer, Pacer},
     render::{self, Action, Ctx, Effect, Reply},
-    schedule::Push,
     subscription::Change,
 };
 use std::{
@@ -26,9 +27,6 @@ use teloxide::{
     prelude::*,
     types::{ChatKind, Me},
 };
-
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-type HandlerResult = Result<(), HandlerError>;
 
 /// The whole update-handling tree.
 pub fn schema() -> UpdateHandler<HandlerError> {

@@ -2,7 +2,7 @@
 //! composes, as Telegram articles sent in HTML with link and Share buttons.
 
 use super::{
-    handlers::HandlerError,
+    error::HandlerError,
     send::{keyboard, no_preview},
 };
 use crate::{

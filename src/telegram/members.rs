@@ -6,8 +6,8 @@ use super::subscribe::channel_title;
 use crate::{
     app::Tribune,
     delivery::Event,
+    delivery::Push,
     render::{OutMessage, html::escape},
-    schedule::Push,
     store::{EditionKind, Op, OutboxItem},
     subscription::ChatKind,
 };
@@ -19,7 +19,7 @@ use teloxide::{
     ApiError, RequestError, error_handlers::ErrorHandler, prelude::*, types::ChatMemberUpdated,
 };
 
-type HandlerResult = Result<(), super::handlers::HandlerError>;
+use super::error::HandlerResult;
 
 pub async fn on_my_chat_member(
     app: Arc<Tribune>,

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod commands;
+pub mod error;
 pub mod flood;
 pub mod handlers;
 pub mod inline;
@@ -15,9 +16,10 @@ pub mod transport;
 pub mod webhook;
 
 use crate::{
+    app::Scheduler,
     app::Tribune,
+    delivery::Push,
     delivery::{Engine, Limits, Pacer},
-    schedule::{Push, Scheduler},
 };
 use std::{sync::Arc, time::Duration};
 use teloxide::{

@@ -2,7 +2,7 @@
 //! against `TRIBUNE_ADMINS` on every command; anyone else gets a short refusal and nothing
 //! is read or sent.
 
-use super::{commands::Command, handlers::HandlerError, send};
+use super::{commands::Command, error::HandlerError, send};
 use crate::{
     app::Tribune,
     delivery::{Observer, Pacer},

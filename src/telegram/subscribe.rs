@@ -20,7 +20,7 @@ pub enum SubCommand {
     Channels,
 }
 
-type Result<T> = std::result::Result<T, super::handlers::HandlerError>;
+type Result<T> = std::result::Result<T, super::error::HandlerError>;
 
 /// What the subscription handlers work with.
 pub struct Env<'a> {

@@ -5,10 +5,11 @@
 //! next due time), and the batch is flushed before anything is sent. A subscriber who missed
 //! several slots while Tribune was down gets one digest, and is rescheduled from now.
 
-use super::next_due;
+use super::tribune::Tribune;
 use crate::{
-    app::Tribune,
+    delivery::Push,
     digest::{self, Inputs},
+    schedule::next_due,
     store::{Committed, EditionKind, OutboxItem, PrisonerChange, Result},
 };
 use chrono::{DateTime, Utc};
@@ -19,9 +20,6 @@ fn backoff(failures: u32) -> std::time::Duration {
     std::time::Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
         .min(std::time::Duration::from_secs(60))
 }
-
-/// Hands queued (already durable) items to the delivery engine.
-pub type Push = Arc<dyn Fn(Vec<(u64, OutboxItem)>) + Send + Sync>;
 
 /// Most digests composed in one pass before the batch is flushed and handed over.
 const BATCH: usize = 500;

@@ -1,5 +1,5 @@
-//! The running service, independent of transport: the store, the current content, and
-//! the choices that need both (which language a chat reads in).
+//! `Tribune`, the running service: the store, the current content, the clock and the
+//! operators, and the choices that need them together (which language a chat reads in).
 
 use crate::{
     content::{self, ContentEdit, Corpus, Lang, Problem},
