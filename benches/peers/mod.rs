@@ -1,7 +1,8 @@
 //! The Python peers of the fan-out bench: `python_broadcast.py` beside this file, run in a
 //! virtual environment under `target/bench-venv` with the exact versions of
 //! `requirements.txt`, installed from PyPI the first time and again only when that file
-//! changes. Everything here blocks: call it from `spawn_blocking`.
+//! changes. `PythonPeer`'s methods block (pip, the subprocess); `python_fanout` runs them
+//! off the runtime, so the emulator in this process keeps answering.
 
 use crate::{BoxError, DIGEST, FIRST_CHAT, Sent, measure::Figures, measured};
 use serde_json::Value;
