@@ -46,12 +46,16 @@
 //! into either.
 
 pub mod backup;
+mod erase;
 mod gate;
+mod open;
 mod operator;
 mod outbox;
 mod questions;
 mod stats;
 mod subs;
+#[cfg(test)]
+mod testing;
 
 pub use operator::{AuditEntry, Launch, StoredEdit};
 pub use outbox::{
@@ -64,12 +68,9 @@ pub use subs::Committed;
 use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
-use std::{
-    path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
 
 /// The layout version this build writes. Bump it with a migration when a layout changes.
@@ -141,85 +142,7 @@ pub struct Store {
     questions: sled::Tree,
 }
 
-/// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
-/// a small server should give; the working set here is small.
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
-
 impl Store {
-    /// Opens (or creates) the store in `dir`, checking the schema version.
-    pub fn open(dir: &Path) -> Result<Store> {
-        refuse_foreign_files(dir)?;
-        // sled opens unreadable files as an empty database; data there before opening that
-        // reads as no Tribune store at all is damage, not a fresh start.
-        let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
-        let db = open_db(dir)?;
-        let meta = db.open_tree("meta")?;
-        if meta.get(SCHEMA_KEY)?.is_none() {
-            // A sled database that is not ours: adopting it would mix its data with Tribune's.
-            for name in db.tree_names() {
-                if name != "meta" && !db.open_tree(&name)?.is_empty() {
-                    let why = format!(
-                        "it holds a database with a tree {:?}",
-                        String::from_utf8_lossy(&name)
-                    );
-                    return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
-                }
-            }
-            if !meta.is_empty() || had_data {
-                let what =
-                    format!("sled's files in {} hold no readable Tribune store", dir.display());
-                return Err(StoreError::Corrupt(what));
-            }
-        }
-        let id_base = match meta.get(ID_BASE_KEY)? {
-            None => 0,
-            Some(raw) => u64::from_be_bytes(
-                raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("id base".into()))?,
-            ),
-        };
-        let store = Store {
-            gate: gate::Gate::default(),
-            fail_writes: Arc::new(AtomicBool::new(false)),
-            id_base,
-            meta,
-            content: db.open_tree("content")?,
-            chats: db.open_tree("chats")?,
-            subs: db.open_tree("subs")?,
-            due: db.open_tree("due")?,
-            outbox: db.open_tree("outbox")?,
-            deliveries: db.open_tree("deliveries")?,
-            chat_editions: db.open_tree("chat_editions")?,
-            editions: db.open_tree("editions")?,
-            dead: db.open_tree("dead")?,
-            prisoner_log: db.open_tree("prisoner_log")?,
-            audit: db.open_tree("audit")?,
-            edits: db.open_tree("edits")?,
-            drafts: db.open_tree("drafts")?,
-            jobs: db.open_tree("jobs")?,
-            stats: db.open_tree("stats")?,
-            questions: db.open_tree("questions")?,
-            db,
-        };
-        store.stats.set_merge_operator(stats::merge);
-        match store.meta.get(SCHEMA_KEY)? {
-            None => {
-                store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-                store.db.flush()?;
-            }
-            Some(raw) => {
-                let found = u32::from_be_bytes(
-                    raw.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("schema version".into()))?,
-                );
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { found });
-                }
-            }
-        }
-        Ok(store)
-    }
-
     /// The stored corpus and its content hash, if any was imported.
     pub fn corpus(&self) -> Result<Option<(Corpus, u64)>> {
         let Some(raw) = self.content.get(CORPUS_KEY)? else { return Ok(None) };
@@ -364,52 +287,6 @@ fn sled_text(e: &sled::Error) -> String {
     }
 }
 
-/// Opens sled in `dir`, telling a held lock and damaged files apart.
-fn open_db(dir: &Path) -> Result<sled::Db> {
-    let opened = std::panic::catch_unwind(|| {
-        sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()
-    });
-    let damaged = |why: String| {
-        StoreError::Corrupt(format!("sled's files in {} do not read back: {why}", dir.display()))
-    };
-    let shown = dir.display().to_string();
-    match opened {
-        Ok(Ok(db)) => Ok(db),
-        // sled reports a held lock as an I/O error of kind "other" naming the lock.
-        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("acquire lock") => {
-            Err(StoreError::Open { dir: shown, source: sled::Error::Io(e) })
-        }
-        Ok(Err(sled::Error::Io(source))) => Err(StoreError::Unreadable { dir: shown, source }),
-        Ok(Err(sled::Error::Corruption { .. })) => Err(damaged("sled found corrupted data".into())),
-        Ok(Err(e)) => Err(damaged(e.to_string())),
-        // sled panics on some kinds of garbage rather than returning an error.
-        Err(_) => Err(damaged("sled gave up reading them".into())),
-    }
-}
-
-/// A directory with files but without sled's `db` file is someone else's.
-fn refuse_foreign_files(dir: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
-    // `lost+found` is what a freshly formatted volume holds: the directory is still empty.
-    let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
-    if occupied && !dir.join("db").exists() {
-        let why = "it already holds files that are not a Tribune store".to_string();
-        return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
-    }
-    Ok(())
-}
-
-/// Takes sled's lock on the store in `dir` without opening it, so no Tribune can start on it
-/// while the returned file is held. `Err(())` when a process holds it; `Ok(None)` when there is
-/// no store file to lock.
-fn hold_lock(dir: &Path) -> std::result::Result<Option<std::fs::File>, ()> {
-    use fs2::FileExt;
-    match std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")) {
-        Ok(file) => file.try_lock_exclusive().map(|()| Some(file)).map_err(|_| ()),
-        Err(_) => Ok(None),
-    }
-}
-
 /// The current time as Unix seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -465,115 +342,4 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::content::Ui;
-
-    /// With one worker, a blocking call that stayed on it would stop every other task; the
-    /// ticker must go on while `blocking` waits.
-    #[test]
-    fn a_blocking_call_leaves_the_runtime_running() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ticks = runtime.block_on(async {
-            let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
-            let ticker = {
-                let ticks = ticks.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                        ticks.fetch_add(1, Ordering::SeqCst);
-                    }
-                })
-            };
-            let during = tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                let before = ticks.load(Ordering::SeqCst);
-                blocking(|| std::thread::sleep(std::time::Duration::from_millis(300)));
-                ticks.load(Ordering::SeqCst) - before
-            })
-            .await
-            .unwrap();
-            ticker.abort();
-            during
-        });
-        assert!(ticks >= 10, "the runtime ticked only {ticks} times in 300 ms");
-    }
-
-    #[test]
-    fn blocking_works_outside_a_runtime_and_on_a_current_thread_one() {
-        assert_eq!(blocking(|| 7), 7);
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        assert_eq!(runtime.block_on(async { blocking(|| 8) }), 8);
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let on_a_blocking_thread =
-            runtime.block_on(async { tokio::task::spawn_blocking(|| blocking(|| 9)).await });
-        assert_eq!(on_a_blocking_thread.unwrap(), 9);
-        assert_eq!(runtime.block_on(async { blocking(|| 10) }), 10);
-    }
-
-    fn corpus(text: &str) -> Corpus {
-        let slogan = crate::content::Slogan {
-            id: "s".into(),
-            statement: "x".into(),
-            lang: Lang::En,
-            text: text.into(),
-        };
-        Corpus {
-            statements: Vec::new(),
-            slogans: vec![slogan],
-            prisoners: Vec::new(),
-            ui: Ui::new(Default::default()),
-        }
-    }
-
-    #[test]
-    fn import_replaces_content_and_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            assert!(store.corpus().unwrap().is_none());
-            store.import(&corpus("one"), 1).unwrap();
-            store.import(&corpus("two"), 2).unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        let (stored, hash) = store.corpus().unwrap().unwrap();
-        assert_eq!(stored.slogans[0].text, "two");
-        assert_eq!(hash, 2);
-    }
-
-    #[test]
-    fn chat_settings_are_kept_and_erased() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.chat(42).unwrap().lang, None);
-        store.set_chat_lang(42, Lang::Ru).unwrap();
-        store.set_chat_lang(-100, Lang::Az).unwrap();
-        assert_eq!(store.chat(42).unwrap().lang, Some(Lang::Ru));
-        store.erase_chat(42).unwrap();
-        assert_eq!(store.chat(42).unwrap(), ChatSettings::default());
-        assert_eq!(store.chat_count(), 1);
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
-            store.flush().unwrap();
-        }
-        assert!(matches!(Store::open(dir.path()), Err(StoreError::NewerSchema { .. })));
-    }
-
-    #[test]
-    fn unreadable_settings_fall_back_to_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store.chats.insert(7i64.to_be_bytes(), b"not json".to_vec()).unwrap();
-        assert_eq!(store.chat(7).unwrap(), ChatSettings::default());
-    }
-}
+mod tests;

@@ -1,0 +1,151 @@
+//! Opening the store: refusing a directory that holds someone else's files, another program's
+//! sled database, or files sled cannot read (each pointing to `tribune restore`), and checking
+//! the schema version.
+
+use super::{ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate, stats};
+use std::{
+    path::Path,
+    sync::{Arc, atomic::AtomicBool},
+};
+
+/// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
+/// a small server should give; the working set here is small.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> Result<Store> {
+        refuse_foreign_files(dir)?;
+        // sled opens unreadable files as an empty database; data there before opening that
+        // reads as no Tribune store at all is damage, not a fresh start.
+        let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
+        let db = open_db(dir)?;
+        let meta = db.open_tree("meta")?;
+        if meta.get(SCHEMA_KEY)?.is_none() {
+            // A sled database that is not ours: adopting it would mix its data with Tribune's.
+            for name in db.tree_names() {
+                if name != "meta" && !db.open_tree(&name)?.is_empty() {
+                    let why = format!(
+                        "it holds a database with a tree {:?}",
+                        String::from_utf8_lossy(&name)
+                    );
+                    return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
+                }
+            }
+            if !meta.is_empty() || had_data {
+                let what =
+                    format!("sled's files in {} hold no readable Tribune store", dir.display());
+                return Err(StoreError::Corrupt(what));
+            }
+        }
+        let id_base = match meta.get(ID_BASE_KEY)? {
+            None => 0,
+            Some(raw) => u64::from_be_bytes(
+                raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("id base".into()))?,
+            ),
+        };
+        let store = Store {
+            gate: gate::Gate::default(),
+            fail_writes: Arc::new(AtomicBool::new(false)),
+            id_base,
+            meta,
+            content: db.open_tree("content")?,
+            chats: db.open_tree("chats")?,
+            subs: db.open_tree("subs")?,
+            due: db.open_tree("due")?,
+            outbox: db.open_tree("outbox")?,
+            deliveries: db.open_tree("deliveries")?,
+            chat_editions: db.open_tree("chat_editions")?,
+            editions: db.open_tree("editions")?,
+            dead: db.open_tree("dead")?,
+            prisoner_log: db.open_tree("prisoner_log")?,
+            audit: db.open_tree("audit")?,
+            edits: db.open_tree("edits")?,
+            drafts: db.open_tree("drafts")?,
+            jobs: db.open_tree("jobs")?,
+            stats: db.open_tree("stats")?,
+            questions: db.open_tree("questions")?,
+            db,
+        };
+        store.stats.set_merge_operator(stats::merge);
+        match store.meta.get(SCHEMA_KEY)? {
+            None => {
+                store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                store.db.flush()?;
+            }
+            Some(raw) => {
+                let found = u32::from_be_bytes(
+                    raw.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("schema version".into()))?,
+                );
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema { found });
+                }
+            }
+        }
+        Ok(store)
+    }
+}
+
+/// Opens sled in `dir`, telling a held lock and damaged files apart.
+pub(super) fn open_db(dir: &Path) -> Result<sled::Db> {
+    let opened = std::panic::catch_unwind(|| {
+        sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()
+    });
+    let damaged = |why: String| {
+        StoreError::Corrupt(format!("sled's files in {} do not read back: {why}", dir.display()))
+    };
+    let shown = dir.display().to_string();
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        // sled reports a held lock as an I/O error of kind "other" naming the lock.
+        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("acquire lock") => {
+            Err(StoreError::Open { dir: shown, source: sled::Error::Io(e) })
+        }
+        Ok(Err(sled::Error::Io(source))) => Err(StoreError::Unreadable { dir: shown, source }),
+        Ok(Err(sled::Error::Corruption { .. })) => Err(damaged("sled found corrupted data".into())),
+        Ok(Err(e)) => Err(damaged(e.to_string())),
+        // sled panics on some kinds of garbage rather than returning an error.
+        Err(_) => Err(damaged("sled gave up reading them".into())),
+    }
+}
+
+/// A directory with files but without sled's `db` file is someone else's.
+fn refuse_foreign_files(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    // `lost+found` is what a freshly formatted volume holds: the directory is still empty.
+    let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
+    if occupied && !dir.join("db").exists() {
+        let why = "it already holds files that are not a Tribune store".to_string();
+        return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
+    }
+    Ok(())
+}
+
+/// Takes sled's lock on the store in `dir` without opening it, so no Tribune can start on it
+/// while the returned file is held. `Err(())` when a process holds it; `Ok(None)` when there is
+/// no store file to lock.
+pub(super) fn hold_lock(dir: &Path) -> std::result::Result<Option<std::fs::File>, ()> {
+    use fs2::FileExt;
+    match std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")) {
+        Ok(file) => file.try_lock_exclusive().map(|()| Some(file)).map_err(|_| ()),
+        Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            store.flush().unwrap();
+        }
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::NewerSchema { .. })));
+    }
+}
