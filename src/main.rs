@@ -9,6 +9,7 @@ use std::{
     sync::Arc,
     time::Duration,
 };
+use telegram_bot_api_emulator as emulator;
 use teloxide::Bot;
 use tribune::{
     app::{ContentSource, Tribune},
@@ -16,7 +17,6 @@ use tribune::{
     content,
     control::{self, Control},
     delivery::Limits,
-    emulator,
     store::{Store, backup},
     telegram::{self, ServeOptions},
 };
@@ -194,7 +194,7 @@ async fn demo(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
     let handle = telegram::start(bot, Arc::new(app), options).await?;
     let user = emulator.user(1001, "Reader", Some(lang.code()));
     let input = tokio::io::BufReader::new(tokio::io::stdin());
-    let result = emulator::terminal::run_terminal(user, input, tokio::io::stdout()).await;
+    let result = emulator::run_terminal(user, input, tokio::io::stdout()).await;
     handle.shutdown().await;
     emulator.shutdown().await;
     result.context("terminal chat failed")

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::emulator::{api::Method, methods::call, state::Chat, state::ChatKind};
+use crate::{api::Method, methods::call, state::Chat, state::ChatKind};
 
 fn state() -> State {
     let mut s = State::new();
@@ -151,7 +151,7 @@ fn a_refused_answer_leaves_the_query_open() {
 
 #[tokio::test]
 async fn a_chosen_result_is_sent_via_the_bot_and_reaches_the_bot() {
-    let emulator = crate::emulator::Emulator::start().await.unwrap();
+    let emulator = crate::Emulator::start().await.unwrap();
     let ann = emulator.user(1, "Ann", Some("en"));
     let group = emulator.group(-5, "Friends");
     let id = ann.send_inline_query(&"x".repeat(300), "");

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::emulator::state::ChatKind;
+use crate::state::ChatKind;
 
 fn state() -> State {
     let mut s = State::new();
@@ -183,10 +183,7 @@ fn delete_removes_once() {
 #[test]
 fn callback_queries_are_answered_once() {
     let mut s = state();
-    s.callbacks.insert(
-        "q1".into(),
-        crate::emulator::state::CallbackRecord { chat_id: 1, answered: false },
-    );
+    s.callbacks.insert("q1".into(), crate::state::CallbackRecord { chat_id: 1, answered: false });
     let answer = json!({"callback_query_id": "q1", "text": "Saved"});
     assert_eq!(run(&mut s, Method::AnswerCallbackQuery, answer.clone()).unwrap(), json!(true));
     let invalid =

@@ -170,7 +170,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::emulator::Emulator;
+    use crate::Emulator;
 
     /// A tiny bot: /start greets with three buttons, a press edits the greeting
     /// and answers, any other text is echoed.
