@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use super::{
-    Emulator,
     error::WaitError,
-    handles::{BotMessage, Conversation, Group},
+    handles::{Conversation, Group},
     html::Parsed,
-    state::{BotStatus, ChatKind, Content, Person},
+    kinds,
+    sent::BotMessage,
+    world::{BotStatus, ChatKind, Content, Person},
 };
 
 /// A channel, where only the bot's posts are seen. The bot is not in it
@@ -19,18 +20,11 @@ use super::{
 #[derive(Clone)]
 pub struct Channel(Conversation);
 
-impl Emulator {
-    /// A channel (`chat_id` negative, like -100xxxxxxxxxx) without the bot;
-    /// its creator is person 100 until [`Channel::set_admins`].
-    pub fn channel(&self, chat_id: i64, title: &str) -> Channel {
-        assert!(chat_id < 0, "channel ids are negative, got {chat_id}");
-        let kind = ChatKind::Channel { title: title.to_owned() };
-        let creator = self.register_chat(chat_id, kind, BotStatus::Left);
-        Channel(Conversation::new(self.clone(), chat_id, creator))
-    }
-}
-
 impl Channel {
+    pub(crate) fn new(conversation: Conversation) -> Channel {
+        Channel(conversation)
+    }
+
     /// The channel's id.
     pub fn chat_id(&self) -> i64 {
         self.0.chat_id()
@@ -76,7 +70,7 @@ impl Channel {
 
     /// The creator posts a poll in the channel (a `channel_post` update). Returns the poll id.
     pub fn post_poll(&self, question: &str, options: &[&str]) -> String {
-        super::kinds::post_poll(&self.0, question, options, "channel_post")
+        kinds::post_poll(&self.0, question, options, "channel_post")
     }
 
     /// Every post of the bot in this channel, oldest first, latest state.
@@ -132,14 +126,14 @@ impl Group {
     /// If this is not a basic group, or `new_id` is taken: a mistake in the test.
     pub fn migrate_to_supergroup(&self, new_id: i64) -> Group {
         let (old_id, by) = (self.chat_id(), self.sender().id);
-        self.emulator().with_state(|s| {
+        self.shared().with_state(|s| {
             let kind = s.chats.get(&old_id).map(|c| &c.kind);
             assert!(matches!(kind, Some(ChatKind::Group { .. })), "{old_id} is not a basic group");
             assert!(!s.chats.contains_key(&new_id), "chat {new_id} already exists");
             s.migrate(old_id, new_id, by);
         });
-        self.emulator().notify();
-        Group::new(self.emulator().clone(), new_id, self.sender().clone())
+        self.shared().notify();
+        Group::new(self.shared().clone(), new_id, self.sender().clone())
     }
 
     /// Writes as an anonymous administrator: `from` is GroupAnonymousBot and
@@ -153,7 +147,7 @@ impl Group {
 
 fn set_admins(chat: &Conversation, user_ids: &[i64]) {
     let chat_id = chat.chat_id();
-    chat.emulator().with_state(|s| {
+    chat.shared().with_state(|s| {
         let chat = s.chats.get_mut(&chat_id).expect("registered chat");
         chat.admins = user_ids.to_vec();
         chat.members.extend(user_ids);
@@ -162,6 +156,6 @@ fn set_admins(chat: &Conversation, user_ids: &[i64]) {
 
 fn set_bot(chat: &Conversation, by_user: i64, status: BotStatus) {
     let chat_id = chat.chat_id();
-    chat.emulator().with_state(|s| s.set_bot_status(chat_id, by_user, status));
-    chat.emulator().notify();
+    chat.shared().with_state(|s| s.set_bot_status(chat_id, by_user, status));
+    chat.shared().notify();
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{api::Params, error::ApiError, state::State};
+use super::{error::ApiError, params::Params, state::State};
 
 /// A scope in canonical form, e.g. "default" or "chat:-100".
 fn scope_key(params: &Params) -> Result<String, ApiError> {

@@ -11,12 +11,7 @@
 
 use std::time::Duration;
 
-use super::{
-    Emulator,
-    api::Method,
-    error::ApiError,
-    state::{ChatKind, State},
-};
+use super::{error::ApiError, method::Method, world::ChatKind};
 
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +85,24 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
+    /// Makes requests to `target` fail with `fault`: the next `times` of them, or all of
+    /// them (`None`) until the faults are cleared.
+    pub fn add(&mut self, target: FaultTarget, fault: Fault, times: Option<u32>) {
+        self.rules.push(Rule { target, fault, remaining: times });
+    }
+
+    /// Starts a random campaign (replacing an earlier one): each request a fault can apply
+    /// to fails with probability `rate`, with a fault picked from `faults`.
+    pub fn start_campaign(&mut self, seed: u64, rate: f64, faults: Vec<Fault>) {
+        let rng = XorShift::new(seed);
+        self.campaign = Some(Campaign { rng, rate: rate.clamp(0.0, 1.0), faults });
+    }
+
+    /// Ends the random campaign, keeping the faults added for particular requests.
+    pub fn end_campaign(&mut self) {
+        self.campaign = None;
+    }
+
     /// The fault this request meets, if any; uses up one of a counted fault.
     pub fn draw(&mut self, method: Method, chat_id: Option<i64>) -> Option<Fault> {
         if !(method.sends_new_message() || method.edits_message()) {
@@ -119,9 +132,9 @@ impl Faults {
     }
 }
 
-/// What `fault` means in `chat_id` (whose kind shapes some descriptions).
-pub(crate) fn resolve(state: &State, fault: Fault, chat_id: Option<i64>) -> Injected {
-    let kind = chat_id.and_then(|id| state.chats.get(&id)).map(|c| &c.kind);
+/// What `fault` means in a chat of this kind (which shapes some descriptions; `None` for
+/// a chat the emulator does not know).
+pub(crate) fn resolve(fault: Fault, kind: Option<&ChatKind>) -> Injected {
     let error = match fault {
         Fault::Blocked => ApiError::blocked_by_user(),
         Fault::Kicked => match kind {
@@ -141,51 +154,6 @@ pub(crate) fn resolve(state: &State, fault: Fault, chat_id: Option<i64>) -> Inje
         Fault::DropConnection => return Injected::Drop,
     };
     Injected::Answer(error)
-}
-
-impl Emulator {
-    /// Makes requests to `target` fail with `fault`: the next `n` of them
-    /// with `Some(n)`, all of them until [`Emulator::clear_faults`] with `None`.
-    pub fn inject(&self, target: FaultTarget, fault: Fault, times: Option<u32>) {
-        if times == Some(0) {
-            return;
-        }
-        self.with_state(|s| {
-            if let Fault::Migrate(new_id) = fault {
-                let old = match target {
-                    FaultTarget::Chat(id) => Some(id),
-                    FaultTarget::All => None,
-                };
-                s.ensure_supergroup(old, new_id);
-            }
-            s.faults.rules.push(Rule { target, fault, remaining: times });
-        });
-    }
-
-    /// Starts a random campaign (replacing an earlier one): each request a
-    /// fault can apply to fails with probability `rate`, with a fault picked
-    /// from `faults`. The same seed and requests give the same faults.
-    pub fn inject_random(&self, seed: u64, rate: f64, faults: Vec<Fault>) {
-        self.with_state(|s| {
-            for fault in &faults {
-                if let Fault::Migrate(new_id) = fault {
-                    s.ensure_supergroup(None, *new_id);
-                }
-            }
-            let rng = XorShift::new(seed);
-            s.faults.campaign = Some(Campaign { rng, rate: rate.clamp(0.0, 1.0), faults });
-        });
-    }
-
-    /// Ends the random campaign, keeping the faults injected for particular requests.
-    pub fn end_random_faults(&self) {
-        self.with_state(|s| s.faults.campaign = None);
-    }
-
-    /// Removes every injected fault and the random campaign.
-    pub fn clear_faults(&self) {
-        self.with_state(|s| s.faults = Faults::default());
-    }
 }
 
 /// xorshift64*: tiny, deterministic, good enough to pick faults.

@@ -2,15 +2,16 @@
 //! action becomes an update for the bot; each wait watches what the bot sent
 //! back, without sleeping.
 
-use std::{ops::Deref, time::Duration};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use super::{
-    Emulator,
     error::WaitError,
     html::{self, Entity, EntityKind, Parsed, Strictness},
-    keyboard::Button,
-    state::{Chat, Content, Person, StoredMessage},
+    sent::{Activity, BotMessage, CallbackAnswer},
+    shared::Shared,
+    state::CallbackRecord,
     wire,
+    world::{Chat, Content, Person, StoredMessage, unix_now},
 };
 
 /// What a person typed: a leading `/command` gets the bot_command entity a client adds.
@@ -22,72 +23,10 @@ fn typed(mut parsed: Parsed) -> Content {
     Content::Text { raw: parsed.text.clone(), parse_mode: None, parsed }
 }
 
-/// A message the bot sent to a chat, in its latest state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BotMessage {
-    /// Its id in the chat.
-    pub message_id: i32,
-    /// The chat it is in.
-    pub chat_id: i64,
-    /// The text exactly as the bot sent it (raw HTML in HTML mode); a photo's caption.
-    pub text: String,
-    /// The parse mode it was sent with.
-    pub parse_mode: Option<String>,
-    /// Inline keyboard rows.
-    pub buttons: Vec<Vec<Button>>,
-    /// Whether the bot edited it since sending.
-    pub edited: bool,
-    /// How many times the bot edited it.
-    pub edits: u32,
-    /// Whether link previews were turned off.
-    pub disable_link_preview: bool,
-    /// The file name, when it is a document (`text` is then its caption).
-    pub document: Option<String>,
-    /// The picture, byte for byte, when the bot sent a photo.
-    pub photo: Option<Vec<u8>>,
-}
-
-impl BotMessage {
-    /// The text as a Telegram user sees it: tags removed, entities decoded.
-    pub fn plain_text(&self) -> String {
-        match &self.parse_mode {
-            Some(mode) if mode.eq_ignore_ascii_case("html") => html::strip(&self.text),
-            _ => self.text.clone(),
-        }
-    }
-
-    /// The first button with this label.
-    pub fn button(&self, label: &str) -> Option<&Button> {
-        self.buttons.iter().flatten().find(|b| b.text == label)
-    }
-}
-
-/// How the bot answered a callback query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackAnswer {
-    /// The callback query id.
-    pub id: String,
-    /// The notification text, if any.
-    pub text: Option<String>,
-    /// Whether it is an alert rather than a toast.
-    pub show_alert: bool,
-    /// A URL to open, if any.
-    pub url: Option<String>,
-}
-
-/// Everything the bot did in a chat that a test had not yet seen.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Activity {
-    /// New messages and edited ones, by id, in their latest state.
-    pub messages: Vec<BotMessage>,
-    /// Answers to callback queries.
-    pub answers: Vec<CallbackAnswer>,
-}
-
 /// A person acting in one chat. [`User`] and [`Group`] deref to it.
 #[derive(Clone)]
 pub struct Conversation {
-    emulator: Emulator,
+    shared: Arc<Shared>,
     chat_id: i64,
     sender: Person,
 }
@@ -115,8 +54,8 @@ impl Deref for Group {
 }
 
 impl User {
-    pub(crate) fn new(emulator: Emulator, person: Person) -> User {
-        User(Conversation::new(emulator, person.id, person))
+    pub(crate) fn new(shared: Arc<Shared>, person: Person) -> User {
+        User(Conversation::new(shared, person.id, person))
     }
 
     /// The user's id (also the chat id).
@@ -132,24 +71,25 @@ impl User {
 }
 
 impl Group {
-    pub(crate) fn new(emulator: Emulator, chat_id: i64, sender: Person) -> Group {
-        Group(Conversation::new(emulator, chat_id, sender))
+    pub(crate) fn new(shared: Arc<Shared>, chat_id: i64, sender: Person) -> Group {
+        Group(Conversation::new(shared, chat_id, sender))
     }
 
     /// The same group, acting as `user` (a group starts with a default
     /// member, id 100, "Member").
     pub fn as_member(&self, user: &User) -> Group {
-        Group::new(self.emulator.clone(), self.chat_id, user.sender.clone())
+        Group::new(self.shared.clone(), self.chat_id, user.sender.clone())
     }
 }
 
 impl Conversation {
-    pub(crate) fn new(emulator: Emulator, chat_id: i64, sender: Person) -> Conversation {
-        Conversation { emulator, chat_id, sender }
+    pub(crate) fn new(shared: Arc<Shared>, chat_id: i64, sender: Person) -> Conversation {
+        Conversation { shared, chat_id, sender }
     }
 
-    pub(crate) fn emulator(&self) -> &Emulator {
-        &self.emulator
+    /// The emulator's state, which this handle acts on.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The person this handle acts as.
@@ -185,7 +125,7 @@ impl Conversation {
 
     /// Sends a file (a document) with an optional caption; the bot can fetch it with getFile.
     pub fn send_document(&self, file_name: &str, bytes: &[u8], caption: Option<&str>) -> i32 {
-        let file_id = self.emulator.with_state(|state| {
+        let file_id = self.shared.with_state(|state| {
             let n = state.documents.len() + 1;
             let file_id = format!("doc-{n}-{}", self.chat_id.unsigned_abs());
             state
@@ -243,7 +183,7 @@ impl Conversation {
 
     fn post_message(&self, message: StoredMessage, kind: &'static str) -> i32 {
         let from = message.from.clone();
-        let id = self.emulator.with_state(|state| {
+        let id = self.shared.with_state(|state| {
             let chat = state
                 .chats
                 .get_mut(&self.chat_id)
@@ -255,10 +195,10 @@ impl Conversation {
             }
             let id = chat.store(message);
             let json = state.message_json(self.chat_id, id).unwrap_or_default();
-            state.enqueue(kind, json);
+            state.updates.push(kind, json);
             id
         });
-        self.emulator.notify();
+        self.shared.notify();
         id
     }
 
@@ -272,7 +212,7 @@ impl Conversation {
 
     /// Edits one of this person's text messages, as an update of `kind`.
     pub(crate) fn edit_update(&self, message_id: i32, new_text: &str, kind: &'static str) {
-        self.emulator.with_state(|state| {
+        self.shared.with_state(|state| {
             let chat = state.chats.get_mut(&self.chat_id).expect("registered chat");
             let message = chat
                 .messages
@@ -282,17 +222,17 @@ impl Conversation {
             let parsed = Parsed { text: new_text.to_owned(), entities: Vec::new() };
             message.content = Content::Text { raw: new_text.to_owned(), parse_mode: None, parsed };
             message.edits += 1;
-            message.edit_date = Some(super::state::unix_now());
+            message.edit_date = Some(unix_now());
             let json = state.message_json(self.chat_id, message_id).unwrap_or_default();
-            state.enqueue(kind, json);
+            state.updates.push(kind, json);
         });
-        self.emulator.notify();
+        self.shared.notify();
     }
 
     /// Presses an inline button: a `callback_query` update carrying `data`
     /// (any data: a client can send what it likes). Returns the query id.
     pub fn press(&self, message_id: i32, callback_data: &str) -> String {
-        let id = self.emulator.with_state(|state| {
+        let id = self.shared.with_state(|state| {
             let query_id = format!("{}{:06}", self.chat_id.unsigned_abs(), state.next_callback);
             state.next_callback += 1;
             let message = state.message_json(self.chat_id, message_id);
@@ -305,12 +245,12 @@ impl Conversation {
                 message_id,
                 callback_data,
             );
-            let record = super::state::CallbackRecord { chat_id: self.chat_id, answered: false };
+            let record = CallbackRecord { chat_id: self.chat_id, answered: false };
             state.callbacks.insert(query_id.clone(), record);
-            state.enqueue("callback_query", json);
+            state.updates.push("callback_query", json);
             query_id
         });
-        self.emulator.notify();
+        self.shared.notify();
         id
     }
 
@@ -380,7 +320,7 @@ impl Conversation {
     }
 
     fn with_chat<T>(&self, f: impl FnOnce(&mut Chat) -> T) -> T {
-        self.emulator.with_state(|s| f(s.chats.get_mut(&self.chat_id).expect("registered chat")))
+        self.shared.with_state(|s| f(s.chats.get_mut(&self.chat_id).expect("registered chat")))
     }
 
     async fn wait<T>(
@@ -390,7 +330,7 @@ impl Conversation {
     ) -> Result<T, WaitError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let outcome = self
-            .emulator
+            .shared
             .wait_until(deadline, |state| {
                 if state.shutdown {
                     return Some(Err(WaitError::Shutdown));

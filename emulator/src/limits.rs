@@ -1,6 +1,4 @@
-//! Where Telegram's rules decide whether a request may run, before a method
-//! runs: the bot's standing in the chat (blocked, kicked, migrated) and the
-//! flood limits. Injected faults are decided just before, in `faults`.
+//! Telegram's limits: the longest text and caption a message may carry, and the flood limits.
 //!
 //! The flood limits, counted over *successful* sends of a new message
 //! (sendMessage; edits, chat actions and deletions are not counted):
@@ -17,19 +15,18 @@
 //!
 //! A refused send gets 429 "Too Many Requests: retry after N" with
 //! `parameters.retry_after = N`: the whole seconds until the window that
-//! refused it has room again, at least 1.
+//! refused it has room again, at least 1. Whether a request meets them is
+//! decided in `rules`.
 
 use std::{
     collections::{HashMap, VecDeque},
     time::{Duration, Instant},
 };
 
-use super::{
-    api::{Method, Params},
-    error::ApiError,
-    members,
-    state::{ChatKind, State},
-};
+/// Visible message text longer than this (in UTF-16 code units) is refused.
+pub(crate) const MAX_TEXT_UTF16: usize = 4096;
+/// Visible caption text longer than this (in UTF-16 code units) is refused.
+pub(crate) const MAX_CAPTION_UTF16: usize = 1024;
 
 const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
@@ -146,35 +143,6 @@ fn room(window: &VecDeque<Instant>, limit: u32, span: Duration, now: Instant) ->
     let freeing = window[window.len() - limit];
     let wait = (freeing + span).saturating_duration_since(now);
     Err(u32::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u32::MAX).max(1))
-}
-
-/// Decides whether `method` on `chat_id` may run now; `Err` is answered as is.
-pub(crate) fn check_limits(
-    state: &mut State,
-    method: Method,
-    params: &Params,
-    chat_id: Option<i64>,
-    now: Instant,
-) -> Result<(), ApiError> {
-    let chat = chat_id.and_then(|id| state.chats.get(&id));
-    if let Some(chat) = chat {
-        members::access(chat, method)?;
-    }
-    if !(method.sends_new_message() && state.limits.enabled) {
-        return Ok(());
-    }
-    let target = match chat {
-        Some(c) if matches!(c.kind, ChatKind::Private { .. }) => Target::Private(c.id),
-        Some(c) => Target::Public(c.id),
-        None => Target::Unknown,
-    };
-    let paid = params.flag("allow_paid_broadcast");
-    state.flood.check(&state.limits, target, paid, now).map_err(ApiError::too_many_requests)
-}
-
-/// Counts a send that succeeded, for the flood limits.
-pub(crate) fn record_sent(state: &mut State, chat_id: Option<i64>, now: Instant) {
-    state.flood.record(chat_id, now);
 }
 
 #[cfg(test)]

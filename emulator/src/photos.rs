@@ -5,31 +5,19 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
-    api::Params,
     error::ApiError,
-    html::{self, Parsed},
-    keyboard,
-    state::{Content, Person, State, StoredMessage},
+    html, keyboard,
+    limits::MAX_CAPTION_UTF16,
+    params::Params,
+    state::State,
+    world::{Content, Person, SentPhoto, StoredMessage},
 };
 
 /// Telegram's limit for a photo sent by upload.
 pub(crate) const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-/// Visible caption text longer than this (in UTF-16 code units) is refused.
-pub(crate) const MAX_CAPTION_UTF16: usize = 1024;
-
-/// A photo the bot sent.
-#[derive(Debug, Clone)]
-pub(crate) struct SentPhoto {
-    pub file_id: String,
-    pub bytes: Arc<[u8]>,
-    pub width: u32,
-    pub height: u32,
-    /// The caption as sent, its parse mode, and what a user sees.
-    pub caption: Option<(String, Option<String>, Parsed)>,
-}
 
 pub(crate) fn send_photo(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let strictness = state.strictness;
@@ -97,25 +85,6 @@ pub(crate) fn send_photo(state: &mut State, params: &Params) -> Result<Value, Ap
     let chat = state.chats.get_mut(&chat_id).ok_or_else(ApiError::chat_not_found)?;
     let id = chat.store(message);
     Ok(state.message_json(chat_id, id).unwrap_or(Value::Null))
-}
-
-/// The `photo` array (`PhotoSize` objects, smallest first) of a sent photo: a thumbnail and
-/// the picture itself, whose `file_id` sends it again.
-pub(crate) fn sizes(photo: &SentPhoto) -> Value {
-    let scale = |side: u32| side * 90 / photo.width.max(photo.height).max(1);
-    let size = |id: String, w: u32, h: u32, bytes: usize| {
-        json!({
-            "file_id": id,
-            "file_unique_id": format!("u{}", photo.file_id.len() + bytes),
-            "width": w.max(1),
-            "height": h.max(1),
-            "file_size": bytes,
-        })
-    };
-    Value::Array(vec![
-        size(format!("{}-thumb", photo.file_id), scale(photo.width), scale(photo.height), 1_000),
-        size(photo.file_id.clone(), photo.width, photo.height, photo.bytes.len()),
-    ])
 }
 
 /// Width and height of a PNG (from its IHDR) or a baseline/progressive JPEG (from its SOF).

@@ -1,295 +1,25 @@
-//! The emulator's world: chats, their messages, the update queue, callback
-//! queries, commands and the request log. Plain data behind one mutex; the
-//! methods here never block and never await.
+//! Everything the emulator knows, behind its one mutex: the world (people,
+//! chats and messages), the update queue, callback and inline queries, commands,
+//! webhook, limits, faults and the request log; and the changes of the world that
+//! Telegram announces to the bot as updates. Plain data: the methods here never
+//! block and never await.
 
-use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{
     faults::Faults,
-    handles::{BotMessage, CallbackAnswer},
-    html::{Parsed, Strictness},
-    inline::InlineQueryRecord,
-    keyboard::Keyboard,
+    html::Strictness,
     limits::{Flood, Limits},
-    photos::SentPhoto,
+    sent::InlineAnswer,
     stats::Stats,
-    updates::QueuedUpdate,
-    wire,
+    updates::UpdateQueue,
+    wire::{self, Standing},
+    world::{
+        ANONYMOUS_ADMIN_ID, BOT_ID, BotStatus, Chat, ChatKind, Content, Person, StoredMessage,
+    },
 };
-
-/// The bot's own user id (also the numeric part of the token).
-pub(crate) const BOT_ID: i64 = 7_000_000_001;
-/// The bot's first name.
-pub(crate) const BOT_NAME: &str = "Tribune";
-/// The bot's username, without '@'.
-pub(crate) const BOT_USERNAME: &str = "tribune_test_bot";
-/// The user Telegram puts in `from` of anonymous group admins' messages.
-pub(crate) const ANONYMOUS_ADMIN_ID: i64 = 1_087_968_824;
-/// The person a group or channel starts with, as its creator.
-pub(crate) const DEFAULT_MEMBER_ID: i64 = 100;
-
-/// A Telegram user (a person or the bot).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Person {
-    pub id: i64,
-    pub first_name: String,
-    pub username: Option<String>,
-    pub language_code: Option<String>,
-    pub is_bot: bool,
-}
-
-impl Person {
-    pub fn bot() -> Person {
-        Person {
-            id: BOT_ID,
-            first_name: BOT_NAME.to_owned(),
-            username: Some(BOT_USERNAME.to_owned()),
-            language_code: None,
-            is_bot: true,
-        }
-    }
-
-    /// Telegram's stand-in sender for anonymous group administrators.
-    pub fn anonymous_admin() -> Person {
-        Person {
-            id: ANONYMOUS_ADMIN_ID,
-            first_name: "Group".to_owned(),
-            username: Some("GroupAnonymousBot".to_owned()),
-            language_code: None,
-            is_bot: true,
-        }
-    }
-
-    /// A person known only by id (an admin named in a test, say).
-    pub fn placeholder(id: i64) -> Person {
-        let first_name =
-            if id == DEFAULT_MEMBER_ID { "Member".to_owned() } else { format!("User {id}") };
-        Person { id, first_name, username: None, language_code: None, is_bot: false }
-    }
-}
-
-/// What kind of chat, with what Telegram shows about it.
-#[derive(Debug, Clone)]
-pub(crate) enum ChatKind {
-    Private { first_name: String },
-    Group { title: String },
-    Supergroup { title: String },
-    Channel { title: String },
-}
-
-impl ChatKind {
-    /// The title of a group, supergroup or channel.
-    pub fn title(&self) -> Option<&str> {
-        match self {
-            ChatKind::Private { .. } => None,
-            ChatKind::Group { title }
-            | ChatKind::Supergroup { title }
-            | ChatKind::Channel { title } => Some(title),
-        }
-    }
-}
-
-/// The bot's standing in a chat, which decides what it may do there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BotStatus {
-    Member,
-    Admin { can_post_messages: bool },
-    Left,
-    Kicked,
-}
-
-/// One chat the emulator knows.
-#[derive(Debug)]
-pub(crate) struct Chat {
-    pub id: i64,
-    pub kind: ChatKind,
-    /// Ids increase from 1 per chat, shared by the bot's and people's messages.
-    pub next_message_id: i32,
-    pub messages: BTreeMap<i32, StoredMessage>,
-    /// The newest bot message id already handed to a test (`take_new`).
-    pub seen_up_to: i32,
-    pub answers: Vec<CallbackAnswer>,
-    /// How many of `answers` were already handed over by a wait for activity.
-    pub answers_seen: usize,
-    /// A private chat whose user blocked the bot.
-    pub blocked: bool,
-    /// Administrators by user id, the creator first (the bot is not listed).
-    pub admins: Vec<i64>,
-    /// People known to be in the chat (they wrote there or were named).
-    pub members: BTreeSet<i64>,
-    /// Where the bot stands in this chat.
-    pub bot: BotStatus,
-    /// A basic group upgraded to this supergroup: sends here fail.
-    pub migrated_to: Option<i64>,
-}
-
-impl Chat {
-    pub fn new(id: i64, kind: ChatKind) -> Chat {
-        Chat {
-            id,
-            kind,
-            next_message_id: 1,
-            messages: BTreeMap::new(),
-            seen_up_to: 0,
-            answers: Vec::new(),
-            answers_seen: 0,
-            blocked: false,
-            admins: Vec::new(),
-            members: BTreeSet::new(),
-            bot: BotStatus::Member,
-            migrated_to: None,
-        }
-    }
-
-    /// Stores a message under the next id and returns that id.
-    pub fn store(&mut self, mut message: StoredMessage) -> i32 {
-        let id = self.next_message_id;
-        self.next_message_id += 1;
-        message.id = id;
-        self.messages.insert(id, message);
-        id
-    }
-
-    /// The bot's messages, oldest first, in their latest state.
-    pub fn bot_messages(&self) -> impl Iterator<Item = &StoredMessage> {
-        self.messages.values().filter(|m| m.is_from_bot())
-    }
-
-    /// Bot messages not yet handed to a test; marks them (and their edits) seen.
-    pub fn take_new(&mut self) -> Vec<BotMessage> {
-        let from = self.seen_up_to;
-        let mut out = Vec::new();
-        for m in self.messages.range_mut(from + 1..).map(|(_, m)| m).filter(|m| m.is_from_bot()) {
-            m.edits_seen = m.edits;
-            self.seen_up_to = m.id;
-            out.push(m.to_bot_message(self.id));
-        }
-        out
-    }
-
-    /// How many bot messages `take_new` would return.
-    pub fn count_new(&self) -> usize {
-        self.messages.range(self.seen_up_to + 1..).filter(|(_, m)| m.is_from_bot()).count()
-    }
-}
-
-/// What a message carries.
-#[derive(Debug, Clone)]
-pub(crate) enum Content {
-    /// `raw` as sent; `parsed` is what a user sees.
-    Text {
-        raw: String,
-        parse_mode: Option<String>,
-        parsed: Parsed,
-    },
-    Sticker,
-    /// A photo a person sent, with an optional caption (`raw` as sent, `parsed` as shown).
-    Photo {
-        caption: Option<(String, Parsed)>,
-    },
-    /// A file, with an optional caption (`raw` as sent, `parsed` as shown).
-    Document {
-        file_id: String,
-        file_name: String,
-        file_size: usize,
-        caption: Option<(String, Parsed)>,
-    },
-    /// A photo the bot sent, with its bytes and caption.
-    SentPhoto(Box<SentPhoto>),
-    /// A poll: its `Poll` object.
-    Poll(Value),
-    /// A service message: these fields are merged into the message object.
-    Service(Value),
-}
-
-/// A message as the emulator remembers it.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredMessage {
-    pub id: i32,
-    pub date: i64,
-    pub from: Person,
-    pub content: Content,
-    pub keyboard: Option<Keyboard>,
-    pub edit_date: Option<i64>,
-    /// How often it was edited, and how many of those edits a test has seen.
-    pub edits: u32,
-    pub edits_seen: u32,
-    pub disable_link_preview: bool,
-    pub reply_to: Option<i32>,
-    /// Sent on behalf of the chat itself (`sender_chat`), as anonymous
-    /// group admins do; channel posts always are.
-    pub as_chat: bool,
-    /// Sent by a person through the bot's inline mode.
-    pub via_bot: bool,
-}
-
-impl StoredMessage {
-    pub fn new(from: Person, content: Content) -> StoredMessage {
-        StoredMessage {
-            id: 0,
-            date: unix_now(),
-            from,
-            content,
-            keyboard: None,
-            edit_date: None,
-            edits: 0,
-            edits_seen: 0,
-            disable_link_preview: false,
-            reply_to: None,
-            as_chat: false,
-            via_bot: false,
-        }
-    }
-
-    /// Whether the bot sent it (GroupAnonymousBot is a bot, but not ours).
-    pub fn is_from_bot(&self) -> bool {
-        self.from.id == BOT_ID
-    }
-
-    /// The test-facing view of a bot message.
-    pub fn to_bot_message(&self, chat_id: i64) -> BotMessage {
-        let (text, parse_mode) = match &self.content {
-            Content::Text { raw, parse_mode, .. } => (raw.clone(), parse_mode.clone()),
-            Content::Document { caption: Some((raw, _)), .. }
-            | Content::Photo { caption: Some((raw, _)) } => (raw.clone(), None),
-            Content::SentPhoto(photo) => photo
-                .caption
-                .as_ref()
-                .map(|(raw, mode, _)| (raw.clone(), mode.clone()))
-                .unwrap_or_default(),
-            Content::Sticker
-            | Content::Photo { .. }
-            | Content::Poll(_)
-            | Content::Document { .. }
-            | Content::Service(_) => (String::new(), None),
-        };
-        let document = match &self.content {
-            Content::Document { file_name, .. } => Some(file_name.clone()),
-            _ => None,
-        };
-        let photo = match &self.content {
-            Content::SentPhoto(photo) => Some(photo.bytes.to_vec()),
-            _ => None,
-        };
-        BotMessage {
-            message_id: self.id,
-            chat_id,
-            text,
-            parse_mode,
-            buttons: self.keyboard.as_ref().map(|k| k.rows.clone()).unwrap_or_default(),
-            edited: self.edits > 0,
-            edits: self.edits,
-            disable_link_preview: self.disable_link_preview,
-            document,
-            photo,
-        }
-    }
-}
 
 /// A callback query a person made, and whether the bot answered it.
 #[derive(Debug, Clone)]
@@ -309,14 +39,28 @@ pub struct RequestRecord {
     pub at: Instant,
 }
 
+/// An inline query a user made, and the bot's answer once it came.
+#[derive(Debug, Clone)]
+pub(crate) struct InlineQueryRecord {
+    pub from: i64,
+    pub at: Instant,
+    pub answer: Option<InlineAnswer>,
+}
+
+/// The webhook a bot set.
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    pub url: String,
+    pub secret: Option<String>,
+    /// When and why the last push failed.
+    pub last_error: Option<(i64, String)>,
+}
+
 /// Everything, behind the one mutex of the emulator.
 #[derive(Debug)]
 pub(crate) struct State {
     pub chats: HashMap<i64, Chat>,
-    pub updates: VecDeque<QueuedUpdate>,
-    pub next_update_id: u32,
-    /// Update kinds the bot asked for; `None` means Telegram's default set.
-    pub allowed_updates: Option<Vec<String>>,
+    pub updates: UpdateQueue,
     /// Bumped by every getUpdates, so an older long poll knows it was superseded.
     pub poll_generation: u64,
     pub callbacks: HashMap<String, CallbackRecord>,
@@ -339,12 +83,10 @@ pub(crate) struct State {
     pub inline_queries: HashMap<String, InlineQueryRecord>,
     pub next_inline_query: u64,
     /// Photos the bot uploaded, by `file_id`, so it can send them again.
-    pub files: HashMap<String, std::sync::Arc<[u8]>>,
+    pub files: HashMap<String, Arc<[u8]>>,
     pub next_file: u64,
-    /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
-    pub every_kind: bool,
     /// The webhook the bot set; while set, updates are pushed and getUpdates is refused.
-    pub webhook: Option<super::webhook::Webhook>,
+    pub webhook: Option<Webhook>,
     /// Whether a task is pushing updates to the webhook.
     pub webhook_pusher: bool,
 }
@@ -353,9 +95,7 @@ impl State {
     pub fn new() -> State {
         State {
             chats: HashMap::new(),
-            updates: VecDeque::new(),
-            next_update_id: 1,
-            allowed_updates: None,
+            updates: UpdateQueue::default(),
             poll_generation: 0,
             callbacks: HashMap::new(),
             next_callback: 1,
@@ -373,7 +113,6 @@ impl State {
             next_inline_query: 1,
             files: HashMap::new(),
             next_file: 0,
-            every_kind: false,
             webhook: None,
             webhook_pusher: false,
         }
@@ -398,9 +137,74 @@ impl State {
         }
         Some(json)
     }
-}
 
-/// Seconds since the epoch, as Telegram dates are.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64)
+    /// Changes the bot's standing in `chat_id` by the hand of `by`, and tells
+    /// the bot with a `my_chat_member` update (and, when it joins a group,
+    /// the `new_chat_members` message Telegram also sends). No change, no update.
+    pub(crate) fn set_bot_status(&mut self, chat_id: i64, by: i64, status: BotStatus) {
+        let by = self.person(by);
+        let Some(chat) = self.chats.get_mut(&chat_id).filter(|c| c.bot != status) else { return };
+        let old = wire::chat_member(&Person::bot(), Standing::from(chat.bot));
+        let was_in = matches!(chat.bot, BotStatus::Member | BotStatus::Admin { .. });
+        chat.bot = status;
+        chat.members.insert(by.id);
+        let new = wire::chat_member(&Person::bot(), Standing::from(chat.bot));
+        let update = wire::chat_member_updated(chat, &by, old, new);
+        let joins_group = !was_in
+            && matches!(status, BotStatus::Member | BotStatus::Admin { .. })
+            && !matches!(chat.kind, ChatKind::Channel { .. });
+        self.updates.push("my_chat_member", update);
+        if joins_group {
+            let joined = json!({ "new_chat_members": [wire::user(&Person::bot())] });
+            self.post_service(chat_id, by, false, joined);
+        }
+    }
+
+    /// Stores a service message in `chat_id` and queues it as an update.
+    pub(crate) fn post_service(
+        &mut self,
+        chat_id: i64,
+        from: Person,
+        as_chat: bool,
+        fields: Value,
+    ) {
+        let Some(chat) = self.chats.get_mut(&chat_id) else { return };
+        let mut message = StoredMessage::new(from, Content::Service(fields));
+        message.as_chat = as_chat;
+        let id = chat.store(message);
+        let json = self.message_json(chat_id, id).unwrap_or_default();
+        self.updates.push("message", json);
+    }
+
+    /// Creates the supergroup `new_id` (unless it exists) with the title,
+    /// people and bot standing of the group `old`, as an upgrade keeps them.
+    pub(crate) fn ensure_supergroup(&mut self, old: Option<i64>, new_id: i64) {
+        if self.chats.contains_key(&new_id) {
+            return;
+        }
+        let old = old.and_then(|id| self.chats.get(&id));
+        let title = old.and_then(|c| c.kind.title()).unwrap_or("Supergroup").to_owned();
+        let mut chat = Chat::new(new_id, ChatKind::Supergroup { title });
+        if let Some(old) = old {
+            chat.admins.clone_from(&old.admins);
+            chat.members.clone_from(&old.members);
+            if let BotStatus::Admin { .. } = old.bot {
+                chat.bot = old.bot;
+            }
+        }
+        self.chats.insert(new_id, chat);
+    }
+
+    /// Upgrades the group `old_id` to the supergroup `new_id`, by the hand of
+    /// `by`: the two service messages Telegram sends, then the old id refuses.
+    pub(crate) fn migrate(&mut self, old_id: i64, new_id: i64, by: i64) {
+        self.ensure_supergroup(Some(old_id), new_id);
+        let by = self.person(by);
+        self.post_service(old_id, by, false, json!({ "migrate_to_chat_id": new_id }));
+        let anonymous = Person::anonymous_admin();
+        self.post_service(new_id, anonymous, true, json!({ "migrate_from_chat_id": old_id }));
+        if let Some(old) = self.chats.get_mut(&old_id) {
+            old.migrated_to = Some(new_id);
+        }
+    }
 }

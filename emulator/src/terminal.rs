@@ -1,4 +1,4 @@
-//! The chat of `tribune demo`: a person types into a terminal, the emulator
+//! A chat in a terminal (`tribune demo` is one): a person types into a terminal, the emulator
 //! turns each line into an update, and the bot's replies are printed as a
 //! Telegram user would see them, buttons numbered so a digit presses one.
 
@@ -6,7 +6,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Activity, BotMessage, User, WaitError};
+use super::{
+    error::WaitError,
+    handles::User,
+    sent::{Activity, BotMessage},
+    world::BOT_USERNAME,
+};
 
 const BANNER: &str =
     "Type a command such as /start or /excerpt; a number presses that button; /quit leaves.\n";
@@ -91,8 +96,7 @@ fn press(user: &User, n: usize) -> Result<(), String> {
         (None, Some(url)) => Err(format!("(that button opens {url})")),
         (None, None) => match &button.switch_inline_query {
             Some(query) => Err(format!(
-                "(that button shares: in the chat you pick, it types @{} {query})",
-                user.emulator().bot_username()
+                "(that button shares: in the chat you pick, it types @{BOT_USERNAME} {query})"
             )),
             None => Err("(that button does nothing here)".to_owned()),
         },

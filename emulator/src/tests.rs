@@ -16,9 +16,11 @@ use teloxide::{
 use super::*;
 
 mod faults;
+mod kinds;
 mod limits;
 mod members;
 mod photos;
+mod webhook;
 
 const WAIT: Duration = Duration::from_secs(5);
 

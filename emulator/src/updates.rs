@@ -1,9 +1,9 @@
 //! The update queue: what people did, waiting for the bot's getUpdates,
 //! confirmed by offset and filtered by `allowed_updates` as Telegram does.
 
-use serde_json::{Value, json};
+use std::collections::VecDeque;
 
-use super::state::State;
+use serde_json::{Value, json};
 
 /// An update waiting to be fetched and confirmed.
 #[derive(Debug, Clone)]
@@ -22,13 +22,30 @@ impl QueuedUpdate {
     }
 }
 
-impl State {
+/// The updates not yet confirmed, and which kinds the bot asked for.
+#[derive(Debug)]
+pub(crate) struct UpdateQueue {
+    pending: VecDeque<QueuedUpdate>,
+    next_id: u32,
+    /// Update kinds the bot asked for; `None` means Telegram's default set.
+    pub allowed: Option<Vec<String>>,
+    /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
+    pub every_kind: bool,
+}
+
+impl Default for UpdateQueue {
+    fn default() -> UpdateQueue {
+        UpdateQueue { pending: VecDeque::new(), next_id: 1, allowed: None, every_kind: false }
+    }
+}
+
+impl UpdateQueue {
     /// Queues an update of `kind` and returns its id.
-    pub fn enqueue(&mut self, kind: &'static str, payload: Value) -> u32 {
-        let id = self.next_update_id;
-        self.next_update_id += 1;
+    pub fn push(&mut self, kind: &'static str, payload: Value) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
         log::debug!("emulator: queued update {id} ({kind})");
-        self.updates.push_back(QueuedUpdate { id, kind, payload });
+        self.pending.push_back(QueuedUpdate { id, kind, payload });
         id
     }
 
@@ -37,11 +54,11 @@ impl State {
     /// only the last `-offset` updates.
     pub fn confirm(&mut self, offset: i64) {
         if offset > 0 {
-            self.updates.retain(|u| i64::from(u.id) >= offset);
+            self.pending.retain(|u| i64::from(u.id) >= offset);
         } else if offset < 0 {
             let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
-            while self.updates.len() > keep {
-                self.updates.pop_front();
+            while self.pending.len() > keep {
+                self.pending.pop_front();
             }
         }
     }
@@ -49,9 +66,30 @@ impl State {
     /// Up to `limit` deliverable updates; updates of kinds the bot did not
     /// ask for are dropped, as Telegram never produces them.
     pub fn deliverable(&mut self, limit: usize) -> Vec<Value> {
-        let allowed = if self.every_kind { None } else { self.allowed_updates.clone() };
-        self.updates.retain(|u| is_allowed(allowed.as_deref(), u.kind));
-        self.updates.iter().take(limit).map(QueuedUpdate::to_json).collect()
+        let allowed = if self.every_kind { None } else { self.allowed.clone() };
+        self.pending.retain(|u| is_allowed(allowed.as_deref(), u.kind));
+        self.pending.iter().take(limit).map(QueuedUpdate::to_json).collect()
+    }
+
+    /// Forgets the update `id`, delivered to a webhook (as a confirmed one is).
+    pub fn forget(&mut self, id: u64) {
+        self.pending.retain(|u| u64::from(u.id) != id);
+    }
+
+    /// Drops every pending update (`drop_pending_updates`).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// How many updates are pending.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The newest update, as the bot would get it.
+    #[cfg(test)]
+    pub fn last(&self) -> Option<Value> {
+        self.pending.back().map(QueuedUpdate::to_json)
     }
 }
 
@@ -68,36 +106,40 @@ pub(crate) fn is_allowed(allowed: Option<&[String]>, kind: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn state_with(n: usize) -> State {
-        let mut s = State::new();
+    fn queue_with(n: usize) -> UpdateQueue {
+        let mut q = UpdateQueue::default();
         for _ in 0..n {
-            s.enqueue("message", json!({}));
+            q.push("message", json!({}));
         }
-        s
+        q
+    }
+
+    fn ids(q: &UpdateQueue) -> Vec<u32> {
+        q.pending.iter().map(|u| u.id).collect()
     }
 
     #[test]
     fn positive_offset_confirms_earlier_updates() {
-        let mut s = state_with(3);
-        s.confirm(3);
-        assert_eq!(s.updates.iter().map(|u| u.id).collect::<Vec<_>>(), vec![3]);
+        let mut q = queue_with(3);
+        q.confirm(3);
+        assert_eq!(ids(&q), vec![3]);
     }
 
     #[test]
     fn negative_offset_keeps_the_last_ones() {
-        let mut s = state_with(3);
-        s.confirm(-1);
-        assert_eq!(s.updates.iter().map(|u| u.id).collect::<Vec<_>>(), vec![3]);
+        let mut q = queue_with(3);
+        q.confirm(-1);
+        assert_eq!(ids(&q), vec![3]);
     }
 
     #[test]
     fn allowed_updates_filter_and_drop() {
-        let mut s = state_with(1);
-        s.enqueue("callback_query", json!({}));
-        s.allowed_updates = Some(vec!["callback_query".to_owned()]);
-        let got = s.deliverable(100);
+        let mut q = queue_with(1);
+        q.push("callback_query", json!({}));
+        q.allowed = Some(vec!["callback_query".to_owned()]);
+        let got = q.deliverable(100);
         assert_eq!(got.len(), 1);
         assert!(got[0].get("callback_query").is_some());
-        assert_eq!(s.updates.len(), 1);
+        assert_eq!(q.len(), 1);
     }
 }

@@ -7,9 +7,18 @@ use serde_json::{Value, json};
 
 use super::{
     html::{Entity, EntityKind, Parsed},
-    members::chat_type,
-    state::{Chat, ChatKind, Content, Person, StoredMessage, unix_now},
+    world::{BotStatus, Chat, ChatKind, Content, Person, SentPhoto, StoredMessage, unix_now},
 };
+
+/// Telegram's word for a chat's type, as its objects and error descriptions use it.
+pub(crate) fn chat_type(kind: &ChatKind) -> &'static str {
+    match kind {
+        ChatKind::Private { .. } => "private",
+        ChatKind::Group { .. } => "group",
+        ChatKind::Supergroup { .. } => "supergroup",
+        ChatKind::Channel { .. } => "channel",
+    }
+}
 
 /// A `User` object.
 pub(crate) fn user(person: &Person) -> Value {
@@ -83,6 +92,18 @@ pub(crate) enum Standing {
     Kicked,
 }
 
+impl From<BotStatus> for Standing {
+    /// The bot's standing, from what it may do in the chat.
+    fn from(status: BotStatus) -> Standing {
+        match status {
+            BotStatus::Member => Standing::Member,
+            BotStatus::Admin { can_post_messages } => Standing::Admin { can_post_messages },
+            BotStatus::Left => Standing::Left,
+            BotStatus::Kicked => Standing::Kicked,
+        }
+    }
+}
+
 /// A `ChatMember` object.
 pub(crate) fn chat_member(person: &Person, standing: Standing) -> Value {
     let mut json = json!({ "user": user(person) });
@@ -134,9 +155,6 @@ pub(crate) fn chat_member_updated(info: &Chat, by: &Person, old: Value, new: Val
     })
 }
 
-/// A `Message` object (without `reply_to_message`, which the state adds).
-/// Channel posts have no `from`; they and anonymous admins' messages carry
-/// the chat itself as `sender_chat`.
 /// A media message's caption and its entities.
 fn add_caption(json: &mut Value, parsed: &Parsed) {
     json["caption"] = json!(parsed.text);
@@ -145,6 +163,9 @@ fn add_caption(json: &mut Value, parsed: &Parsed) {
     }
 }
 
+/// A `Message` object (without `reply_to_message`, which the state adds).
+/// Channel posts have no `from`; they and anonymous admins' messages carry
+/// the chat itself as `sender_chat`.
 pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
     let mut json = json!({
         "message_id": m.id,
@@ -185,7 +206,7 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
             }
         }
         Content::SentPhoto(sent) => {
-            json["photo"] = super::photos::sizes(sent);
+            json["photo"] = photo_sizes(sent);
             if let Some((_, _, parsed)) = &sent.caption {
                 add_caption(&mut json, parsed);
             }
@@ -198,7 +219,8 @@ pub(crate) fn message(chat_info: &Chat, m: &StoredMessage) -> Value {
         }
     }
     if m.via_bot {
-        json["via_bot"] = super::inline::via_bot();
+        // Sent by a person through the bot's inline mode.
+        json["via_bot"] = user(&Person::bot());
     }
     if let Some(keyboard) = &m.keyboard {
         json["reply_markup"] = json!({ "inline_keyboard": keyboard.json });
@@ -292,4 +314,23 @@ fn photo(message_id: i32) -> Value {
             })
             .collect(),
     )
+}
+
+/// The `photo` array (`PhotoSize` objects, smallest first) of a sent photo: a thumbnail and
+/// the picture itself, whose `file_id` sends it again.
+fn photo_sizes(photo: &SentPhoto) -> Value {
+    let scale = |side: u32| side * 90 / photo.width.max(photo.height).max(1);
+    let size = |id: String, w: u32, h: u32, bytes: usize| {
+        json!({
+            "file_id": id,
+            "file_unique_id": format!("u{}", photo.file_id.len() + bytes),
+            "width": w.max(1),
+            "height": h.max(1),
+            "file_size": bytes,
+        })
+    };
+    Value::Array(vec![
+        size(format!("{}-thumb", photo.file_id), scale(photo.width), scale(photo.height), 1_000),
+        size(photo.file_id.clone(), photo.width, photo.height, photo.bytes.len()),
+    ])
 }

@@ -1,7 +1,15 @@
 use serde_json::json;
 
+use std::time::Instant;
+
 use super::*;
-use crate::{api::Method, methods::call, state::Chat, state::ChatKind};
+use crate::{
+    dispatch::call,
+    inline_user::MAX_QUERY_CHARS,
+    method::Method,
+    state::InlineQueryRecord,
+    world::{Chat, ChatKind},
+};
 
 fn state() -> State {
     let mut s = State::new();
@@ -156,7 +164,7 @@ async fn a_chosen_result_is_sent_via_the_bot_and_reaches_the_bot() {
     let group = emulator.group(-5, "Friends");
     let id = ann.send_inline_query(&"x".repeat(300), "");
     let (update, query_len) = emulator.with_state(|s| {
-        let u = s.updates.back().unwrap().to_json();
+        let u = s.updates.last().unwrap();
         let len = u["inline_query"]["query"].as_str().unwrap().chars().count();
         (u, len)
     });
@@ -173,7 +181,7 @@ async fn a_chosen_result_is_sent_via_the_bot_and_reaches_the_bot() {
     assert_eq!(sent.buttons[0][0].url.as_deref(), Some("https://t.me/tribune_test_bot?start=s_x"));
     assert_eq!(group.messages_via_bot(), vec![sent.clone()]);
     assert!(group.messages().is_empty(), "the message is the user's, not the bot's");
-    let message = emulator.with_state(|s| s.updates.back().unwrap().to_json());
+    let message = emulator.with_state(|s| s.updates.last().unwrap());
     assert_eq!(message["message"]["via_bot"]["username"], json!("tribune_test_bot"));
     assert_eq!(message["message"]["from"]["id"], json!(1));
     assert_eq!(message["message"]["message_id"], json!(sent.message_id));

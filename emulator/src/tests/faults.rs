@@ -1,6 +1,6 @@
 //! Injected faults reach teloxide as the errors Telegram's would.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use teloxide::{ApiError as TgApiError, RequestError, prelude::*, types::MessageId};

@@ -1,6 +1,6 @@
 //! Flood limits, seen from teloxide and on the wire.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use teloxide::{RequestError, prelude::*};

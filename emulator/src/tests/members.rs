@@ -185,7 +185,7 @@ async fn a_dispatcher_hears_my_chat_member() {
     emulator.channel(-1_000_000_000_100, "News").add_bot_as_admin(100, true);
     let change = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
     assert!(change.chat.is_channel() && change.new_chat_member.is_administrator());
-    let allowed = emulator.with_state(|s| s.allowed_updates.clone()).unwrap_or_default();
+    let allowed = emulator.with_state(|s| s.updates.allowed.clone()).unwrap_or_default();
     assert!(allowed.iter().any(|kind| kind == "my_chat_member"), "{allowed:?}");
     let stopping = token.shutdown().unwrap();
     emulator.clone().shutdown().await;

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::state::ChatKind;
+use crate::{commands, dispatch::call, method::Method, world::ChatKind};
 
 fn state() -> State {
     let mut s = State::new();

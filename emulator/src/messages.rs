@@ -1,56 +1,27 @@
-//! The Bot API methods, each a plain function of the state and the request
-//! parameters, checked the way Telegram checks them and failing with
-//! Telegram's own descriptions.
+//! The Bot API methods on messages (send, edit, delete, copy; files; answers to button
+//! presses), each a plain function of the state and the request parameters, checked the way
+//! Telegram checks them and failing with Telegram's own descriptions.
 
 use serde_json::{Value, json};
 
 use super::{
-    api::{Method, Params},
-    commands,
     error::ApiError,
     html::{self, Parsed, Strictness},
     keyboard::{self, Keyboard},
-    members, photos,
-    state::{Chat, Content, Person, State, StoredMessage, unix_now},
-    wire,
+    limits::{MAX_CAPTION_UTF16, MAX_TEXT_UTF16},
+    params::Params,
+    sent::CallbackAnswer,
+    state::State,
+    world::{Chat, Content, Person, StoredMessage, unix_now},
 };
-
-/// Visible text longer than this (in UTF-16 code units) is refused.
-pub(crate) const MAX_TEXT_UTF16: usize = 4096;
 
 const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply \
                             markup are exactly the same as a current content and reply markup of the message";
 
-/// Runs one method (all but getUpdates, which waits and lives in `api`).
-pub(crate) fn call(state: &mut State, method: Method, params: &Params) -> Result<Value, ApiError> {
-    match method {
-        Method::GetMe => Ok(wire::me()),
-        Method::GetWebhookInfo => Ok(super::webhook::info(state)),
-        Method::SetWebhook => super::webhook::set(state, params),
-        Method::DeleteWebhook => super::webhook::delete(state, params),
-        Method::SetMyCommands => commands::set(state, params),
-        Method::GetMyCommands => commands::get(state, params),
-        Method::DeleteMyCommands => commands::delete(state, params),
-        Method::SendMessage => send_message(state, params),
-        Method::SendPhoto => photos::send_photo(state, params),
-        Method::SendChatAction => {
-            chat(state, params)?;
-            Ok(json!(true))
-        }
-        Method::EditMessageText => edit_message_text(state, params),
-        Method::EditMessageReplyMarkup => edit_message_reply_markup(state, params),
-        Method::DeleteMessage => delete_message(state, params),
-        Method::CopyMessage => copy_message(state, params),
-        Method::EditMessageCaption => edit_message_caption(state, params),
-        Method::GetFile => get_file(state, params),
-        Method::AnswerCallbackQuery => answer_callback_query(state, params),
-        Method::GetChat => members::get_chat(state, params),
-        Method::GetChatMember => members::get_chat_member(state, params),
-        Method::GetChatAdministrators => members::get_chat_administrators(state, params),
-        Method::AnswerInlineQuery => super::inline::answer_inline_query(state, params),
-        // Dispatched before reaching here; an empty answer is still well-formed.
-        Method::GetUpdates => Ok(json!([])),
-    }
+/// sendChatAction: nothing to show, but the chat must exist.
+pub(crate) fn send_chat_action(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+    chat(state, params)?;
+    Ok(json!(true))
 }
 
 fn chat<'s>(state: &'s mut State, params: &Params) -> Result<&'s mut Chat, ApiError> {
@@ -59,7 +30,7 @@ fn chat<'s>(state: &'s mut State, params: &Params) -> Result<&'s mut Chat, ApiEr
 }
 
 /// Parses and checks text the bot sends or edits in. Markdown and
-/// MarkdownV2 are accepted but not parsed: Tribune speaks HTML only.
+/// MarkdownV2 are accepted but not parsed: only HTML is emulated.
 fn parse_text(
     params: &Params,
     strictness: Strictness,
@@ -89,7 +60,7 @@ fn link_preview_disabled(params: &Params) -> Result<bool, ApiError> {
     Ok(disabled.unwrap_or(false) || params.flag("disable_web_page_preview"))
 }
 
-fn send_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn send_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let strictness = state.strictness;
     let chat = chat(state, params)?;
     let (raw, parse_mode, parsed) = parse_text(params, strictness, "message is too long")?;
@@ -148,7 +119,7 @@ fn mark_edited(message: &mut StoredMessage) {
     message.edit_date = Some(unix_now());
 }
 
-fn edit_message_text(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn edit_message_text(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let strictness = state.strictness;
     let message = editable(state, params)?;
     let Content::Text { parsed: old, .. } = &message.content else {
@@ -168,7 +139,10 @@ fn edit_message_text(state: &mut State, params: &Params) -> Result<Value, ApiErr
     Ok(state.message_json(chat_id, id).unwrap_or(Value::Null))
 }
 
-fn edit_message_reply_markup(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn edit_message_reply_markup(
+    state: &mut State,
+    params: &Params,
+) -> Result<Value, ApiError> {
     let keyboard = keyboard::parse(params.json("reply_markup")?)?;
     let message = editable(state, params)?;
     if same_keyboard(&message.keyboard, &keyboard) {
@@ -184,7 +158,7 @@ fn same_keyboard(old: &Option<Keyboard>, new: &Option<Keyboard>) -> bool {
     old.as_ref().map(|k| &k.json) == new.as_ref().map(|k| &k.json)
 }
 
-fn delete_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn delete_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let Some(message_id) = params.int("message_id") else {
         return Err(ApiError::bad_request("message identifier is not specified"));
     };
@@ -196,12 +170,9 @@ fn delete_message(state: &mut State, params: &Params) -> Result<Value, ApiError>
     }
 }
 
-/// Telegram's limit on captions, in UTF-16 code units after entity parsing.
-const MAX_CAPTION_UTF16: usize = 1024;
-
 /// copyMessage: the message's content (text, media, caption) sent again by the bot, without a
 /// link to the original. Service messages cannot be copied.
-fn copy_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn copy_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let from_chat = params
         .int("from_chat_id")
         .ok_or_else(|| ApiError::bad_request("from_chat_id is not specified"))?;
@@ -229,7 +200,7 @@ fn copy_message(state: &mut State, params: &Params) -> Result<Value, ApiError> {
 }
 
 /// editMessageCaption: only messages with media (here a document or a photo) have a caption.
-fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let strictness = state.strictness;
     let raw = params.string("caption").unwrap_or_default();
     let parse_mode = params.string("parse_mode").filter(|m| !m.is_empty());
@@ -253,7 +224,7 @@ fn edit_message_caption(state: &mut State, params: &Params) -> Result<Value, Api
 }
 
 /// getFile: a path to download a file people sent.
-fn get_file(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn get_file(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let file_id = params.string("file_id").unwrap_or_default();
     let (path, bytes) =
         state.documents.get(&file_id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
@@ -265,7 +236,7 @@ fn get_file(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     }))
 }
 
-fn answer_callback_query(state: &mut State, params: &Params) -> Result<Value, ApiError> {
+pub(crate) fn answer_callback_query(state: &mut State, params: &Params) -> Result<Value, ApiError> {
     let invalid = || {
         ApiError::bad_request(
             "query is too old and response timeout expired or query ID is invalid",
@@ -275,7 +246,7 @@ fn answer_callback_query(state: &mut State, params: &Params) -> Result<Value, Ap
     let record = state.callbacks.get_mut(&id).filter(|r| !r.answered).ok_or_else(invalid)?;
     record.answered = true;
     let chat_id = record.chat_id;
-    let answer = super::handles::CallbackAnswer {
+    let answer = CallbackAnswer {
         id,
         text: params.string("text").filter(|t| !t.is_empty()),
         show_alert: params.flag("show_alert"),
