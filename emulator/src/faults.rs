@@ -3,9 +3,9 @@
 //! a user deleting their account), so the bot's delivery engine can be
 //! proven to classify and survive them.
 //!
-//! Faults apply to requests that post or edit a message (sendMessage,
-//! editMessageText, editMessageReplyMarkup), never to getUpdates, chat
-//! actions or lookups, so a counted fault is not used up by a
+//! Faults apply to requests that post or edit a message (sendMessage, sendPhoto,
+//! copyMessage, editMessageText, editMessageReplyMarkup, editMessageCaption), never to
+//! getUpdates, chat actions or lookups, so a counted fault is not used up by a
 //! "typing…" the bot sends first. Explicit faults are matched in the order
 //! they were injected; a random campaign applies when none matched.
 

@@ -1,7 +1,7 @@
 //! Telegram's limits: the longest text and caption a message may carry, and the flood limits.
 //!
 //! The flood limits, counted over *successful* sends of a new message
-//! (sendMessage; edits, chat actions and deletions are not counted):
+//! (sendMessage, sendPhoto, copyMessage; edits, chat actions and deletions are not counted):
 //!
 //! - overall: at most `global_per_sec` sends in any sliding 1 s window
 //!   (`paid_per_sec` for a sendMessage with `allow_paid_broadcast`);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub struct Stats {
     /// Every request, authorised or not.
     pub requests: u64,
-    /// New messages accepted (sendMessage answered with ok).
+    /// New messages accepted (sendMessage, sendPhoto or copyMessage answered with ok).
     pub sent: u64,
     /// 429s answered, by the flood limits or injected.
     pub too_many_requests: u64,
