@@ -42,6 +42,7 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
+use telegram_bot_api_emulator::{Emulator, Limits as EmulatorLimits};
 use teloxide::{
     adaptors::throttle::Limits as ThrottleLimits, prelude::*, requests::RequesterExt,
     types::ParseMode,
@@ -49,7 +50,6 @@ use teloxide::{
 use tokio::task::JoinSet;
 use tribune::{
     delivery::{Engine, Limits, Pacer, SAFETY, SendError, StatsSnapshot, Transport},
-    emulator::{Emulator, Limits as EmulatorLimits},
     render::OutMessage,
     store::{EditionKind, OutboxItem, Store, unix_now},
     subscription::ChatKind,

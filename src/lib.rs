@@ -10,7 +10,6 @@ pub mod control;
 pub mod delivery;
 pub mod digest;
 pub mod doctor;
-pub mod emulator;
 pub mod message;
 pub mod metrics;
 pub mod render;

@@ -1,13 +1,14 @@
 //! The `tribune` command: serve the bot, try it locally, check, import and export content,
 //! back up and restore the store.
 
+mod demo;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
-    time::Duration,
 };
 use teloxide::Bot;
 use tribune::{
@@ -16,7 +17,6 @@ use tribune::{
     content,
     control::{self, Control},
     delivery::Limits,
-    emulator,
     store::{Store, backup},
     telegram::{self, ServeOptions},
 };
@@ -100,7 +100,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Serve { webhook } => serve(webhook).await.map(|()| ExitCode::SUCCESS),
-        Cmd::Demo { lang, data_dir } => demo(&lang, data_dir).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Demo { lang, data_dir } => {
+            demo::run(&lang, data_dir).await.map(|()| ExitCode::SUCCESS)
+        }
         Cmd::Check => Ok(check()),
         Cmd::Import => import(),
         Cmd::Doctor => Ok(doctor().await),
@@ -177,27 +179,6 @@ async fn serve(webhook: bool) -> Result<()> {
     app.store().flush()?;
     log::info!("stopped cleanly");
     Ok(())
-}
-
-async fn demo(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
-    let Some(lang) = content::Lang::parse(lang) else {
-        bail!("unknown language {lang:?}: use en, ru or az")
-    };
-    let paths = Paths::from_env();
-    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let data_dir = data_dir.unwrap_or_else(|| temp.path().join("data"));
-    let (app, _) = Tribune::open(&data_dir, &paths.messages_dir)?;
-    let emulator =
-        emulator::Emulator::start().await.context("cannot start the local Bot API emulator")?;
-    let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
-    let options = ServeOptions { poll_timeout: Duration::from_secs(1), ..ServeOptions::default() };
-    let handle = telegram::start(bot, Arc::new(app), options).await?;
-    let user = emulator.user(1001, "Reader", Some(lang.code()));
-    let input = tokio::io::BufReader::new(tokio::io::stdin());
-    let result = emulator::terminal::run_terminal(user, input, tokio::io::stdout()).await;
-    handle.shutdown().await;
-    emulator.shutdown().await;
-    result.context("terminal chat failed")
 }
 
 fn check() -> ExitCode {

@@ -11,9 +11,9 @@ use std::{
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
+use telegram_bot_api_emulator::{Emulator, User};
 use tribune::{
     control::socket_path,
-    emulator::{Emulator, User},
     store::{Store, backup},
     subscription::{ChatKind, Subscription},
 };

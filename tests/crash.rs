@@ -10,10 +10,10 @@ use std::{
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
+use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
     delivery::Limits,
-    emulator::Emulator,
     store::{Store, unix_now},
     subscription::{ChatKind, Subscription},
 };

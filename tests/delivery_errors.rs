@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 use support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
+use telegram_bot_api_emulator::{Fault, FaultTarget};
 use tribune::{
-    emulator::{Fault, FaultTarget},
     render::OutMessage,
     store::{DeliveryOutcome, EditionKind, OutboxItem},
     subscription::ChatKind,

@@ -17,7 +17,8 @@ use std::{
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
-use tribune::{control::socket_path, emulator::Emulator};
+use telegram_bot_api_emulator::Emulator;
+use tribune::control::socket_path;
 
 /// A small tmpfs, unmounted when dropped.
 struct SmallDisk(PathBuf);

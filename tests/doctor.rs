@@ -4,7 +4,8 @@ mod support;
 
 use std::{path::Path, process::Command};
 use support::{copy_dir, messages_dir};
-use tribune::{emulator::Emulator, store::Store};
+use telegram_bot_api_emulator::Emulator;
+use tribune::store::Store;
 
 /// Settings a test may give; every one not given is removed, so the environment the tests run
 /// in cannot change the answer.

@@ -6,9 +6,9 @@ mod support;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use support::{Setup, TIMEOUT, eventually, spawn_app_with};
+use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
-    emulator::Emulator,
     store::Store,
     subscription::{ChatKind, Subscription},
 };

@@ -28,10 +28,10 @@ use std::{
     time::Duration,
 };
 use support::{Process, Rng, copy_dir, messages_dir};
+use telegram_bot_api_emulator::{BotMessage, Emulator, User};
 use tribune::{
     content::{self, Lang},
     delivery::Limits,
-    emulator::{BotMessage, Emulator, User},
     store::{Store, unix_now},
     subscription::{ChatKind, Frequency, Subscription},
 };

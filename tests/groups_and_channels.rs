@@ -178,7 +178,7 @@ async fn a_migration_found_while_sending_moves_the_subscription_and_resends() {
 
 #[tokio::test]
 async fn channels_named_in_the_configuration_are_registered_at_start() {
-    let emulator = tribune::emulator::Emulator::start().await.unwrap();
+    let emulator = telegram_bot_api_emulator::Emulator::start().await.unwrap();
     let channel = emulator.channel(-1_001_700, "Configured");
     channel.add_bot_as_admin(100, true);
     let app = spawn_app_with(Setup {

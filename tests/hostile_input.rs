@@ -5,6 +5,7 @@
 mod support;
 
 use proptest::prelude::*;
+use telegram_bot_api_emulator::check_html;
 use teloxide::utils::command::BotCommands;
 use tribune::{
     broadcast::Audience,
@@ -12,7 +13,6 @@ use tribune::{
         Corpus, ExcerptKey, Group, Lang, load_dir,
         parse::{MAX_ID_LEN, parse_files},
     },
-    emulator::check_html,
     render::{
         self, Action, ButtonKind, CALLBACK_LIMIT, Ctx, Reply, SettingsStep, Start,
         html::visible_len,

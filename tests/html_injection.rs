@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 use support::{Setup, TIMEOUT, ask, labels, messages_dir, next, press, spawn_app_with, utc};
-use tribune::emulator::User;
+use telegram_bot_api_emulator::User;
 
 const TITLE: &str = r#"Tags <b>bold</b> & "quotes" <i"#;
 const PARAGRAPH: &str = r#"Fish & chips < caviar > bread, "she said" <a href="https://evil.example">click</a> &amp; <unclosed"#;
@@ -175,4 +175,28 @@ async fn what_operators_type_is_shown_as_text() {
     assert_shows(&audit, "content edit: slogan fish-chips-caviar-bread-she-said", "the audit");
     assert_nothing_refused(&app);
     app.stop().await;
+}
+
+/// Content problems shown to an operator name files and quote lines: escaped, they are
+/// HTML that Telegram accepts (a unit test in `render` checks the escaping itself).
+#[test]
+fn content_problems_are_html_telegram_accepts() {
+    let corpus = tribune::content::load_dir(&messages_dir()).unwrap().corpus;
+    let ctx = tribune::render::Ctx {
+        corpus: &corpus,
+        lang: tribune::content::Lang::En,
+        bot_username: "b",
+        seed: 0,
+    };
+    let problems: Vec<tribune::content::Problem> = (1..=20)
+        .map(|line| tribune::content::Problem {
+            file: "statements/<x>.md".into(),
+            line,
+            message: "bad & <b>".into(),
+        })
+        .collect();
+    let reply = tribune::render::operator::edit_problems(&ctx, &problems);
+    let html = &reply.messages[0].html;
+    assert!(html.contains("bad &amp; &lt;b&gt;"), "{html}");
+    telegram_bot_api_emulator::check_html(html).unwrap_or_else(|e| panic!("{e}: {html}"));
 }

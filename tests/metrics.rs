@@ -8,9 +8,9 @@ use std::{
     time::Duration,
 };
 use support::{Process, eventually, messages_dir};
+use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
-    emulator::Emulator,
     store::{Store, unix_now},
     subscription::{ChatKind, Subscription},
 };

@@ -5,10 +5,10 @@ mod support;
 
 use std::time::Duration;
 use support::{Setup, TIMEOUT, TestApp, ask, eventually, next, press, spawn_app_with};
+use telegram_bot_api_emulator::{BotMessage, User};
 use tribune::{
     content::{Lang, Status},
     delivery::Limits,
-    emulator::{BotMessage, User},
     subscription::ChatKind,
 };
 

@@ -20,8 +20,8 @@ use std::{
     time::Duration,
 };
 use support::{Setup, TIMEOUT, spawn_app_with};
+use telegram_bot_api_emulator::{Emulator, Limits as TelegramLimits, RequestRecord};
 use tribune::{
-    emulator::{Emulator, Limits as TelegramLimits, RequestRecord},
     render::OutMessage,
     store::{EditionKind, OutboxItem, unix_now},
     subscription::ChatKind,

@@ -9,9 +9,9 @@ use std::{
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
+use telegram_bot_api_emulator::{Emulator, Fault, FaultTarget};
 use tribune::{
     content::Lang,
-    emulator::{Emulator, Fault, FaultTarget},
     store::{Store, unix_now},
     subscription::{ChatKind, Subscription},
 };

@@ -5,11 +5,9 @@ mod support;
 
 use std::time::Instant;
 use support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
+use telegram_bot_api_emulator::{BotMessage, InlineAnswer, InlineArticle, User, check_html};
 use teloxide::{Bot, prelude::Requester};
-use tribune::{
-    content::load_dir,
-    emulator::{BotMessage, InlineAnswer, InlineArticle, User, check_html},
-};
+use tribune::content::load_dir;
 
 const BOT: &str = "tribune_test_bot";
 

@@ -4,11 +4,8 @@ mod support;
 
 use std::time::Duration;
 use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
-use tribune::{
-    content::Lang,
-    emulator::{Fault, FaultTarget},
-    subscription::Frequency,
-};
+use telegram_bot_api_emulator::{Fault, FaultTarget};
+use tribune::{content::Lang, subscription::Frequency};
 
 fn at(start: &str) -> Setup {
     Setup { clock: Some(utc(start)), ..Setup::default() }

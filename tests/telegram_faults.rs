@@ -22,9 +22,9 @@ mod support;
 use chrono::{DateTime, Utc};
 use std::{io::Write, time::Duration};
 use support::{Rng, Setup, spawn_app_with};
+use telegram_bot_api_emulator::{Emulator, Fault, FaultTarget, Group, User};
 use tribune::{
     content::Lang,
-    emulator::{Emulator, Fault, FaultTarget, Group, User},
     store::Store,
     subscription::{ChatKind, Subscription},
 };

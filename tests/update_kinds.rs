@@ -10,7 +10,7 @@
 mod support;
 
 use support::{TIMEOUT, TestApp, ask, eventually, next, spawn_app};
-use tribune::emulator::{BotMessage, User, check_html};
+use telegram_bot_api_emulator::{BotMessage, User, check_html};
 
 const WELCOME: &str = "Tribune carries the statements";
 const NON_TEXT: &str = "I only read text. Send /help to see what I can do.";

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 use support::{Process, TIMEOUT, eventually, messages_dir};
-use tribune::emulator::{Emulator, SECRET_HEADER};
+use telegram_bot_api_emulator::{Emulator, SECRET_HEADER};
 
 const SECRET: &str = "Webhook_secret-4f9a2c";
 

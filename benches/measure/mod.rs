@@ -4,7 +4,7 @@
 //! same code, so the ratios compare like with like.
 
 use std::time::{Duration, Instant};
-use tribune::emulator::Emulator;
+use telegram_bot_api_emulator::Emulator;
 
 /// What one scenario measured.
 pub struct Figures {

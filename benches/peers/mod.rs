@@ -14,7 +14,7 @@ use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
-use tribune::emulator::Limits as EmulatorLimits;
+use telegram_bot_api_emulator::Limits as EmulatorLimits;
 
 /// A venv with the pinned packages installed, and the script to run in it.
 #[derive(Clone)]

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use std::{path::PathBuf, sync::Arc, time::Duration};
+use telegram_bot_api_emulator::{BotMessage, Emulator, User};
 use teloxide::Bot;
 use tribune::{
     app::Tribune,
     delivery::Limits,
-    emulator::{BotMessage, Emulator, User},
     schedule::{Clock, ManualClock},
     telegram::{self, BotHandle, ServeOptions},
 };

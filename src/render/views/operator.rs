@@ -226,6 +226,5 @@ mod tests {
         let html = &reply.messages[0].html;
         assert!(html.contains("statements/&lt;x&gt;.md:1: bad &amp; &lt;b&gt;"), "{html}");
         assert!(html.contains("(+5)"), "{html}");
-        assert!(crate::emulator::check_html(html).is_ok());
     }
 }

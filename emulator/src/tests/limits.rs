@@ -1,0 +1,130 @@
+//! Flood limits, seen from teloxide and on the wire.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use teloxide::{RequestError, prelude::*};
+
+use super::{super::*, WAIT, bot};
+
+fn retry_after(result: &Result<Message, RequestError>) -> Option<u32> {
+    match result {
+        Err(RequestError::RetryAfter(seconds)) => Some(seconds.seconds()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn thirty_one_users_at_once_meet_exactly_one_429() {
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    for id in 1..=31 {
+        emulator.user(id, "Reader", None);
+    }
+    let started = Instant::now();
+    let sends: Vec<_> = (1..=31)
+        .map(|id| {
+            let bot = bot.clone();
+            tokio::spawn(async move { bot.send_message(ChatId(id), "news").await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for send in sends {
+        results.push(send.await.unwrap());
+    }
+    // The window is one second; on a machine too slow for that, the count proves nothing.
+    if started.elapsed() < Duration::from_millis(900) {
+        let refused: Vec<u32> = results.iter().filter_map(retry_after).collect();
+        assert_eq!(refused.len(), 1, "{results:?}");
+        assert!(refused[0] >= 1);
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 30);
+        let stats = emulator.stats();
+        assert_eq!((stats.sent, stats.too_many_requests, stats.errors), (30, 1, 1));
+        assert_eq!(stats.per_method["sendMessage"], 31);
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_group_takes_twenty_a_minute() {
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    let group = emulator.group(-5, "Readers");
+    bot.send_message(ChatId(-5), "one").await.unwrap();
+    bot.send_message(ChatId(-5), "two, within the second").await.unwrap();
+    for n in 3..=20 {
+        bot.send_message(ChatId(-5), format!("{n}")).await.unwrap();
+    }
+    let refused = bot.send_message(ChatId(-5), "21").await;
+    let seconds = retry_after(&refused).unwrap_or_else(|| panic!("{refused:?}"));
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    assert_eq!(group.wait_for_messages(20, WAIT).await.unwrap().len(), 20);
+    // Other chats are not held up by a busy group.
+    emulator.user(42, "Ann", None);
+    bot.send_message(ChatId(42), "hi").await.unwrap();
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_private_burst_then_telegrams_exact_429() {
+    let emulator = Emulator::start().await.unwrap();
+    let user = emulator.user(42, "Ann", None);
+    let url = format!("{}bot{}/sendMessage", emulator.api_url(), emulator.token());
+    let http = reqwest::Client::new();
+    let send = || http.post(&url).json(&json!({"chat_id": 42, "text": "part"})).send();
+    for _ in 0..3 {
+        assert_eq!(send().await.unwrap().status(), 200);
+    }
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    let n = body["parameters"]["retry_after"].as_u64().unwrap();
+    assert!(n >= 1);
+    assert_eq!(
+        body,
+        json!({"ok": false, "error_code": 429,
+               "description": format!("Too Many Requests: retry after {n}"),
+               "parameters": {"retry_after": n}})
+    );
+    // Edits and chat actions are not counted.
+    let id = user.wait_for_messages(3, WAIT).await.unwrap()[0].message_id;
+    let bot = bot(&emulator);
+    bot.edit_message_text(ChatId(42), teloxide::types::MessageId(id), "edited").await.unwrap();
+    bot.send_chat_action(ChatId(42), teloxide::types::ChatAction::Typing).await.unwrap();
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn paid_broadcasts_and_limits_off() {
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    for id in 1..=32 {
+        emulator.user(id, "Reader", None);
+    }
+    let started = Instant::now();
+    for id in 1..=30 {
+        bot.send_message(ChatId(id), "news").await.unwrap();
+    }
+    let paid = bot.send_message(ChatId(31), "news").allow_paid_broadcast(true).await;
+    let unpaid = bot.send_message(ChatId(32), "news").await;
+    if started.elapsed() < Duration::from_millis(900) {
+        assert!(paid.is_ok(), "{paid:?}");
+        assert!(retry_after(&unpaid).is_some(), "{unpaid:?}");
+    }
+    emulator.set_limits(Limits::off());
+    for _ in 0..5 {
+        bot.send_message(ChatId(1), "more").await.unwrap();
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_one_is_a_strict_one_a_second() {
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    emulator.set_limits(Limits { private_burst: 1, ..Limits::telegram() });
+    emulator.user(50, "Strict", None);
+    bot.send_message(ChatId(50), "one").await.unwrap();
+    assert!(retry_after(&bot.send_message(ChatId(50), "two").await).is_some());
+    emulator.shutdown().await;
+}

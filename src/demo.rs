@@ -1,0 +1,35 @@
+//! `tribune demo`: the real bot against the local Bot API emulator, with the person at the
+//! terminal as one Telegram user. Declared by `main.rs` alone: the emulator is for the demo,
+//! tests and benchmarks, and no module of the library names it (`tests/architecture.rs`).
+
+use anyhow::{Context, Result, bail};
+use std::{path::PathBuf, sync::Arc, time::Duration};
+use telegram_bot_api_emulator::{Emulator, run_terminal};
+use teloxide::Bot;
+use tribune::{
+    app::Tribune,
+    config::Paths,
+    content::Lang,
+    telegram::{self, ServeOptions},
+};
+
+/// Runs the terminal chat until the person quits, then stops the bot and the emulator.
+pub async fn run(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
+    let Some(lang) = Lang::parse(lang) else {
+        bail!("unknown language {lang:?}: use en, ru or az")
+    };
+    let paths = Paths::from_env();
+    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let data_dir = data_dir.unwrap_or_else(|| temp.path().join("data"));
+    let (app, _) = Tribune::open(&data_dir, &paths.messages_dir)?;
+    let emulator = Emulator::start().await.context("cannot start the local Bot API emulator")?;
+    let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
+    let options = ServeOptions { poll_timeout: Duration::from_secs(1), ..ServeOptions::default() };
+    let handle = telegram::start(bot, Arc::new(app), options).await?;
+    let user = emulator.user(1001, "Reader", Some(lang.code()));
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    let result = run_terminal(user, input, tokio::io::stdout()).await;
+    handle.shutdown().await;
+    emulator.shutdown().await;
+    result.context("terminal chat failed")
+}
