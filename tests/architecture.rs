@@ -1,6 +1,90 @@
-//! Architecture invariants that the compiler does not check.
+//! The invariants ARCHITECTURE.md writes down, checked on the source: the layers of `src/` and
+//! the rule that each imports only those below it; the domain core naming neither teloxide nor
+//! sled; sled named only in `store/`; anyhow only in the binary; the emulator named only by
+//! the demo.
+//!
+//! The checks read the code as text (comments and `#[cfg(test)]` modules left out), so they
+//! need nothing but the files, and a new module fails them until it is given its layer.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+/// The library's modules from the bottom layer up; a module may import only modules of lower
+/// layers. Keep in step with "Layers" in ARCHITECTURE.md.
+const LAYERS: &[&[&str]] = &[
+    &["content", "config"],
+    &["subscription"],
+    &["broadcast"],
+    &["message"],
+    &["store"],
+    &["delivery", "schedule"],
+    &["stats"],
+    &["render"],
+    &["digest"],
+    &["app"],
+    &["telegram", "metrics", "control", "doctor"],
+];
+
+/// The domain core: plain logic over data, with no transport and no storage engine.
+const CORE: &[&str] = &["content", "message", "render", "digest", "schedule", "delivery"];
+
+#[test]
+fn each_layer_imports_only_the_layers_below_it() {
+    let layer_of: BTreeMap<&str, usize> = LAYERS
+        .iter()
+        .enumerate()
+        .flat_map(|(layer, modules)| modules.iter().map(move |m| (*m, layer)))
+        .collect();
+    let mut wrong = Vec::new();
+    for (module, files) in modules() {
+        let Some(&own) = layer_of.get(module.as_str()) else {
+            wrong.push(format!("src/{module} has no layer in LAYERS (and ARCHITECTURE.md)"));
+            continue;
+        };
+        for file in files {
+            for used in crate_imports(&code(&file)) {
+                if used == module {
+                    continue;
+                }
+                match layer_of.get(used.as_str()) {
+                    Some(&layer) if layer < own => {}
+                    Some(_) => wrong.push(format!(
+                        "{} ({module}) imports {used}, which is not below it",
+                        file.display()
+                    )),
+                    None => wrong.push(format!("{} imports unknown {used}", file.display())),
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports against the layers:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_domain_core_names_neither_teloxide_nor_sled() {
+    let mut wrong = Vec::new();
+    for (module, files) in modules() {
+        for file in files {
+            let code = code(&file);
+            let names = |krate: &str| mentions(&code, krate);
+            if CORE.contains(&module.as_str()) && names("teloxide") {
+                wrong.push(format!("{} ({module}, core) names teloxide", file.display()));
+            }
+            if module != "store" && names("sled") {
+                wrong.push(format!(
+                    "{} ({module}) names sled, which only store/ may",
+                    file.display()
+                ));
+            }
+            if names("anyhow") {
+                wrong.push(format!("{} uses anyhow, which only main.rs may", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
 
 /// The only files under `src/` that may name the emulator: the demo, which `main.rs` alone
 /// declares (`mod demo;`), so it is part of the binary and not of the library.
@@ -47,6 +131,45 @@ fn names_the_emulator(source: &str) -> bool {
     source.contains("telegram_bot_api_emulator")
 }
 
+/// The checks themselves, on made-up code: they must be able to fail.
+#[test]
+fn the_checks_see_what_they_look_for() {
+    let source = "//! teloxide in a comment is fine\nuse crate::{\n    app::Tribune,\n    store::{Store, \
+                  OutboxItem},\n};\nfn f() { let _ = sled::Config::new(); crate::render::html::escape(\"x\"); }\n\
+                  #[cfg(test)]\nmod tests {\n    use crate::telegram::Bot;\n}\n";
+    let code = strip(source);
+    assert_eq!(crate_imports(&code), vec!["app", "render", "store"]);
+    assert!(mentions(&code, "sled"));
+    assert!(!mentions(&code, "teloxide"));
+    assert!(!mentions("let sledge = 1;", "sled"));
+}
+
+/// Every top-level module of the library with its files (the binary's own files, `main.rs`
+/// and what it alone declares, are not in the library).
+fn modules() -> BTreeMap<String, Vec<PathBuf>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("src/lib.rs");
+    let mut modules = BTreeMap::new();
+    for line in lib.lines() {
+        let Some(name) = line.trim().strip_prefix("pub mod ").and_then(|l| l.strip_suffix(';'))
+        else {
+            continue;
+        };
+        let dir = src.join(name);
+        let mut files = vec![src.join(format!("{name}.rs"))];
+        if dir.is_dir() {
+            files.clear();
+            rust_files(&dir, &mut files);
+            // Unit-test modules kept in files of their own (`tests.rs`) are not the library.
+            files.retain(|f| f.file_stem().is_none_or(|s| s != "tests"));
+            files.sort();
+        }
+        modules.insert(name.to_string(), files);
+    }
+    assert!(modules.len() >= 10, "too few modules read from src/lib.rs: {modules:?}");
+    modules
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -56,4 +179,69 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// A file's code without comments and without its `#[cfg(test)]` module.
+fn code(file: &Path) -> String {
+    strip(&std::fs::read_to_string(file).expect("read a source file"))
+}
+
+fn strip(source: &str) -> String {
+    let source = match source.find("\n#[cfg(test)]\nmod tests") {
+        Some(at) => &source[..at],
+        None => source,
+    };
+    source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| line.split(" // ").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a file imports through `crate::`, sorted, once each.
+fn crate_imports(code: &str) -> Vec<String> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // `crate::{a::x, b::{y, z}}`: the first segment of each top-level item.
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(first_segment(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            found.insert(first_segment(&item));
+        } else {
+            found.insert(first_segment(rest));
+        }
+    }
+    found.into_iter().filter(|m| !m.is_empty()).collect()
+}
+
+fn first_segment(path: &str) -> String {
+    path.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+}
+
+/// Whether `code` names the crate `krate` as a path (`krate::…` or `use krate`).
+fn mentions(code: &str, krate: &str) -> bool {
+    code.match_indices(krate).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = &code[at + krate.len()..];
+        let starts_a_word = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        starts_a_word
+            && (after.starts_with("::") || after.starts_with(';') || after.starts_with(" as"))
+    })
 }
