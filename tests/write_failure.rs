@@ -60,9 +60,17 @@ async fn a_store_that_cannot_save_refuses_changes_and_recovers() {
         "⚠️ Tribune cannot save changes right now. Please try again later."
     );
     assert_eq!(store.chat(201).unwrap().lang, None);
-    // Reading needs no writes and goes on.
+    // "Other time…" cannot be remembered either, and says so.
+    let pressed = press(&reader, &card, "Other time…");
+    let answer = reader.wait_for_answer(&pressed, TIMEOUT).await.unwrap();
+    assert_eq!(
+        answer.text.as_deref(),
+        Some("⚠️ Tribune cannot save changes right now. Please try again later.")
+    );
+    // Reading needs no writes and goes on, typed searches too (no question is waiting).
     assert!(ask(&newcomer, "/slogan").await.plain_text().starts_with("✊ "));
     assert!(ask(&newcomer, "/prisoners").await.plain_text().contains("Ulvi Hasanli"));
+    assert!(ask(&newcomer, "Hasanli").await.plain_text().contains("Ulvi Hasanli"));
 
     // The digest falls due while nothing can be saved: none is sent, the scheduler keeps going.
     app.set_time(utc("2026-11-26T05:01:00Z"));

@@ -23,6 +23,10 @@ impl Store {
     /// one is removed all the same). Not flushed: what follows an answer (a saved setting, or
     /// the question asked again) is.
     pub fn take_question(&self, chat: i64, user: u64, now: i64) -> Result<Option<PendingQuestion>> {
+        // Asked of every private message: most have no question waiting, and need no write.
+        if !self.questions.contains_key(key(chat, user))? {
+            return Ok(None);
+        }
         let _writing = self.writing()?;
         let Some(raw) = self.questions.remove(key(chat, user))? else { return Ok(None) };
         match from_json::<PendingQuestion>(&raw, "question") {

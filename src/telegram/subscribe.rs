@@ -176,7 +176,12 @@ pub async fn button(
 pub async fn typed(env: &Env<'_>, msg: &Message, lang: Lang, text: &str) -> Result<Option<Reply>> {
     let Some(user) = msg.from.as_ref() else { return Ok(None) };
     let (chat, who) = (msg.chat.id.0, user.id.0);
-    let Some(asked) = env.app.take_question(chat, who)? else { return Ok(None) };
+    let asked = env.app.take_question(chat, who).unwrap_or_else(|e| {
+        // The text is then read as what it would be without a question (a search).
+        log::warn!("cannot read a waiting question: {e}");
+        None
+    });
+    let Some(asked) = asked else { return Ok(None) };
     let (target, question) = (asked.target, asked.question);
     let corpus = env.app.corpus();
     let ctx = env.ctx(&corpus, lang);
