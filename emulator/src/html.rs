@@ -6,6 +6,10 @@
 //! entity is rejected (Telegram keeps it literally), because an unescaped `&`
 //! nearly always means an unescaped `<` elsewhere. [`Strictness::Telegram`]
 //! restores Telegram's leniency.
+//!
+//! A little over 400 lines on purpose: it is one parser (one pass over the text, its tag and
+//! entity rules side by side, as in TDLib), which splitting would scatter; its tests are in
+//! `html/tests.rs`.
 
 use super::links;
 
