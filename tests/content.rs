@@ -158,43 +158,18 @@ fn the_content_check_command_passes() {
 
 #[test]
 fn the_content_check_command_reports_problems_with_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::messages_dir(), dir.path());
-    let prisoners = dir.path().join("prisoners.toml");
-    let text = std::fs::read_to_string(&prisoners).unwrap();
-    let line = 1 + text.lines().position(|l| l == "status = \"imprisoned\"").unwrap();
-    std::fs::write(&prisoners, text.replacen("status = \"imprisoned\"", "status = \"freed\"", 1))
-        .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("check")
-        .env("TRIBUNE_MESSAGES_DIR", dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success());
+    let (line, ok, stdout) =
+        check_with_prisoners_line("status = \"imprisoned\"", "status = \"freed\"");
+    assert!(!ok, "{stdout}");
     let expected = format!("prisoners.toml:{line}: unknown status \"freed\"");
     assert!(stdout.contains(&expected), "{stdout}");
 }
 
 #[test]
 fn the_content_check_command_refuses_a_name_the_statement_does_not_spell_so() {
-    let dir = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::messages_dir(), dir.path());
-    let prisoners = dir.path().join("prisoners.toml");
-    let text = std::fs::read_to_string(&prisoners).unwrap();
-    let line = 1 + text.lines().position(|l| l == "name = \"Sevinj Vagifgizi\"").unwrap();
-    std::fs::write(
-        &prisoners,
-        text.replace("name = \"Sevinj Vagifgizi\"", "name = \"Sevinj Vagifqizi\""),
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("check")
-        .env("TRIBUNE_MESSAGES_DIR", dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "{stdout}");
+    let (line, ok, stdout) =
+        check_with_prisoners_line("name = \"Sevinj Vagifgizi\"", "name = \"Sevinj Vagifqizi\"");
+    assert!(!ok, "{stdout}");
     assert!(
         stdout.contains(&format!(
             "prisoners.toml:{line}: name \"Sevinj Vagifqizi\" is not how statement \
@@ -204,4 +179,21 @@ fn the_content_check_command_refuses_a_name_the_statement_does_not_spell_so() {
         "{stdout}"
     );
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
+/// `tribune check` on a copy of the content whose first line `from` in prisoners.toml became
+/// `to`: that line's number, whether check passed, and what it printed.
+fn check_with_prisoners_line(from: &str, to: &str) -> (usize, bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::messages_dir(), dir.path());
+    let prisoners = dir.path().join("prisoners.toml");
+    let text = std::fs::read_to_string(&prisoners).unwrap();
+    let line = 1 + text.lines().position(|l| l == from).expect("the line to change");
+    std::fs::write(&prisoners, text.replacen(from, to, 1)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .arg("check")
+        .env("TRIBUNE_MESSAGES_DIR", dir.path())
+        .output()
+        .unwrap();
+    (line, output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
