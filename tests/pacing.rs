@@ -56,10 +56,12 @@ fn stalls_of_the_bots_runtime_never_put_sends_closer_than_telegram_allows() {
     let expected = READERS as usize + TO_THE_BUSY_READER + TO_THE_GROUP;
     assert!(sends.len() >= expected, "only {} sends arrived", sends.len());
 
-    let tightest = sends.windows(31).map(|w| w[30].at - w[0].at).min();
-    let closest = sends.windows(2).map(|w| w[1].at - w[0].at).min();
+    let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+    let tightest = ms(sends.windows(31).map(|w| w[30].at - w[0].at).min());
+    let closest = ms(sends.windows(2).map(|w| w[1].at - w[0].at).min());
     eprintln!(
-        "pacing under stalls: {stalls} stalls, {} sends, tightest 31 in {tightest:?}, closest two {closest:?}",
+        "pacing under stalls: {stalls} stalls, {} sends, tightest 31 arrivals {tightest:.1} ms, \
+         closest two {closest:.1} ms",
         sends.len()
     );
     // Overall: 30 a second, so any 31 arrivals in a row span more than a second.
