@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
+use telegram_bot_api_emulator::BotMessage;
 use telegram_bot_api_emulator::{Fault, FaultTarget};
 use tribune::{content::Lang, subscription::Frequency};
 
@@ -64,13 +65,7 @@ async fn any_time_and_zone_can_be_typed() {
         "“quarter past seven” is not a time of day. Send it like 07:30 (24-hour)."
     );
     let saved = ask(&user, "7:15").await;
-    assert!(
-        saved
-            .plain_text()
-            .starts_with("Saved.\n\n⚙️ Digest settings\n\nWhen: every day, 07:15 (Asia/Baku)"),
-        "{}",
-        saved.plain_text()
-    );
+    assert_saved_at_0715(&saved);
     press(&user, &saved, "Other zone…");
     next(&user).await;
     assert!(
@@ -112,13 +107,7 @@ async fn a_question_outlives_a_restart_until_it_expires() {
 
     let app = spawn_app_with(setup(Some(emulator), "2026-11-25T12:05:00Z")).await;
     let saved = ask(&user, "7:15").await;
-    assert!(
-        saved
-            .plain_text()
-            .starts_with("Saved.\n\n⚙️ Digest settings\n\nWhen: every day, 07:15 (Asia/Baku)"),
-        "{}",
-        saved.plain_text()
-    );
+    assert_saved_at_0715(&saved);
     assert_eq!(app.tribune.store().subscription(103).unwrap().unwrap().time.to_string(), "07:15");
     press(&user, &saved, "Other zone…");
     next(&user).await;
@@ -136,6 +125,13 @@ async fn a_question_outlives_a_restart_until_it_expires() {
     ask(&user, "/stop").await;
     assert_eq!(app.tribune.store().trees_naming(103).unwrap(), Vec::<String>::new());
     app.stop().await;
+}
+
+/// The card shown after 07:15 was typed as the digest time, in Baku's zone.
+fn assert_saved_at_0715(saved: &BotMessage) {
+    let text = saved.plain_text();
+    let expected = "Saved.\n\n⚙️ Digest settings\n\nWhen: every day, 07:15 (Asia/Baku)";
+    assert!(text.starts_with(expected), "{text}");
 }
 
 #[tokio::test]
