@@ -1,6 +1,6 @@
 //! `tribune demo`: the real bot against the local Bot API emulator, with the person at the
 //! terminal as one Telegram user. Declared by `main.rs` alone: the emulator is for the demo,
-//! tests and benchmarks, and no module of the library names it (`tests/architecture.rs`).
+//! tests and benchmarks, and no module of the library names it (`tests/it/architecture.rs`).
 
 use anyhow::{Context, Result, bail};
 use std::{path::PathBuf, sync::Arc, time::Duration};

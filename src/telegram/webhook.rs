@@ -32,7 +32,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// The update kinds the handler tree handles (see `handlers::schema`): Telegram sends no others.
-/// Keep it in step with the tree; `tests/webhook.rs` sends a button press and an inline query
+/// Keep it in step with the tree; `tests/it/webhook.rs` sends a button press and an inline query
 /// through a webhook.
 const ALLOWED: [AllowedUpdate; 5] = [
     AllowedUpdate::Message,

@@ -2,7 +2,7 @@
 //! reply is valid Telegram HTML within Telegram's limits. Bounded (proptest's default 256
 //! cases a property) so it runs in CI.
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use telegram_bot_api_emulator::check_html;

@@ -1,9 +1,7 @@
 //! A second process polling with the same token is detected and reported to the operators.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, eventually, spawn_app_with};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, eventually, spawn_app_with};
 use teloxide::{prelude::*, requests::Requester};
 
 #[tokio::test]

@@ -3,10 +3,10 @@
 //! reply with an unescaped `<` would be refused there and never arrive; a title like `<b>x</b>`
 //! that escaped nothing would arrive, but bold, and the literal comparisons below would fail.
 
-mod support;
+use crate::support;
 
+use crate::support::{Setup, TIMEOUT, ask, labels, messages_dir, next, press, spawn_app_with, utc};
 use std::path::Path;
-use support::{Setup, TIMEOUT, ask, labels, messages_dir, next, press, spawn_app_with, utc};
 use telegram_bot_api_emulator::User;
 
 const TITLE: &str = r#"Tags <b>bold</b> & "quotes" <i"#;

@@ -1,9 +1,7 @@
 //! Group and channel subscriptions: who may change them, how channels are registered and
 //! lost, and how a group that becomes a supergroup keeps its digests.
 
-mod support;
-
-use support::{Setup, TIMEOUT, ask, eventually, labels, next, press, spawn_app_with, utc};
+use crate::support::{Setup, TIMEOUT, ask, eventually, labels, next, press, spawn_app_with, utc};
 use tribune::subscription::Frequency;
 
 fn morning() -> Setup {

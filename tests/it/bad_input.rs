@@ -1,10 +1,10 @@
 //! Bad input of every kind gets a short, helpful answer in the reader's language: never a
 //! panic, never silence (in private chats; groups are not chattered at).
 
-mod support;
+use crate::support;
 
+use crate::support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use std::time::{Duration, Instant};
-use support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use tribune::{content::Lang, subscription::ChatKind};
 
 #[tokio::test]

@@ -1,9 +1,7 @@
 //! `tribune doctor` says what is right and, in plain words, what is wrong.
 
-mod support;
-
+use crate::support::{copy_dir, messages_dir};
 use std::{path::Path, process::Command};
-use support::{copy_dir, messages_dir};
 use telegram_bot_api_emulator::Emulator;
 use tribune::store::Store;
 

@@ -1,9 +1,7 @@
 //! Each class of Telegram error during a digest fan-out, through the emulator's faults.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use telegram_bot_api_emulator::{Fault, FaultTarget};
 use tribune::{
     render::OutMessage,

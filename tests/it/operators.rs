@@ -1,10 +1,10 @@
 //! Operators: broadcasts with live progress, cancel, withdraw and correct, content edits from
 //! Telegram, the audit log — and refusals for everyone else.
 
-mod support;
+use crate::support;
 
+use crate::support::{Setup, TIMEOUT, TestApp, ask, eventually, next, press, spawn_app_with};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, TestApp, ask, eventually, next, press, spawn_app_with};
 use telegram_bot_api_emulator::{BotMessage, User};
 use tribune::{
     content::{Lang, Status},

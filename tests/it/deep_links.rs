@@ -1,8 +1,6 @@
 //! Deep links (`t.me/<bot>?start=<payload>`) open the item they name.
 
-mod support;
-
-use support::{ask, labels, spawn_app};
+use crate::support::{ask, labels, spawn_app};
 
 #[tokio::test]
 async fn each_payload_opens_its_item() {

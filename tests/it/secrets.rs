@@ -1,14 +1,12 @@
 //! The bot token never appears in Tribune's output, even at the most verbose log level, and
 //! neither do readers' names or what they write.
 
-mod support;
-
+use crate::support::{Process, TIMEOUT, eventually, messages_dir};
 use std::{
     path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
-use support::{Process, TIMEOUT, eventually, messages_dir};
 use telegram_bot_api_emulator::{Emulator, Fault, FaultTarget};
 use tribune::{
     content::Lang,

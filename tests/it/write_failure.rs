@@ -6,10 +6,8 @@
 //! small filesystem, which an unprivileged CI runner cannot mount, and sled refuses all writes
 //! after its first I/O error until restarted, so "writes work again" could not be shown.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, ask, press, spawn_app_with, utc};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, ask, press, spawn_app_with, utc};
 
 #[tokio::test]
 async fn a_store_that_cannot_save_refuses_changes_and_recovers() {

@@ -1,9 +1,9 @@
 //! `/stats` and `/health`: operators get the numbers (and a PNG chart) that the store holds;
 //! anyone else is refused and nothing is read or sent.
 
-mod support;
+use crate::support;
 
-use support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
+use crate::support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use tribune::{
     stats::{StatsReport, chart, day_date},
     store::{day_of, unix_now},

@@ -2,15 +2,15 @@
 //! `serve` runs and readers keep subscribing is a consistent snapshot that restores into a
 //! store that opens and serves; a damaged backup or a running Tribune leave the data alone.
 
-mod support;
+use crate::support;
 
+use crate::support::{Process, TIMEOUT, eventually, messages_dir};
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
     process::{Command, Output},
     time::Duration,
 };
-use support::{Process, TIMEOUT, eventually, messages_dir};
 use telegram_bot_api_emulator::{Emulator, User};
 use tribune::{
     control::socket_path,

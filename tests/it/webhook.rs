@@ -5,13 +5,11 @@
 //! The emulator accepts an http://127.0.0.1 URL, which Telegram would not (it requires HTTPS);
 //! in production a reverse proxy terminates TLS and forwards to TRIBUNE_WEBHOOK_LISTEN.
 
-mod support;
-
+use crate::support::{Process, TIMEOUT, eventually, messages_dir};
 use std::{
     process::{Command, Stdio},
     time::Duration,
 };
-use support::{Process, TIMEOUT, eventually, messages_dir};
 use telegram_bot_api_emulator::{Emulator, SECRET_HEADER};
 
 const SECRET: &str = "Webhook_secret-4f9a2c";

@@ -12,16 +12,16 @@
 //! out, the bot retries, the reader gets it twice; so duplicates may not exceed timeouts.
 //!
 //! The seed and the tally go to stderr directly, so even a plain `cargo test` (which captures
-//! what tests print) shows them; `cargo test --test telegram_faults -- --nocapture` shows
+//! what tests print) shows them; `cargo test --test it telegram_faults -- --nocapture` shows
 //! the rest of the log too.
 //! `TRIBUNE_CAMPAIGN_SEED=<seed>` repeats the same choices of chats and the same fault
 //! sequence (which request meets which fault still depends on the order requests arrive in).
 
-mod support;
+use crate::support;
 
+use crate::support::{Rng, Setup, spawn_app_with};
 use chrono::{DateTime, Utc};
 use std::{io::Write, time::Duration};
-use support::{Rng, Setup, spawn_app_with};
 use telegram_bot_api_emulator::{Emulator, Fault, FaultTarget, Group, User};
 use tribune::{
     content::Lang,

@@ -1,11 +1,9 @@
 //! A digest fan-out to 510 chats under Telegram's limits, enforced by the emulator:
 //! every chat gets its digest and the emulator never has to answer 429.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, eventually, spawn_app_with};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, eventually, spawn_app_with};
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,

@@ -1,8 +1,6 @@
 //! Political-prisoner lists and cards end to end.
 
-mod support;
-
-use support::{TIMEOUT, ask, labels, next, press, spawn_app};
+use crate::support::{TIMEOUT, ask, labels, next, press, spawn_app};
 
 #[tokio::test]
 async fn the_list_is_grouped_with_counts() {

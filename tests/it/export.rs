@@ -1,10 +1,8 @@
 //! `tribune export DIR`: the store's content written back as `messages/` files, through the
 //! real binary. Exporting then importing is lossless.
 
-mod support;
-
+use crate::support::messages_dir;
 use std::{path::Path, process::Command};
-use support::messages_dir;
 use tribune::content::load_dir;
 
 /// Runs `tribune <args>` on a data directory and a messages directory.

@@ -6,17 +6,17 @@
 //! Mounting a tmpfs needs the right to mount (root with CAP_SYS_ADMIN, as on the development
 //! machine). Where mounting is refused, the test says so on stderr and stops; the same
 //! behaviour is also tested without a real disk, by injected write failures, in
-//! `tests/write_failure.rs`.
+//! `tests/it/write_failure.rs`.
 
-mod support;
+use crate::support;
 
+use crate::support::{Process, TIMEOUT, eventually, messages_dir};
 use std::{
     io::Write,
     path::{Path, PathBuf},
     process::Command,
     time::Duration,
 };
-use support::{Process, TIMEOUT, eventually, messages_dir};
 use telegram_bot_api_emulator::Emulator;
 use tribune::control::socket_path;
 

@@ -2,13 +2,11 @@
 //! a clear message that points to `tribune restore`, never a panic, and never write into a
 //! directory that is not a Tribune store.
 
-mod support;
-
+use crate::support::messages_dir;
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
 };
-use support::messages_dir;
 use tribune::store::SCHEMA_VERSION;
 
 /// `tribune <command>` on `data`, with a token of the right shape (nothing is contacted:

@@ -1,7 +1,7 @@
 //! The content in `messages/`: counts, faithful sample passages, and the links between
 //! statements, slogans and prisoners. Reads the files the way `serve` does.
 
-mod support;
+use crate::support;
 
 use tribune::content::{Group, Lang, Status, load_dir};
 

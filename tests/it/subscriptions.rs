@@ -1,9 +1,7 @@
 //! Subscriptions and scheduled digests in a private chat, end to end, on a manual clock.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
 use std::time::Duration;
-use support::{Setup, TIMEOUT, ask, labels, next, press, spawn_app_with, utc};
 use telegram_bot_api_emulator::BotMessage;
 use telegram_bot_api_emulator::{Fault, FaultTarget};
 use tribune::{content::Lang, subscription::Frequency};

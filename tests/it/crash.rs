@@ -2,14 +2,14 @@
 //! (a service manager): after a restart every subscriber has the digest (none lost), and only
 //! messages in flight at the stop can arrive twice. Ctrl-C (SIGINT) stops it as cleanly.
 
-mod support;
+use crate::support;
 
+use crate::support::{Process, TIMEOUT, eventually, messages_dir};
 use std::{
     io::Write,
     process::{Command, Stdio},
     time::Duration,
 };
-use support::{Process, TIMEOUT, eventually, messages_dir};
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,

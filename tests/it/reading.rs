@@ -1,9 +1,7 @@
 //! Reading commands end to end: what a reader sees for /start, /excerpt, /slogan,
 //! /statements, /read with paging, /search, /lang, /help and /about.
 
-mod support;
-
-use support::{TIMEOUT, ask, labels, messages_dir, next, press, spawn_app};
+use crate::support::{TIMEOUT, ask, labels, messages_dir, next, press, spawn_app};
 use tribune::content::{Lang, load_dir};
 
 #[tokio::test]

@@ -7,9 +7,7 @@
 //! handles; the emulator is told to hand over every kind anyway, so these tests prove the
 //! bot copes with kinds it did not ask for.
 
-mod support;
-
-use support::{TIMEOUT, TestApp, ask, eventually, next, spawn_app};
+use crate::support::{TIMEOUT, TestApp, ask, eventually, next, spawn_app};
 use telegram_bot_api_emulator::{BotMessage, User, check_html};
 
 const WELCOME: &str = "Tribune carries the statements";

@@ -1,13 +1,13 @@
 //! `tribune serve` with `TRIBUNE_METRICS_ADDR`: a loopback HTTP endpoint with `/health` and
 //! Prometheus `/metrics` whose numbers follow the deliveries; public addresses are refused.
 
-mod support;
+use crate::support;
 
+use crate::support::{Process, eventually, messages_dir};
 use std::{
     process::{Command, Stdio},
     time::Duration,
 };
-use support::{Process, eventually, messages_dir};
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,

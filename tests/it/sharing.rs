@@ -1,10 +1,10 @@
 //! Sharing end to end: inline mode (`@bot words` in any chat), the messages it sends into
 //! other chats, the deep links in them, and the Share buttons on excerpts, slogans and cards.
 
-mod support;
+use crate::support;
 
+use crate::support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use std::time::Instant;
-use support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use telegram_bot_api_emulator::{BotMessage, InlineAnswer, InlineArticle, User, check_html};
 use teloxide::{Bot, prelude::Requester};
 use tribune::content::load_dir;

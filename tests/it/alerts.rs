@@ -1,9 +1,9 @@
 //! When a prisoner's status changes in the content, chats that chose prisoner news get an
 //! alert, and their next digest says what changed.
 
-mod support;
+use crate::support;
 
-use support::{Setup, TIMEOUT, ask, copy_dir, messages_dir, next, spawn_app_with, utc};
+use crate::support::{Setup, TIMEOUT, ask, copy_dir, messages_dir, next, spawn_app_with, utc};
 
 #[tokio::test]
 async fn a_release_is_announced_to_prisoner_news_readers_only() {

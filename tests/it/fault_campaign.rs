@@ -6,7 +6,7 @@
 //! is delivered, with duplicates only within the in-flight window (ARCHITECTURE.md, "Nothing
 //! sent in bulk is lost").
 //!
-//! One command reproduces it: `cargo test --test fault_campaign -- --nocapture`. The seed is
+//! One command reproduces it: `cargo test --test it fault_campaign -- --nocapture`. The seed is
 //! printed; `TRIBUNE_CAMPAIGN_SEED=<seed>` picks the same kill points again and
 //! `TRIBUNE_CAMPAIGN_RUNS=<n>` lengthens the campaign (default [`DEFAULT_RUNS`], 24: six runs
 //! for each of the four scenarios). The seed and the tally go to stderr directly, so a plain
@@ -17,8 +17,9 @@
 //! A scenario is one async function from a [`Run`] to an [`Outcome`], listed in
 //! [`SCENARIOS`]; adding one (a withdrawal, say) is a function and a line.
 
-mod support;
+use crate::support;
 
+use crate::support::{Process, Rng, copy_dir, messages_dir};
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -27,7 +28,6 @@ use std::{
     pin::Pin,
     time::Duration,
 };
-use support::{Process, Rng, copy_dir, messages_dir};
 use telegram_bot_api_emulator::{BotMessage, Emulator, User};
 use tribune::{
     content::{self, Lang},

@@ -9,8 +9,7 @@
 //! stalls must not hold up the clock that counts arrivals, or a stall would bunch arrivals on
 //! the emulator's side that the bot had sent apart.
 
-mod support;
-
+use crate::support::{Setup, TIMEOUT, spawn_app_with};
 use std::{
     collections::HashMap,
     sync::{
@@ -19,7 +18,6 @@ use std::{
     },
     time::Duration,
 };
-use support::{Setup, TIMEOUT, spawn_app_with};
 use telegram_bot_api_emulator::{Emulator, Limits as TelegramLimits, RequestRecord};
 use tribune::{
     render::OutMessage,
