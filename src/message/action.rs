@@ -183,8 +183,10 @@ impl SettingsStep {
             ("f", "daily") => SettingsStep::Set(Change::Daily),
             ("f", "off") => SettingsStep::Set(Change::Off),
             ("w", day) => SettingsStep::Set(Change::Weekly(weekday_from_code(day)?)),
+            // `get`, not slicing: a forged value may put a multi-byte character across the
+            // split ("a€" is four bytes), and slicing there would panic.
             ("t", hhmm) if hhmm.len() == 4 => SettingsStep::Set(Change::Time(LocalTime::parse(
-                &format!("{}:{}", &hhmm[..2], &hhmm[2..]),
+                &format!("{}:{}", hhmm.get(..2)?, hhmm.get(2..)?),
             )?)),
             ("z", name) => {
                 SettingsStep::Set(Change::Zone(Zone::parse(name).filter(|z| z.name() == name)?))
@@ -292,6 +294,15 @@ mod tests {
 
     fn long_id() -> String {
         "a".repeat(crate::content::parse::MAX_ID_LEN)
+    }
+
+    /// A forged button press once panicked here (slicing inside "€") and stopped the bot.
+    #[test]
+    fn a_time_with_a_character_across_the_split_is_refused_not_a_panic() {
+        for data in ["S:1:t:a€", "S:1:t:€a", "S:-100:t:1é2", "S:1:t:ßß"] {
+            assert_eq!(Action::decode(data), None, "{data}");
+        }
+        assert!(Action::decode("S:1:t:0715").is_some());
     }
 
     #[test]
