@@ -10,6 +10,7 @@ pub mod control;
 pub mod delivery;
 pub mod digest;
 pub mod doctor;
+pub mod intake;
 pub mod message;
 pub mod metrics;
 pub mod render;

@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["broadcast"],
     &["message"],
     &["store"],
+    &["intake"],
     &["delivery", "schedule"],
     &["stats"],
     &["render"],
@@ -28,7 +29,7 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// The domain core: plain logic over data, with no transport and no storage engine.
-const CORE: &[&str] = &["content", "message", "render", "digest", "schedule", "delivery"];
+const CORE: &[&str] = &["content", "message", "render", "digest", "schedule", "delivery", "intake"];
 
 #[test]
 fn each_layer_imports_only_the_layers_below_it() {
