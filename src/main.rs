@@ -116,6 +116,7 @@ async fn serve(webhook: bool) -> Result<()> {
     // Listen for signals before anything starts: a SIGTERM during start-up then stops the bot
     // cleanly once it is up, instead of killing it with the default action.
     let stop = shutdown_signal();
+    quiet_panics();
     let config = Config::from_env()?;
     let webhook = match (webhook, &config.webhook) {
         (true, None) => bail!(
@@ -169,7 +170,12 @@ async fn serve(webhook: bool) -> Result<()> {
         None => None,
     };
     log::info!("Tribune is serving; stop it with Ctrl-C or SIGTERM");
-    stop.await;
+    // A loop that must never end ending means a bot that hears nobody: stop with an error,
+    // so that the supervisor (systemd's Restart=on-failure) starts a fresh one.
+    let failure = tokio::select! {
+        () = stop => None,
+        reason = handle.failure() => Some(reason),
+    };
     log::info!("stopping: finishing updates in progress");
     if let Some(metrics) = metrics {
         metrics.shutdown().await;
@@ -177,6 +183,9 @@ async fn serve(webhook: bool) -> Result<()> {
     handle.shutdown().await;
     drop(control);
     app.store().flush()?;
+    if let Some(reason) = failure {
+        bail!("{reason}");
+    }
     log::info!("stopped cleanly");
     Ok(())
 }
@@ -329,4 +338,15 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Panics are logged with their place in the code but not their message: a panic while
+/// handling an update can quote the update (the forged callback data of issue 14 did), and
+/// readers' words must not reach the log. The intake contains the panic to that update.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let place =
+            info.location().map_or_else(|| "?".into(), |l| format!("{}:{}", l.file(), l.line()));
+        log::error!("panic at {place} (message withheld: it may quote input)");
+    }));
 }

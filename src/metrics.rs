@@ -7,6 +7,7 @@
 
 use crate::{
     delivery::{ErrorClass, Observer},
+    intake::IntakeHealth,
     stats::HealthReport,
     store::{Store, SubscriberCounts},
 };
@@ -90,10 +91,14 @@ impl MetricsServer {
     }
 }
 
-/// 200 when the store answers and the delivery engine runs; 503 otherwise.
+/// 200 when the store answers, the delivery engine runs and updates arrive; 503 otherwise,
+/// with the reason (a monitor restarting on 503 then restarts a bot that stopped hearing
+/// its readers, which is what a stuck update loop looks like from outside).
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
     match HealthReport::collect(&shared.store, &shared.observer) {
-        Ok(report) if report.engine_running => (
+        Ok(report) if !report.engine_running => unavailable("the delivery engine is not running"),
+        Ok(report) if !report.updates.flowing => unavailable("updates are not arriving"),
+        Ok(report) => (
             StatusCode::OK,
             axum::Json(json!({
                 "status": "ok",
@@ -106,10 +111,19 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
                     .map(|(class, n)| (class.name(), n))
                     .collect::<std::collections::BTreeMap<_, _>>(),
                 "uptime_seconds": report.uptime.as_secs(),
+                "updates": {
+                    "last_answer_seconds_ago": report.updates.last_answer_age.map(|a| a.as_secs()),
+                    "waiting": report.updates.queued,
+                    "replies_waiting": report.updates.replies,
+                    "dropped": report.updates
+                        .dropped()
+                        .map(|(why, n)| (why.name(), n))
+                        .collect::<std::collections::BTreeMap<_, _>>(),
+                    "handler_panics": report.updates.panics,
+                },
             })),
         )
             .into_response(),
-        Ok(_) => unavailable("the delivery engine is not running"),
         Err(e) => {
             log::error!("health check: the store does not answer: {e}");
             unavailable("the store does not answer")
@@ -230,5 +244,57 @@ fn render(shared: &Shared) -> crate::store::Result<String> {
         "1 while the delivery engine runs.",
         &plain(u64::from(report.engine_running)),
     );
+    intake_metrics(&mut metric, &report.updates);
     Ok(out)
+}
+
+/// The update loop's liveness and the interactive backlog.
+fn intake_metrics(metric: &mut impl FnMut(&str, &str, &str, &[(String, u64)]), u: &IntakeHealth) {
+    let plain = |v: u64| vec![(String::new(), v)];
+    metric(
+        "tribune_updates_flowing",
+        "gauge",
+        "1 while updates arrive (the update source runs and answered recently).",
+        &plain(u64::from(u.flowing)),
+    );
+    metric(
+        "tribune_updates_last_answer_age_seconds",
+        "gauge",
+        "Seconds since getUpdates last answered (or the webhook last received an update).",
+        &plain(u.last_answer_age.map_or(u64::MAX, |a| a.as_secs())),
+    );
+    metric(
+        "tribune_intake_waiting",
+        "gauge",
+        "Updates admitted and waiting for a worker.",
+        &plain(u.queued as u64),
+    );
+    metric(
+        "tribune_replies_waiting",
+        "gauge",
+        "Interactive replies waiting to be sent.",
+        &plain(u.replies as u64),
+    );
+    metric("tribune_intake_admitted_total", "counter", "Updates admitted.", &plain(u.admitted));
+    metric("tribune_intake_handled_total", "counter", "Updates handled.", &plain(u.handled));
+    let dropped: Vec<(String, u64)> =
+        u.dropped().map(|(why, n)| (format!("{{reason=\"{}\"}}", why.name()), n)).collect();
+    metric(
+        "tribune_intake_dropped_total",
+        "counter",
+        "Updates and replies dropped, by reason (flood, full, stale, stale_reply, shutdown).",
+        &dropped,
+    );
+    metric(
+        "tribune_handler_panics_total",
+        "counter",
+        "Updates whose handling panicked (each cost that update only).",
+        &plain(u.panics),
+    );
+    metric(
+        "tribune_handler_timeouts_total",
+        "counter",
+        "Updates whose handling was abandoned after the timeout.",
+        &plain(u.timeouts),
+    );
 }

@@ -185,6 +185,13 @@ impl Tribune {
         self.operators.contains(&user_id)
     }
 
+    /// Whether Tribune knows this chat: it has a subscription (active, paused or deactivated)
+    /// or is an operator's. The intake answers known chats first under flood; one store
+    /// lookup, cheap enough for every update.
+    pub fn is_known_chat(&self, chat_id: i64) -> bool {
+        self.is_operator(chat_id) || matches!(self.store.subscription(chat_id), Ok(Some(_)))
+    }
+
     /// Applies a content edit made from Telegram: `messages/` plus every stored edit plus this
     /// one must parse and check as a whole, else nothing changes and the problems are returned
     /// (with file and line). On success the edit and the new content are stored durably and

@@ -2,8 +2,8 @@
 //! global pacer and the chat's own pace allow it.
 
 use crate::subscription::ChatKind;
-use std::{sync::Mutex, time::Duration};
-use tokio::time::Instant;
+use std::{collections::VecDeque, sync::Mutex, time::Duration};
+use tokio::{sync::Notify, time::Instant};
 
 /// Pace a little under each limit, so network jitter between the bot and Telegram cannot
 /// push one send too many into the same window: at 30 msg/s, 31 sends span 1025 ms, so a
@@ -59,8 +59,27 @@ impl Limits {
     }
 }
 
+/// Who a send is for: bulk (digests, alerts, broadcasts, from the delivery engine) or a reply
+/// to someone who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Bulk,
+    Interactive,
+}
+
+impl Lane {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Admits sends one at a time, spaced at the overall rate. Shared by the delivery engine and
-/// the interactive handlers, so replies to commands and bulk sends add up to the limit together.
+/// the interactive replies, so that together they stay under the limit.
+///
+/// **Bulk keeps its share:** when both lanes wait, they take turns, so digests, alerts and
+/// broadcasts get at least every other send whatever the interactive load (a flood of
+/// commands cannot starve them), and replies likewise get every other one during a big
+/// broadcast. A lane alone uses the whole rate. Within a lane, first come, first served.
 ///
 /// The limit holds by construction at the moment of sending, whatever the runtime does: a
 /// sender calls [`Pacer::acquire`] right before its request goes out, and the moment it is
@@ -74,49 +93,129 @@ impl Limits {
 /// at 30 msg/s any 31 sends span at least 1021 ms: no one-second window holds more than 30.
 pub struct Pacer {
     interval: Option<Duration>,
-    /// Senders wait their turn here, first come first served; only the one holding it sleeps
-    /// towards the next moment, so no one holds a moment it has not yet used.
-    turn: tokio::sync::Mutex<()>,
+    state: Mutex<Turns>,
+    /// Someone joined, left or was admitted, or the next moment moved: the sender whose turn
+    /// it is may have changed.
+    changed: Notify,
+}
+
+struct Turns {
     /// The earliest moment the next send may go.
-    next: Mutex<Instant>,
+    next: Instant,
+    /// Tickets of the senders waiting, by lane, in arrival order.
+    waiting: [VecDeque<u64>; 2],
+    next_ticket: u64,
+    /// The lane of the last admitted send: when both wait, the other goes next.
+    last: Lane,
+}
+
+impl Turns {
+    /// The ticket whose turn it is.
+    fn turn(&self) -> Option<u64> {
+        let [bulk, interactive] = &self.waiting;
+        match (bulk.front(), interactive.front()) {
+            (Some(&b), Some(&i)) => Some(if self.last == Lane::Bulk { i } else { b }),
+            (Some(&b), None) => Some(b),
+            (None, i) => i.copied(),
+        }
+    }
+
+    fn leave(&mut self, lane: Lane, ticket: u64) {
+        self.waiting[lane.index()].retain(|t| *t != ticket);
+    }
+}
+
+/// Takes a waiting sender's ticket back if its wait is abandoned (the future dropped).
+struct Ticket<'a> {
+    pacer: &'a Pacer,
+    lane: Lane,
+    ticket: u64,
+    admitted: bool,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.admitted {
+            self.pacer.turns().leave(self.lane, self.ticket);
+            self.pacer.changed.notify_waiters();
+        }
+    }
 }
 
 impl Pacer {
     pub fn new(limits: &Limits) -> Pacer {
         let interval = limits.per_second.map(|rate| Duration::from_secs_f64(1.0 / (rate * SAFETY)));
-        Pacer { interval, turn: tokio::sync::Mutex::new(()), next: Mutex::new(Instant::now()) }
+        let turns = Turns {
+            next: Instant::now(),
+            waiting: Default::default(),
+            next_ticket: 0,
+            last: Lane::Interactive,
+        };
+        Pacer { interval, state: Mutex::new(turns), changed: Notify::new() }
     }
 
-    /// Waits until one more send may go now, and counts it as gone: call it right before the
-    /// request is made, with nothing that could wait in between. Returns the moment the send
-    /// was admitted.
-    pub async fn acquire(&self) -> Instant {
+    fn turns(&self) -> std::sync::MutexGuard<'_, Turns> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until one more send of `lane` may go now, and counts it as gone: call it right
+    /// before the request is made, with nothing that could wait in between. Returns the
+    /// moment the send was admitted.
+    pub async fn acquire(&self, lane: Lane) -> Instant {
         let Some(interval) = self.interval else { return Instant::now() };
-        let _turn = self.turn.lock().await;
+        let mut ticket = {
+            let mut turns = self.turns();
+            turns.next_ticket += 1;
+            let ticket = turns.next_ticket;
+            turns.waiting[lane.index()].push_back(ticket);
+            Ticket { pacer: self, lane, ticket, admitted: false }
+        };
+        self.changed.notify_waiters();
         loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let wait_until = {
-                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                // Within EARLY of its moment a sender goes (tokio's timer works in whole
-                // milliseconds, and sleeping for a fraction of one would cost a whole one per
-                // send at high rates); a lateness of up to EARLY is made up rather than lost,
-                // so the long-run rate holds at 1000 msg/s too. A later sender is spaced from
-                // the moment it goes.
-                if *next < now + EARLY {
-                    *next = (*next).max(now.checked_sub(EARLY).unwrap_or(now)) + interval;
-                    return now;
+                let mut turns = self.turns();
+                if turns.turn() != Some(ticket.ticket) {
+                    None
+                } else {
+                    let now = Instant::now();
+                    // Within EARLY of its moment a sender goes (tokio's timer works in whole
+                    // milliseconds, and sleeping for a fraction of one would cost a whole one
+                    // per send at high rates); a lateness of up to EARLY is made up rather
+                    // than lost, so the long-run rate holds at 1000 msg/s too. A later sender
+                    // is spaced from the moment it goes.
+                    if turns.next < now + EARLY {
+                        turns.next =
+                            turns.next.max(now.checked_sub(EARLY).unwrap_or(now)) + interval;
+                        turns.last = lane;
+                        turns.leave(lane, ticket.ticket);
+                        ticket.admitted = true;
+                        drop(turns);
+                        self.changed.notify_waiters();
+                        return now;
+                    }
+                    Some(turns.next)
                 }
-                *next
             };
-            tokio::time::sleep_until(wait_until).await;
+            match wait_until {
+                // Woken early when the turn passes to another lane or the moment moves.
+                Some(at) => {
+                    let _ = tokio::time::timeout_at(at, changed).await;
+                }
+                None => changed.await,
+            }
         }
     }
 
     /// Pushes every future send back: after a 429, which Telegram does not say is about one
     /// chat or the whole bot.
     pub fn pause(&self, until: Instant) {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        *next = (*next).max(until);
+        let mut turns = self.turns();
+        turns.next = turns.next.max(until);
+        drop(turns);
+        self.changed.notify_waiters();
     }
 }
 
@@ -130,7 +229,7 @@ mod tests {
         let pacer = Pacer::new(&Limits::telegram(30.0, false));
         let start = Instant::now();
         for _ in 0..31 {
-            pacer.acquire().await;
+            pacer.acquire(Lane::Bulk).await;
         }
         let elapsed = start.elapsed().as_secs_f64();
         // 31 slots span 30 intervals of 1/(30 * SAFETY) s; the last is at most EARLY early.
@@ -149,7 +248,7 @@ mod tests {
             let (pacer, admitted) = (pacer.clone(), admitted.clone());
             senders.spawn(async move {
                 for _ in 0..20 {
-                    let at = pacer.acquire().await;
+                    let at = pacer.acquire(Lane::Bulk).await;
                     // What a transport would see: the moment the request is made.
                     admitted.lock().unwrap().push((at, Instant::now()));
                 }
@@ -177,12 +276,63 @@ mod tests {
         }
     }
 
+    /// Eight repliers and one bulk sender (the engine hands out its next item once the last
+    /// is admitted), all always waiting: bulk gets every other send; and alone, either lane
+    /// gets the whole rate.
+    #[tokio::test(start_paused = true)]
+    async fn bulk_gets_every_other_send_under_any_interactive_load() {
+        let pacer = Arc::new(Pacer::new(&Limits::telegram(30.0, false)));
+        let admitted = Arc::new(Mutex::new(Vec::new()));
+        let mut senders = tokio::task::JoinSet::new();
+        let lanes = std::iter::once(Lane::Bulk).chain(std::iter::repeat_n(Lane::Interactive, 8));
+        for lane in lanes {
+            let (pacer, admitted) = (pacer.clone(), admitted.clone());
+            senders.spawn(async move {
+                loop {
+                    let at = pacer.acquire(lane).await;
+                    admitted.lock().unwrap().push((at, lane));
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        senders.abort_all();
+        let admitted = admitted.lock().unwrap().clone();
+        let bulk = admitted.iter().filter(|(_, l)| *l == Lane::Bulk).count();
+        assert!(admitted.len() >= 290, "{} sends in 10 s", admitted.len());
+        assert!(bulk * 2 >= admitted.len() - 1, "bulk {bulk} of {}", admitted.len());
+        for pair in admitted.windows(2) {
+            assert!(pair[1].0 - pair[0].0 >= Duration::from_secs_f64(1.0 / 30.0) - 2 * EARLY);
+        }
+
+        let alone = Pacer::new(&Limits::telegram(30.0, false));
+        let start = Instant::now();
+        for _ in 0..30 {
+            alone.acquire(Lane::Interactive).await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
+    }
+
+    /// A sender that gives up waiting (its future dropped) does not keep its turn.
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_wait_gives_up_its_turn() {
+        let pacer = Arc::new(Pacer::new(&Limits::telegram(1.0, false)));
+        pacer.acquire(Lane::Bulk).await;
+        let waiting = pacer.clone();
+        let abandoned = tokio::spawn(async move { waiting.acquire(Lane::Interactive).await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        abandoned.abort();
+        let _ = abandoned.await;
+        let start = Instant::now();
+        pacer.acquire(Lane::Bulk).await;
+        assert!(start.elapsed() <= Duration::from_millis(1100), "{:?}", start.elapsed());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn no_limit_means_no_wait() {
         let pacer = Pacer::new(&Limits::off());
         let start = Instant::now();
         for _ in 0..1000 {
-            pacer.acquire().await;
+            pacer.acquire(Lane::Bulk).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

@@ -11,7 +11,7 @@ mod outcome;
 mod transport;
 
 pub use engine::{Engine, Event, FLUSH_EVERY, MAX_ATTEMPTS, StatsSnapshot};
-pub use limiter::{Limits, Pacer, SAFETY};
+pub use limiter::{Lane, Limits, Pacer, SAFETY};
 pub use observer::{ErrorClass, Observer};
 pub use transport::{SendError, Transport};
 

@@ -6,9 +6,10 @@
 //! error would add load exactly when the store is busiest. The daily counts that must survive
 //! restarts are in the store (`Store::count_delivery`).
 
+use crate::intake::Gauges;
 use std::{
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -56,6 +57,8 @@ pub struct Observer {
     running: AtomicBool,
     /// (minute since start, counts by class) per bucket; a bucket is reused an hour later.
     buckets: Mutex<[(u64, [u64; 4]); BUCKETS]>,
+    /// The other half of the process's health: are updates arriving and being answered.
+    intake: Arc<Gauges>,
 }
 
 impl Default for Observer {
@@ -71,12 +74,18 @@ impl Observer {
             started,
             running: AtomicBool::new(false),
             buckets: Mutex::new([(u64::MAX, [0; 4]); BUCKETS]),
+            intake: Arc::default(),
         }
     }
 
     /// How long this process has been observing.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// The intake's gauges: the update source's liveness, the backlog, what was dropped.
+    pub fn intake(&self) -> &Arc<Gauges> {
+        &self.intake
     }
 
     /// Whether the delivery engine's loop is running.

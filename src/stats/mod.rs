@@ -7,6 +7,7 @@ mod font;
 
 use crate::{
     delivery::{ErrorClass, Observer},
+    intake::IntakeHealth,
     store::{DayDeliveries, Result, Store, SubscriberCensus, SubscriberCounts, day_of, unix_now},
 };
 use chrono::DateTime;
@@ -93,6 +94,8 @@ pub struct HealthReport {
     pub engine_running: bool,
     /// Sends since midnight UTC, by outcome.
     pub today: DayDeliveries,
+    /// Whether updates arrive and are answered, and what waits or was dropped.
+    pub updates: IntakeHealth,
 }
 
 impl HealthReport {
@@ -107,6 +110,7 @@ impl HealthReport {
             uptime: observer.uptime(),
             engine_running: observer.engine_running(),
             today: store.deliveries_by_day(today, today)?.pop().unwrap_or_default(),
+            updates: observer.intake().snapshot(),
         })
     }
 

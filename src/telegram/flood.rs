@@ -1,91 +1,144 @@
-//! A per-sender allowance for incoming updates, so one reader sending hundreds of commands a
-//! second is slowed (with one polite notice per flood) and cannot use up the send slots that
-//! everyone's digests need. Counted per Telegram user, not per chat: one flooder in a group
-//! must not silence the other members. In memory only: it is about the last few seconds, and
-//! a sender quiet for a minute is forgotten at the next sweep (at most a minute later).
+//! Flood guards on Telegram's side: whose allowance an update counts against, the one notice
+//! a flooder gets, and the cap on channel notices to operators.
+//!
+//! The allowance itself ([`crate::intake::Allowance`]) is checked when an update arrives, in
+//! `intake.rs`; this file knows what a Telegram update says about who sent it.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+use super::{error::HandlerResult, send};
+use crate::{app::Tribune, delivery::Pacer, render::Reply};
+use std::sync::Mutex;
+use teloxide::{
+    prelude::*,
+    types::{CallbackQueryId, Message},
 };
+use tokio::time::{Duration, Instant};
 
-/// Updates a sender may send at once.
-const BURST: f64 = 10.0;
-/// Updates a sender may send per second, sustained.
-const PER_SECOND: f64 = 1.0;
-/// Forget senders quiet for this long (their allowance is full again anyway), sweeping at
-/// most this often: one pass over the map a minute, whatever the traffic.
-const FORGET_AFTER: Duration = Duration::from_secs(60);
+/// Whose allowance a message counts against: its user's, so that one flooder in a group does
+/// not silence the others. A message sent on behalf of a chat (an anonymous administrator,
+/// whose `from` is Telegram's shared placeholder bot, or a channel) counts against that chat.
+pub fn sender(msg: &Message) -> i64 {
+    match (&msg.sender_chat, &msg.from) {
+        (Some(chat), _) => chat.id.0,
+        (None, Some(user)) => user.id.0 as i64,
+        (None, None) => msg.chat.id.0,
+    }
+}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Handle the update.
-    Allow,
-    /// Over the allowance: tell the sender once.
-    Warn,
-    /// Over the allowance and already told: ignore quietly.
-    Drop,
+/// Whether Tribune would answer this message (so a flood of it deserves a notice): anything
+/// in a private chat, and commands in groups.
+pub fn answered(msg: &Message) -> bool {
+    msg.chat.is_private() || msg.text().is_some_and(|t| t.starts_with('/'))
+}
+
+/// The one notice of a flood, as a short message.
+pub async fn notice(
+    bot: &Bot,
+    app: &Tribune,
+    pacer: &Pacer,
+    chat: ChatId,
+    language_code: Option<&str>,
+) -> HandlerResult {
+    let lang = app.lang_for(chat.0, language_code);
+    let text = app.corpus().ui.get(lang, "flood").to_string();
+    send::reply(bot, pacer, chat, &Reply::html(text, Vec::new())).await?;
+    Ok(())
+}
+
+/// The one notice of a flood of button presses, as the answer to the press.
+pub async fn button_notice(
+    bot: &Bot,
+    app: &Tribune,
+    query: CallbackQueryId,
+    user: i64,
+    language_code: Option<&str>,
+) -> HandlerResult {
+    let lang = app.lang_for(user, language_code);
+    let text = app.corpus().ui.get(lang, "flood").to_string();
+    bot.answer_callback_query(query).text(text).await?;
+    Ok(())
+}
+
+/// Channel notices told one by one per window; beyond it they are counted and summed up.
+const CHANNEL_NOTICES: u32 = 5;
+const CHANNEL_WINDOW: Duration = Duration::from_secs(600);
+
+/// Caps the notices operators get about channels that add or drop Tribune: a few each ten
+/// minutes one by one, the rest summed up in one notice at the end of the window. Adding a
+/// bot to a channel costs an attacker nothing, and every notice goes to every operator.
+#[derive(Default)]
+pub struct ChannelNotices {
+    state: Mutex<Window>,
 }
 
 #[derive(Default)]
-pub struct FloodGuard {
-    state: Mutex<State>,
+struct Window {
+    started: Option<Instant>,
+    told: u32,
+    held: u32,
 }
 
-#[derive(Default)]
-struct State {
-    senders: HashMap<i64, Allowance>,
-    swept: Option<Instant>,
-}
-
-struct Allowance {
-    tokens: f64,
-    at: Instant,
-    /// Told about this flood. Cleared only once the allowance is full again (the sender has
-    /// been quiet for `BURST / PER_SECOND` seconds), so a sustained flood, which keeps taking
-    /// each token as it comes back, gets one notice, not one a second.
-    warned: bool,
-}
-
-impl FloodGuard {
-    /// Counts one update from `sender` (a user id, or a chat id when there is no user).
-    pub fn check(&self, sender: i64) -> Verdict {
-        self.check_at(sender, Instant::now())
+impl ChannelNotices {
+    /// Whether one more notice may go now; if not, it is counted for the summary.
+    pub fn allow(&self) -> bool {
+        self.allow_at(Instant::now())
     }
 
-    fn check_at(&self, sender: i64, now: Instant) -> Verdict {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let swept = *state.swept.get_or_insert(now);
-        if now.saturating_duration_since(swept) >= FORGET_AFTER {
-            state.senders.retain(|_, a| now.saturating_duration_since(a.at) < FORGET_AFTER);
-            state.swept = Some(now);
+    fn allow_at(&self, now: Instant) -> bool {
+        let mut window = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if window.started.is_none_or(|s| now.saturating_duration_since(s) >= CHANNEL_WINDOW) {
+            if window.held > 0 {
+                // The summary of the last window has not gone yet: this joins it.
+                window.held += 1;
+                return false;
+            }
+            *window = Window { started: Some(now), told: 0, held: 0 };
         }
-        let allowance = state.senders.entry(sender).or_insert(Allowance {
-            tokens: BURST,
-            at: now,
-            warned: false,
-        });
-        let elapsed = now.saturating_duration_since(allowance.at).as_secs_f64();
-        allowance.tokens = (allowance.tokens + elapsed * PER_SECOND).min(BURST);
-        allowance.at = now;
-        if allowance.tokens >= BURST {
-            allowance.warned = false;
-        }
-        if allowance.tokens >= 1.0 {
-            allowance.tokens -= 1.0;
-            Verdict::Allow
-        } else if allowance.warned {
-            Verdict::Drop
+        if window.told < CHANNEL_NOTICES {
+            window.told += 1;
+            true
         } else {
-            allowance.warned = true;
-            Verdict::Warn
+            window.held += 1;
+            false
         }
     }
 
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.state.lock().unwrap().senders.len()
+    /// The notices held back, once their window has ended (then a new window starts).
+    pub fn take_summary(&self) -> Option<u32> {
+        self.take_summary_at(Instant::now())
+    }
+
+    fn take_summary_at(&self, now: Instant) -> Option<u32> {
+        let mut window = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ended =
+            window.started.is_some_and(|s| now.saturating_duration_since(s) >= CHANNEL_WINDOW);
+        if !ended || window.held == 0 {
+            return None;
+        }
+        let held = window.held;
+        *window = Window { started: Some(now), told: 0, held: 0 };
+        Some(held)
+    }
+}
+
+/// Sends the summary of held-back channel notices at the end of each window. Runs until
+/// aborted.
+pub async fn summarise_channel_notices(
+    app: std::sync::Arc<Tribune>,
+    push: crate::delivery::Push,
+    notices: std::sync::Arc<ChannelNotices>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        if let Some(count) = notices.take_summary() {
+            let count = count.to_string();
+            let args = [("count", count.as_str())];
+            if let Err(e) =
+                super::members::notify_operators_with(&app, &push, "channels.many", &args)
+            {
+                log::error!("cannot tell the operators about channel changes: {e}");
+            }
+        }
     }
 }
 
@@ -93,63 +146,17 @@ impl FloodGuard {
 mod tests {
     use super::*;
 
-    fn secs(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
-    }
-
-    #[test]
-    fn a_burst_is_allowed_then_one_warning_then_silence() {
-        let guard = FloodGuard::default();
+    #[tokio::test(start_paused = true)]
+    async fn a_mass_of_channel_changes_is_five_notices_and_one_summary() {
+        let notices = ChannelNotices::default();
         let start = Instant::now();
-        let verdicts: Vec<Verdict> = (0..14).map(|_| guard.check_at(1, start)).collect();
-        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Allow).count(), 10);
-        assert_eq!(verdicts[10], Verdict::Warn);
-        assert!(verdicts[11..].iter().all(|v| *v == Verdict::Drop));
-        assert_eq!(guard.check_at(2, start), Verdict::Allow, "other senders are not affected");
-    }
-
-    #[test]
-    fn a_sustained_flood_gets_one_notice_and_one_answer_a_second() {
-        let guard = FloodGuard::default();
-        let start = Instant::now();
-        let mut verdicts = Vec::new();
-        // A hundred updates a second for a minute.
-        for i in 0..6000 {
-            verdicts.push(guard.check_at(1, start + secs(f64::from(i) / 100.0)));
-        }
-        let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
-        assert_eq!(count(Verdict::Warn), 1, "one notice for the whole flood");
-        let allowed = count(Verdict::Allow);
-        assert!((10 + 59..=10 + 60).contains(&allowed), "{allowed}: the burst, then one a second");
-    }
-
-    #[test]
-    fn a_new_flood_after_a_full_refill_is_told_again_but_not_after_a_short_pause() {
-        let guard = FloodGuard::default();
-        let start = Instant::now();
-        let flood = |at: Instant| (0..20).map(|_| guard.check_at(1, at)).collect::<Vec<_>>();
-        assert!(flood(start).contains(&Verdict::Warn));
-        // Five seconds of quiet: five answers back, but the same episode.
-        let after_pause = flood(start + secs(5.0));
-        assert_eq!(after_pause.iter().filter(|v| **v == Verdict::Allow).count(), 5);
-        assert!(!after_pause.contains(&Verdict::Warn), "{after_pause:?}");
-        // Quiet long enough for the whole allowance to come back: a new episode.
-        let after_refill = flood(start + secs(5.0 + BURST / PER_SECOND));
-        assert_eq!(after_refill.iter().filter(|v| **v == Verdict::Allow).count(), 10);
-        assert_eq!(after_refill.iter().filter(|v| **v == Verdict::Warn).count(), 1);
-    }
-
-    #[test]
-    fn quiet_senders_are_forgotten_within_two_minutes_whatever_the_count() {
-        let guard = FloodGuard::default();
-        let start = Instant::now();
-        for sender in 0..100 {
-            guard.check_at(sender, start);
-        }
-        assert_eq!(guard.tracked(), 100);
-        guard.check_at(1000, start + secs(30.0));
-        assert_eq!(guard.tracked(), 101, "not yet a minute: nothing swept");
-        guard.check_at(1001, start + FORGET_AFTER + secs(1.0));
-        assert_eq!(guard.tracked(), 2, "those quiet for a minute are gone; recent ones stay");
+        let told = (0..5000).filter(|_| notices.allow_at(start)).count();
+        assert_eq!(told, CHANNEL_NOTICES as usize);
+        assert_eq!(notices.take_summary_at(start + Duration::from_secs(60)), None, "not yet");
+        let later = start + CHANNEL_WINDOW;
+        assert!(!notices.allow_at(later), "held until the summary goes");
+        assert_eq!(notices.take_summary_at(later), Some(4996));
+        assert_eq!(notices.take_summary_at(later), None);
+        assert!(notices.allow_at(later), "a new window");
     }
 }

@@ -4,7 +4,6 @@
 use super::{
     commands::Command,
     error::{HandlerError, HandlerResult},
-    flood::{FloodGuard, Verdict},
     inline, members, observe,
     operator::{self, OpEnv, OperatorCommand},
     send,
@@ -28,7 +27,8 @@ use teloxide::{
     types::{ChatKind, Me},
 };
 
-/// The whole update-handling tree.
+/// The whole update-handling tree. Each sender's allowance was checked when the update
+/// arrived (`intake.rs`): what reaches the tree is to be answered.
 pub fn schema() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(
@@ -38,7 +38,6 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                         .endpoint(members::on_migration),
                 )
                 .branch(dptree::filter(inline::sent_via_me).endpoint(inline::ignore))
-                .branch(dptree::filter_map(over_allowance).endpoint(on_flood))
                 .branch(
                     dptree::entry()
                         .filter_command::<OperatorCommand>()
@@ -51,87 +50,10 @@ pub fn schema() -> UpdateHandler<HandlerError> {
                 )
                 .branch(dptree::endpoint(on_other_message)),
         )
-        .branch(
-            Update::filter_edited_message()
-                .branch(dptree::filter_map(edit_over_allowance).endpoint(on_flood))
-                .branch(dptree::endpoint(on_edited)),
-        )
-        .branch(
-            Update::filter_callback_query()
-                .branch(dptree::filter_map(button_over_allowance).endpoint(on_button_flood))
-                .branch(dptree::endpoint(on_callback)),
-        )
+        .branch(Update::filter_edited_message().endpoint(on_edited))
+        .branch(Update::filter_callback_query().endpoint(on_callback))
         .branch(Update::filter_my_chat_member().endpoint(members::on_my_chat_member))
         .branch(Update::filter_inline_query().endpoint(inline::on_inline_query))
-}
-
-/// `Some` when a message would be answered but its sender is over their allowance.
-fn over_allowance(msg: Message, guard: Arc<FloodGuard>) -> Option<Verdict> {
-    let answered = msg.chat.is_private() || msg.text().is_some_and(|t| t.starts_with('/'));
-    if !answered {
-        return None;
-    }
-    Some(guard.check(sender(&msg))).filter(|v| *v != Verdict::Allow)
-}
-
-/// The same for an edited message, which is answered in private chats only.
-fn edit_over_allowance(msg: Message, guard: Arc<FloodGuard>) -> Option<Verdict> {
-    if !msg.chat.is_private() {
-        return None;
-    }
-    Some(guard.check(sender(&msg))).filter(|v| *v != Verdict::Allow)
-}
-
-/// Whose allowance a message counts against: its user's, so that one flooder in a group does
-/// not silence the others. A message sent on behalf of a chat (an anonymous administrator,
-/// whose `from` is Telegram's shared placeholder bot, or a channel) counts against that chat.
-fn sender(msg: &Message) -> i64 {
-    match (&msg.sender_chat, &msg.from) {
-        (Some(chat), _) => chat.id.0,
-        (None, Some(user)) => user.id.0 as i64,
-        (None, None) => msg.chat.id.0,
-    }
-}
-
-fn button_over_allowance(q: CallbackQuery, guard: Arc<FloodGuard>) -> Option<Verdict> {
-    Some(guard.check(q.from.id.0 as i64)).filter(|v| *v != Verdict::Allow)
-}
-
-/// Over the allowance: one short notice, then silence for the rest of the flood.
-async fn on_flood(
-    bot: Bot,
-    app: Arc<Tribune>,
-    pacer: Arc<Pacer>,
-    me: Me,
-    msg: Message,
-    verdict: Verdict,
-) -> HandlerResult {
-    if verdict == Verdict::Warn {
-        let corpus = app.corpus();
-        let ctx = Ctx {
-            corpus: &corpus,
-            lang: reader_lang(&app, &msg),
-            bot_username: me.username(),
-            seed: 0,
-        };
-        send::reply(&bot, &pacer, msg.chat.id, &Reply::html(ctx.t("flood"), Vec::new())).await?;
-    }
-    Ok(())
-}
-
-async fn on_button_flood(
-    bot: Bot,
-    app: Arc<Tribune>,
-    q: CallbackQuery,
-    verdict: Verdict,
-) -> HandlerResult {
-    let mut answer = bot.answer_callback_query(q.id.clone());
-    if verdict == Verdict::Warn {
-        let lang = app.lang_for(q.from.id.0 as i64, q.from.language_code.as_deref());
-        answer = answer.text(app.corpus().ui.get(lang, "flood").to_string());
-    }
-    answer.await?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

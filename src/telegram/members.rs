@@ -2,7 +2,7 @@
 //! that remove it, or take away its right to post, are deactivated and operators are told.
 //! Also group → supergroup migrations.
 
-use super::subscribe::channel_title;
+use super::{flood::ChannelNotices, subscribe::channel_title};
 use crate::{
     app::Tribune,
     delivery::Event,
@@ -24,6 +24,7 @@ use super::error::HandlerResult;
 pub async fn on_my_chat_member(
     app: Arc<Tribune>,
     push: Push,
+    notices: Arc<ChannelNotices>,
     update: ChatMemberUpdated,
 ) -> HandlerResult {
     let chat = update.chat.id.0;
@@ -33,11 +34,15 @@ pub async fn on_my_chat_member(
         if member.can_post_messages() {
             if app.register_channel(chat)? {
                 log::info!("registered a channel Tribune may post in");
-                notify_operators(&app, &push, "channels.added", &title, chat)?;
+                if notices.allow() {
+                    notify_operators(&app, &push, "channels.added", &title, chat)?;
+                }
             }
         } else if app.store().deactivate(chat)? {
             log::info!("a channel took away Tribune's right to post; deactivated");
-            notify_operators(&app, &push, "channels.lost", &title, chat)?;
+            if notices.allow() {
+                notify_operators(&app, &push, "channels.lost", &title, chat)?;
+            }
         }
     } else if !member.is_present() && app.store().deactivate(chat)? {
         log::info!("Tribune was removed from a group; its subscription is deactivated");
@@ -59,10 +64,13 @@ pub async fn forward_events(
     bot: Bot,
     app: Arc<Tribune>,
     push: Push,
+    notices: Arc<ChannelNotices>,
     mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
 ) {
     while let Some(event) = events.recv().await {
-        if let Event::ChatGone { chat_id, kind: ChatKind::Channel, .. } = event {
+        if let Event::ChatGone { chat_id, kind: ChatKind::Channel, .. } = event
+            && notices.allow()
+        {
             let title = channel_title(&bot, chat_id).await;
             if let Err(e) = notify_operators(&app, &push, "channels.lost", &title, chat_id) {
                 log::error!("cannot tell the operators about a lost channel: {e}");

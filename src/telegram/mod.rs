@@ -7,9 +7,12 @@ pub mod error;
 pub mod flood;
 pub mod handlers;
 pub mod inline;
+pub mod intake;
 pub mod members;
 pub mod observe;
 pub mod operator;
+mod polling;
+mod replies;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
@@ -20,12 +23,13 @@ use crate::{
     app::Tribune,
     delivery::Push,
     delivery::{Engine, Limits, Pacer},
+    intake::PoolConfig,
 };
+use intake::{Handling, Updates};
+use replies::Replies;
 use std::{sync::Arc, time::Duration};
-use teloxide::{
-    dispatching::ShutdownToken, error_handlers::LoggingErrorHandler, prelude::*,
-    update_listeners::Polling,
-};
+use teloxide::{prelude::*, types::AllowedUpdate};
+use tokio::{sync::watch, task::AbortHandle, time::Instant};
 use transport::TelegramTransport;
 
 /// How the bot runs.
@@ -37,10 +41,12 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Channels to register at start (`TRIBUNE_CHANNELS`): numeric ids or `@usernames`.
     pub channels: Vec<String>,
-    /// How long shutdown waits for sends in flight.
+    /// How long shutdown waits for sends in flight (within the whole shutdown's 9 s).
     pub grace: Duration,
     /// Take updates from Telegram's webhook instead of long polling.
     pub webhook: Option<crate::config::Webhook>,
+    /// The intake's workers and queue: what bounds interactive work and its memory.
+    pub intake: PoolConfig,
 }
 
 impl Default for ServeOptions {
@@ -51,14 +57,24 @@ impl Default for ServeOptions {
             channels: Vec::new(),
             grace: Duration::from_secs(10),
             webhook: None,
+            intake: PoolConfig::default(),
         }
     }
 }
 
+/// Where updates come from.
+enum Source {
+    Polling { task: tokio::task::JoinHandle<()>, offset: Arc<polling::Offset> },
+    Webhook(webhook::Server),
+}
+
 /// A running bot: updates, scheduler and delivery engine. Stop it with [`BotHandle::shutdown`].
 pub struct BotHandle {
-    token: ShutdownToken,
-    dispatcher: tokio::task::JoinHandle<Result<(), teloxide::RequestError>>,
+    bot: Bot,
+    source: Source,
+    updates: Arc<Updates>,
+    replies: Arc<Replies>,
+    replies_task: tokio::task::JoinHandle<()>,
     engine: Engine<TelegramTransport>,
     engine_task: tokio::task::JoinHandle<()>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -66,11 +82,13 @@ pub struct BotHandle {
     tasks: Arc<operator::Tasks>,
     grace: Duration,
     app: Arc<Tribune>,
-    webhook: Option<webhook::Server>,
+    /// Set (with the reason) if the update loop, the workers or the reply sender ever end.
+    failed: watch::Receiver<Option<&'static str>>,
 }
 
-/// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler and long
-/// polling, in that order (so nothing queued before a crash waits behind new updates).
+/// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler, the
+/// intake and its update source, in that order (so nothing queued before a crash waits
+/// behind new updates).
 pub async fn start(
     bot: Bot,
     app: Arc<Tribune>,
@@ -112,11 +130,18 @@ pub async fn start(
         log::error!("cannot queue prisoner-status alerts: {e}");
     }
     background.push(tokio::spawn(scheduler.run()));
+    let notices = Arc::new(flood::ChannelNotices::default());
     background.push(tokio::spawn(members::forward_events(
         bot.clone(),
         app.clone(),
         push.clone(),
+        notices.clone(),
         events,
+    )));
+    background.push(tokio::spawn(flood::summarise_channel_notices(
+        app.clone(),
+        push.clone(),
+        notices.clone(),
     )));
 
     let tasks = Arc::new(operator::Tasks::default());
@@ -131,53 +156,115 @@ pub async fn start(
         };
         operator::resume_progress(&env).await;
     }
-    let flood = Arc::new(flood::FloodGuard::default());
-    let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
-        .dependencies(dptree::deps![
-            app.clone(),
-            pacer,
-            push.clone(),
-            flood,
-            tasks.clone(),
-            observer
-        ])
-        .default_handler(|_| async {})
-        .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
-        .build();
-    let token = dispatcher.shutdown_token();
-    let (dispatcher, webhook) = match &options.webhook {
+    let gauges = observer.intake().clone();
+    let replies = Arc::new(Replies::new(bot.clone(), pacer.clone(), gauges.clone()));
+    let replies_task = tokio::spawn(replies.clone().run());
+    let updates = Arc::new(Updates::new(app.clone(), gauges, options.intake));
+    let handler = handlers::schema();
+    let allowed: Vec<AllowedUpdate> = intake::ALLOWED.to_vec();
+    let deps = dptree::deps![
+        app.clone(),
+        pacer.clone(),
+        push.clone(),
+        tasks.clone(),
+        observer,
+        notices,
+        bot.clone(),
+        me
+    ];
+    let handling = Handling {
+        bot: bot.clone(),
+        app: app.clone(),
+        pacer,
+        replies: replies.clone(),
+        handler,
+        deps,
+    };
+    updates.start(Arc::new(handling));
+    let source = match &options.webhook {
         None => {
-            let listener = Polling::builder(bot.clone())
-                .timeout(options.poll_timeout)
-                .delete_webhook()
-                .await
-                .build();
-            let polling_errors = members::polling_errors(app.clone(), push);
-            let task = tokio::spawn(async move {
-                dispatcher.try_dispatch_with_listener(listener, polling_errors).await
-            });
-            (task, None)
+            delete_webhook(&bot).await;
+            let offset = Arc::new(polling::Offset::default());
+            let errors = members::polling_errors(app.clone(), push);
+            let task = tokio::spawn(polling::poll(
+                bot.clone(),
+                updates.clone(),
+                options.poll_timeout,
+                allowed,
+                offset.clone(),
+                errors,
+            ));
+            Source::Polling { task, offset }
         }
         Some(config) => {
-            let (listener, server) = webhook::listen(&bot, config).await?;
-            let errors = LoggingErrorHandler::with_custom_text("the webhook listener failed");
-            let task = tokio::spawn(async move {
-                dispatcher.try_dispatch_with_listener(listener, errors).await
-            });
-            (task, Some(server))
+            Source::Webhook(webhook::listen(&bot, config, updates.clone(), allowed).await?)
         }
     };
+    let source_task = match &source {
+        Source::Polling { task, .. } => task.abort_handle(),
+        Source::Webhook(server) => server.abort_handle(),
+    };
+    let (failed_tx, failed) = watch::channel(None);
+    background.push(tokio::spawn(watch_loops(
+        source_task,
+        replies_task.abort_handle(),
+        updates.clone(),
+        failed_tx,
+    )));
     Ok(BotHandle {
-        token,
-        dispatcher,
+        bot,
+        source,
+        updates,
+        replies,
+        replies_task,
         engine,
         engine_task,
         background,
         tasks,
         grace: options.grace,
         app,
-        webhook,
+        failed,
     })
+}
+
+/// Long polling is refused while a webhook is set (a previous run in webhook mode).
+async fn delete_webhook(bot: &Bot) {
+    match bot.get_webhook_info().await {
+        Ok(info) if info.url.is_some() => {
+            if let Err(e) = bot.delete_webhook().await {
+                log::error!("cannot delete the webhook left by a previous run: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot ask whether a webhook is set: {e}"),
+    }
+}
+
+/// Watches the loops that must never end while the bot runs; if one does (a bug: they only
+/// end at shutdown, which aborts this watch first), says which, so that `serve` exits
+/// with an error and its supervisor restarts it rather than leaving a bot that hears nobody.
+async fn watch_loops(
+    source: AbortHandle,
+    replies: AbortHandle,
+    updates: Arc<Updates>,
+    failed: watch::Sender<Option<&'static str>>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let reason = if source.is_finished() {
+            "the update loop ended"
+        } else if replies.is_finished() {
+            "the reply sender ended"
+        } else if !updates.alive() {
+            "the update workers ended"
+        } else {
+            continue;
+        };
+        log::error!("{reason}; stopping so that the supervisor restarts Tribune");
+        let _ = failed.send(Some(reason));
+        return;
+    }
 }
 
 /// Registers the channels named in the configuration.
@@ -204,50 +291,45 @@ async fn register_channels(bot: &Bot, app: &Tribune, channels: &[String]) {
     }
 }
 
+/// The whole of [`BotHandle::shutdown`] stays within this, so that a supervisor's stop
+/// timeout (systemd's default is 90 s, Docker's 10 s) never has to kill Tribune.
+const SHUTDOWN_WITHIN: Duration = Duration::from_secs(9);
+
 impl BotHandle {
-    /// Stops taking updates and lets handlers finish, stops scheduling, lets sends in flight
-    /// finish (bounded by the grace period), and flushes the store.
+    /// Stops taking updates and drops those waiting (unanswered work is worth nothing after a
+    /// restart), lets updates in hand finish briefly, stops scheduling, lets bulk sends in
+    /// flight finish (their items stay in the outbox otherwise), and flushes the store.
+    /// Within [`SHUTDOWN_WITHIN`], whatever the load.
     pub async fn shutdown(self) {
-        // The dispatcher may still be starting (it asks getMe first); shutting down an idle
-        // dispatcher is refused, so ask again until it is running or has ended. The future
-        // `shutdown` returns is not awaited: it waits for a notification that is lost if the
-        // dispatcher finishes first. The dispatcher's task ending is what counts.
-        let mut dispatcher = self.dispatcher;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.token.shutdown() {
-                Ok(_) => break,
-                Err(_) if dispatcher.is_finished() => break,
-                Err(_) if tokio::time::Instant::now() >= deadline => {
-                    log::warn!("the dispatcher did not start; stopping it");
-                    dispatcher.abort();
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
-        // Handlers in progress finish; the long poll in flight ends within its timeout.
-        match tokio::time::timeout(Duration::from_secs(90), &mut dispatcher).await {
-            Ok(Ok(Err(e))) => log::error!("the dispatcher could not run: {e}"),
-            Ok(Err(e)) if !e.is_cancelled() => log::error!("the dispatcher task failed: {e}"),
-            Ok(_) => {}
-            Err(_) => {
-                log::warn!("the dispatcher did not stop in time; stopping it");
-                dispatcher.abort();
-            }
-        }
-        if let Some(server) = self.webhook {
-            server.stop().await;
-        }
+        let deadline = Instant::now() + SHUTDOWN_WITHIN;
         for task in &self.background {
             task.abort();
         }
+        // New updates first stop coming (polling) or are refused with 503 (a webhook's
+        // Telegram sends them again later); then the listener closes.
+        match self.source {
+            Source::Polling { task, offset } => {
+                task.abort();
+                let _ = task.await;
+                self.updates.stop(Duration::from_secs(2)).await;
+                polling::confirm(&self.bot, &offset).await;
+            }
+            Source::Webhook(server) => {
+                self.updates.stop(Duration::from_secs(2)).await;
+                server.stop().await;
+            }
+        }
+        self.replies.stop(Duration::from_secs(1)).await;
+        self.replies_task.abort();
         self.tasks.abort_all();
-        self.engine.shutdown(self.grace).await;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(Duration::from_secs(1));
+        self.engine.shutdown(self.grace.min(left)).await;
         // The engine's loop ends by itself once stopping; a send stuck past the grace period
         // is abandoned (its item stays in the outbox for the next start).
         let mut engine_task = self.engine_task;
-        if tokio::time::timeout(Duration::from_secs(2), &mut engine_task).await.is_err() {
+        if tokio::time::timeout(Duration::from_millis(500), &mut engine_task).await.is_err() {
             engine_task.abort();
         }
         for task in self.background {
@@ -258,12 +340,28 @@ impl BotHandle {
         }
     }
 
-    /// Whether the dispatcher stopped by itself (it only does when it could not start).
-    pub fn is_finished(&self) -> bool {
-        self.dispatcher.is_finished()
+    /// Resolves if the update loop, the workers or the reply sender ever end while the bot
+    /// runs, with the reason. `serve` then exits with an error.
+    pub fn failure(&self) -> impl std::future::Future<Output = &'static str> + use<> {
+        let mut failed = self.failed.clone();
+        async move {
+            loop {
+                if let Some(reason) = *failed.borrow_and_update() {
+                    return reason;
+                }
+                if failed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 
-    /// The delivery engine's health: errors of the last hour, uptime, whether it runs.
+    /// Whether updates stopped being taken by themselves (they never should).
+    pub fn is_finished(&self) -> bool {
+        self.failed.borrow().is_some()
+    }
+
+    /// The delivery engine's and the intake's health.
     pub fn observer(&self) -> Arc<crate::delivery::Observer> {
         self.engine.observer()
     }

@@ -1,63 +1,80 @@
-//! Sending a [`Reply`] through teloxide: HTML parse mode, no link previews, inline keyboards.
+//! Sending replies: HTML parse mode, no link previews, inline keyboards.
+//!
+//! A handler running for an update (inside the intake's [`Scope`]) never waits for Telegram
+//! to take its reply: [`reply`] and [`edit`] hand it to [`Replies`], which sends each chat's
+//! replies in order, within the chat's limit and the pacer's interactive lane, known chats
+//! first, and drops those not sent within a minute of their command. A 429 puts the reply
+//! back with Telegram's `retry_after`: nothing sleeps in a handler, so a slow or rate-limited
+//! chat holds up neither the update loop nor any other chat.
 
+use super::replies::{Op, Replies, TurnOutcome};
 use crate::{
-    delivery::Pacer,
+    delivery::{Lane, Pacer},
+    intake::{Class, Dropped},
     render::{Button, ButtonKind, OutMessage, Reply},
 };
+use std::{sync::Arc, time::Duration};
 use teloxide::{
     ApiError, RequestError,
     prelude::*,
     types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode},
 };
+use tokio::time::Instant;
 
-/// Sends every message of a reply, in order, each in a slot of the shared pacer so that
-/// replies and bulk deliveries together stay under Telegram's overall limit.
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// What a handler's replies are sent with: set by the intake around each update.
+#[derive(Clone)]
+pub(super) struct Scope {
+    pub replies: Arc<Replies>,
+    /// The chat the update came from.
+    pub chat: i64,
+    pub class: Class,
+    /// Replies not sent by then are dropped.
+    pub deadline: Instant,
+}
+
+/// Runs `work` with `scope` as the destination of its replies.
+pub(super) async fn in_scope<F: std::future::Future>(scope: Scope, work: F) -> F::Output {
+    SCOPE.scope(scope, work).await
+}
+
+fn scope() -> Option<Scope> {
+    SCOPE.try_with(Clone::clone).ok()
+}
+
+/// Sends every message of a reply, in order. Within an update's handling the messages are
+/// queued and this returns at once; outside it (start-up, background tasks) they are sent
+/// here, each admitted by the pacer.
 pub async fn reply(
     bot: &Bot,
     pacer: &Pacer,
     chat: ChatId,
     reply: &Reply,
 ) -> Result<(), RequestError> {
-    for message in &reply.messages {
-        let mut request = bot
-            .send_message(chat, &message.html)
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(no_preview());
-        if !message.buttons.is_empty() {
-            request = request.reply_markup(keyboard(&message.buttons));
+    if let Some(scope) = scope() {
+        for message in &reply.messages {
+            queue(&scope, chat, Op::Send(message.clone()));
         }
-        paced(pacer, || request.clone().send()).await?;
+        return Ok(());
+    }
+    for message in &reply.messages {
+        outside(Some(pacer), || send_message(bot, chat, message)).await?;
     }
     Ok(())
 }
 
-/// Most waits for a 429 before a reply is given up (each waits Telegram's `retry_after`).
-const REPLY_RETRIES: u32 = 3;
-/// A `retry_after` longer than this is not waited out for an interactive reply.
-const MAX_REPLY_WAIT: u32 = 30;
+/// Most waits for a 429 outside an update's handling.
+const RETRIES: u32 = 3;
+/// A `retry_after` longer than this is not waited out.
+const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs a request, waiting out Telegram's `retry_after` when it says "too many requests" (a
-/// reader who sends commands faster than Telegram lets the bot answer gets the answers late,
-/// not never). For requests Telegram's limits do not count (edits, callback answers).
-pub(super) async fn with_retry_after<T, F, Fut>(send: F) -> Result<T, RequestError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, RequestError>>,
-{
-    retrying(None, send).await
-}
-
-/// Sends a new message: each attempt takes its place at the shared pacer right before it
-/// goes, and a 429 is waited out as in [`with_retry_after`].
-pub(super) async fn paced<T, F, Fut>(pacer: &Pacer, send: F) -> Result<T, RequestError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, RequestError>>,
-{
-    retrying(Some(pacer), send).await
-}
-
-async fn retrying<T, F, Fut>(pacer: Option<&Pacer>, mut send: F) -> Result<T, RequestError>
+/// A request made outside an update's handling (at start-up, in a background task such as a
+/// progress message's updates), where waiting holds up no reader: a 429 is waited out, up to
+/// [`RETRIES`] times and [`MAX_WAIT`] each.
+async fn outside<T, F, Fut>(pacer: Option<&Pacer>, mut send: F) -> Result<T, RequestError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, RequestError>>,
@@ -65,23 +82,109 @@ where
     let mut tries = 0;
     loop {
         if let Some(pacer) = pacer {
-            pacer.acquire().await;
+            pacer.acquire(Lane::Interactive).await;
         }
         match send().await {
             Err(RequestError::RetryAfter(wait))
-                if tries < REPLY_RETRIES && wait.seconds() <= MAX_REPLY_WAIT =>
+                if tries < RETRIES && wait.duration() <= MAX_WAIT =>
             {
                 tries += 1;
-                log::debug!("reply rate-limited; waiting {}s", wait.seconds());
-                tokio::time::sleep(wait.duration()).await;
+                let until = Instant::now() + wait.duration();
+                if let Some(pacer) = pacer {
+                    pacer.pause(until);
+                }
+                tokio::time::sleep_until(until).await;
             }
             other => return other,
         }
     }
 }
 
-/// Replaces a message's text and buttons (paging). An edit that changes nothing is not an error.
+/// Replaces a message's text and buttons (paging). An edit that changes nothing is not an
+/// error. Queued like a reply within an update's handling.
 pub async fn edit(
+    bot: &Bot,
+    chat: ChatId,
+    id: MessageId,
+    message: &OutMessage,
+) -> Result<(), RequestError> {
+    if let Some(scope) = scope() {
+        queue(&scope, chat, Op::Edit(id, message.clone()));
+        return Ok(());
+    }
+    outside(None, || edit_message(bot, chat, id, message)).await
+}
+
+fn queue(scope: &Scope, chat: ChatId, op: Op) {
+    if !scope.replies.push(chat.0, scope.class, scope.deadline, op) {
+        scope.replies.gauges().count_dropped(Dropped::Full, 1);
+        log::debug!("a reply was dropped: too many replies waiting");
+    }
+}
+
+/// Makes a request whose result the caller needs (a message to edit later, a photo after a
+/// text). Within an update's handling it waits for its turn among the chat's replies (after
+/// those queued before it, within the chat's limit and the pacer's interactive lane) and a
+/// 429 gives the turn back until Telegram's `retry_after`, unless that is past the reply's
+/// deadline; the handler waits for its turn rather than sleeping. Outside an update's
+/// handling the request goes at the pacer's word and a 429 is waited out there.
+pub(super) async fn paced<T, F, Fut>(pacer: &Pacer, mut send: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RequestError>>,
+{
+    let Some(scope) = scope() else { return outside(Some(pacer), send).await };
+    let (turn, mut turns) = tokio::sync::mpsc::channel(1);
+    if !scope.replies.push(scope.chat, scope.class, scope.deadline, Op::Turn(turn)) {
+        scope.replies.gauges().count_dropped(Dropped::Full, 1);
+        return Err(late("too many replies are waiting"));
+    }
+    loop {
+        let Ok(Some(report)) = tokio::time::timeout_at(scope.deadline, turns.recv()).await else {
+            return Err(late("its turn did not come in time"));
+        };
+        let result = send().await;
+        let outcome = match &result {
+            Ok(_) => TurnOutcome::Sent,
+            Err(RequestError::RetryAfter(wait)) => {
+                let until = Instant::now() + wait.duration();
+                pacer.pause(until);
+                let _ = report.send(TurnOutcome::Deferred(until));
+                if until < scope.deadline {
+                    continue;
+                }
+                return result;
+            }
+            Err(_) => TurnOutcome::Failed,
+        };
+        let _ = report.send(outcome);
+        return result;
+    }
+}
+
+/// A request that was not made because it would have been too late.
+fn late(why: &str) -> RequestError {
+    RequestError::Io(Arc::new(std::io::Error::new(std::io::ErrorKind::TimedOut, why.to_string())))
+}
+
+/// One message, as Telegram's `sendMessage`.
+pub(super) async fn send_message(
+    bot: &Bot,
+    chat: ChatId,
+    message: &OutMessage,
+) -> Result<(), RequestError> {
+    let mut request = bot
+        .send_message(chat, &message.html)
+        .parse_mode(ParseMode::Html)
+        .link_preview_options(no_preview());
+    if !message.buttons.is_empty() {
+        request = request.reply_markup(keyboard(&message.buttons));
+    }
+    request.await.map(|_| ())
+}
+
+/// One edit, as Telegram's `editMessageText`; "not modified" is success.
+pub(super) async fn edit_message(
     bot: &Bot,
     chat: ChatId,
     id: MessageId,
@@ -92,7 +195,7 @@ pub async fn edit(
         .parse_mode(ParseMode::Html)
         .link_preview_options(no_preview())
         .reply_markup(keyboard(&message.buttons));
-    match with_retry_after(|| request.clone().send()).await {
+    match request.await {
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
         Err(e) => Err(e),
     }

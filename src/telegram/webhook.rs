@@ -1,146 +1,254 @@
 //! Webhook mode: Telegram posts each update to a public HTTPS URL, a reverse proxy forwards it
-//! here, and this listener hands it to the dispatcher.
+//! here, and this listener hands it to the intake, as long polling does.
 //!
-//! teloxide's own axum webhook compares the secret token with `!=` (its source says "FIXME:
-//! use constant time comparison here") and pulls in tower-http, so Tribune has its own small
-//! listener: a request without the right `X-Telegram-Bot-Api-Secret-Token` gets 401 and is
-//! never parsed; the comparison takes the same time however much of a guess is right.
+//! Anyone who finds the port can send anything, so the listener spends as little as
+//! possible on a request it will refuse:
+//! - the secret (`X-Telegram-Bot-Api-Secret-Token`) is checked as soon as the headers are
+//!   in, before a byte of the body is read; without it the answer is 401 and the connection
+//!   is closed (the comparison takes the same time however much of a guess is right);
+//! - headers must arrive within [`HEADER_TIME`] and fit [`MAX_HEAD`]; a body must be at
+//!   most [`MAX_BODY`] and arrive within [`BODY_TIME`] (slow senders are cut off);
+//! - at most [`MAX_CONNECTIONS`] connections at once; more are closed at once;
+//! - an update goes to the intake's bounded queue; when it is full the answer is 503, and
+//!   Telegram sends the update again later. An update dropped on purpose (over its sender's
+//!   allowance) is answered 200, or Telegram would send it again and again.
+//!
+//! teloxide's own axum webhook compares the secret with `!=`, reads the body first and feeds
+//! an unbounded channel; hence this small listener on hyper.
 
-use crate::config::{Webhook, WebhookSecret};
-use axum::{
-    Router,
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    routing::post,
+use super::intake::Updates;
+use crate::{
+    config::{Webhook, WebhookSecret},
+    intake::Overflow,
 };
+use http_body_util::{BodyExt, Limited};
+use hyper::{
+    Method, Request, Response, StatusCode, body::Incoming, header, server::conn::http1,
+    service::service_fn,
+};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{
     convert::Infallible,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 use teloxide::{
     prelude::*,
-    stop::{StopToken, mk_stop_token},
     types::{AllowedUpdate, Update},
-    update_listeners::{StatefulListener, UpdateListener},
 };
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio::{net::TcpListener, sync::watch, task::JoinSet, time::Instant};
 
 /// The header Telegram sends the secret in.
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+/// An update is a few kilobytes; the longest message with every entity is far below this.
+pub const MAX_BODY: usize = 256 * 1024;
+/// The request line and headers, at most (hyper's smallest buffer).
+const MAX_HEAD: usize = 8 * 1024;
+/// Headers must be in within this.
+pub const HEADER_TIME: Duration = Duration::from_secs(10);
+/// A body must be in within this.
+pub const BODY_TIME: Duration = Duration::from_secs(10);
+/// Connections at once (Telegram opens at most 40).
+pub const MAX_CONNECTIONS: usize = 64;
+/// Refused requests are logged at most this often (with a count), so a scan cannot fill the
+/// log.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
 
-/// The update kinds the handler tree handles (see `handlers::schema`): Telegram sends no others.
-/// Keep it in step with the tree; `tests/it/webhook.rs` sends a button press and an inline query
-/// through a webhook.
-const ALLOWED: [AllowedUpdate; 5] = [
-    AllowedUpdate::Message,
-    AllowedUpdate::EditedMessage,
-    AllowedUpdate::CallbackQuery,
-    AllowedUpdate::MyChatMember,
-    AllowedUpdate::InlineQuery,
-];
-
-type Sender = mpsc::UnboundedSender<Result<Update, Infallible>>;
-
-#[derive(Clone)]
 struct Hook {
-    secret: Arc<WebhookSecret>,
-    /// Taken when stopping: the update stream then ends and the dispatcher with it.
-    tx: Arc<Mutex<Option<Sender>>>,
+    secret: WebhookSecret,
+    path: String,
+    updates: Arc<Updates>,
+    refused: AtomicU64,
+    refusal_logged: Mutex<Option<Instant>>,
 }
 
 /// The running listener; [`Server::stop`] closes it and deletes the webhook.
 pub struct Server {
     bot: Bot,
+    stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 /// Listens on `config.listen`, then asks Telegram to post updates to `config.url` with the
-/// secret. Returns the listener for the dispatcher and the server to stop at shutdown.
+/// secret. The updates go to `updates`.
 pub async fn listen(
     bot: &Bot,
     config: &Webhook,
-) -> Result<(impl UpdateListener<Err = Infallible> + use<>, Server), teloxide::RequestError> {
-    let socket = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
+    updates: Arc<Updates>,
+    allowed: Vec<AllowedUpdate>,
+) -> Result<Server, teloxide::RequestError> {
+    let socket = TcpListener::bind(config.listen).await.map_err(|e| {
         log::error!("cannot listen for the webhook on {}: {e}", config.listen);
         teloxide::RequestError::Io(Arc::new(e))
     })?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let hook = Hook { secret: Arc::new(config.secret.clone()), tx: Arc::new(Mutex::new(Some(tx))) };
-    let router = Router::new()
-        .route(config.url.path(), post(receive))
-        .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(hook.clone());
-    let (stop_token, stop_flag) = mk_stop_token();
+    let gauges = updates.gauges().clone();
+    let hook = Arc::new(Hook {
+        secret: config.secret.clone(),
+        path: config.url.path().to_string(),
+        updates,
+        refused: AtomicU64::new(0),
+        refusal_logged: Mutex::new(None),
+    });
+    let (stop, stopped) = watch::channel(false);
+    // A webhook is quiet whenever readers are: no silence limit, only whether it listens.
+    gauges.source_started(None);
     let task = tokio::spawn(async move {
-        let stopped = async move {
-            stop_flag.await;
-            hook.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        };
-        if let Err(e) = axum::serve(socket, router).with_graceful_shutdown(stopped).await {
-            log::error!("the webhook listener failed: {e}");
-        }
+        accept(socket, hook, stopped).await;
+        gauges.source_stopped();
     });
     bot.set_webhook(config.url.clone())
         .secret_token(config.secret.expose().to_string())
-        .allowed_updates(ALLOWED)
+        .allowed_updates(allowed)
         .await?;
     log::info!("webhook set; listening on {} for {}", config.listen, config.url.path());
-    let listener = StatefulListener::new(
-        (UnboundedReceiverStream::new(rx), stop_token),
-        stream,
-        stop_token_of,
-    );
-    Ok((listener, Server { bot: bot.clone(), task }))
+    Ok(Server { bot: bot.clone(), stop, task })
 }
 
-type ListenerState = (UnboundedReceiverStream<Result<Update, Infallible>>, StopToken);
-
-fn stream(state: &mut ListenerState) -> &mut UnboundedReceiverStream<Result<Update, Infallible>> {
-    &mut state.0
+/// Accepts connections until stopped, then gives those open two seconds to finish.
+async fn accept(socket: TcpListener, hook: Arc<Hook>, mut stopped: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = socket.accept() => accepted,
+            _ = stopped.changed() => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait a moment rather than spin.
+                log::warn!("webhook: cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if connections.len() >= MAX_CONNECTIONS {
+            drop(stream);
+            continue;
+        }
+        let (hook, mut stopped) = (hook.clone(), stopped.clone());
+        connections.spawn(async move {
+            let service = service_fn(move |request| {
+                let hook = hook.clone();
+                async move { Ok::<_, Infallible>(receive(&hook, request).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIME)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(2), connection).await;
+                }
+            }
+        });
+    }
+    drop(socket);
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(3), drained).await.is_err() {
+        connections.abort_all();
+    }
 }
 
-fn stop_token_of(state: &mut ListenerState) -> StopToken {
-    state.1.clone()
+fn answer(status: StatusCode) -> Response<String> {
+    let mut response = Response::new(String::new());
+    *response.status_mut() = status;
+    response
 }
 
 /// One request from Telegram (or anyone who found the port).
-async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
-    if !given.is_some_and(|g| hook.secret.matches(g)) {
-        log::warn!("webhook: refused a request without the right secret");
-        return StatusCode::UNAUTHORIZED;
+async fn receive(hook: &Hook, request: Request<Incoming>) -> Response<String> {
+    if request.method() != Method::POST || request.uri().path() != hook.path {
+        let mut response = answer(StatusCode::NOT_FOUND);
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        return response;
     }
-    let update = match serde_json::from_slice::<Update>(&body) {
+    let given = request.headers().get(SECRET_HEADER).map(|v| v.as_bytes());
+    if !given.is_some_and(|g| hook.secret.matches(g)) {
+        hook.log_refusal();
+        // The body is never read; closing the connection means it need not be.
+        let mut response = answer(StatusCode::UNAUTHORIZED);
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        return response;
+    }
+    let body = Limited::new(request.into_body(), MAX_BODY);
+    let bytes = match tokio::time::timeout(BODY_TIME, body.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            log::warn!("webhook: a request's body is over {MAX_BODY} bytes; refused");
+            return answer(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        Ok(Err(e)) => {
+            log::warn!("webhook: a request's body could not be read: {e}");
+            return answer(StatusCode::BAD_REQUEST);
+        }
+        Err(_) => {
+            log::warn!("webhook: a request's body did not arrive within {}s", BODY_TIME.as_secs());
+            return answer(StatusCode::REQUEST_TIMEOUT);
+        }
+    };
+    let update = match serde_json::from_slice::<Update>(&bytes) {
         Ok(update) => update,
         Err(e) => {
             // Telegram would send it again and again if refused: log it and let it go.
             log::error!("webhook: a request with the right secret is not an update: {e}");
-            return StatusCode::OK;
+            return answer(StatusCode::OK);
         }
     };
-    let tx = hook.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    match tx {
-        Some(tx) if tx.send(Ok(update)).is_ok() => StatusCode::OK,
-        // Stopping: Telegram keeps the update and sends it to the next instance.
-        _ => StatusCode::SERVICE_UNAVAILABLE,
+    hook.updates.gauges().source_answered();
+    if hook.updates.admit(update, Overflow::Refuse) {
+        answer(StatusCode::OK)
+    } else {
+        // Full, or stopping: Telegram keeps the update and sends it again.
+        answer(StatusCode::SERVICE_UNAVAILABLE)
+    }
+}
+
+impl Hook {
+    fn log_refusal(&self) {
+        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut logged = self.refusal_logged.lock().unwrap_or_else(|p| p.into_inner());
+        if logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+            *logged = Some(Instant::now());
+            log::warn!(
+                "webhook: refused a request without the right secret ({refused} since start)"
+            );
+        }
     }
 }
 
 impl Server {
-    /// Closes the listener (the dispatcher has stopped asking for updates) and deletes the
-    /// webhook, so Telegram keeps new updates until the next start.
+    /// Stops listening (requests in progress get two seconds) and deletes the webhook, so
+    /// Telegram keeps new updates until the next start.
     pub async fn stop(self) {
+        let _ = self.stop.send(true);
         let mut task = self.task;
         if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
             log::warn!("the webhook listener did not close in 5 s; stopping it");
             task.abort();
         }
-        match self.bot.delete_webhook().await {
-            Ok(_) => log::info!("webhook deleted"),
-            Err(e) => log::error!("cannot delete the webhook: {e}"),
+        match tokio::time::timeout(Duration::from_secs(2), self.bot.delete_webhook().into_future())
+            .await
+        {
+            Ok(Ok(_)) => log::info!("webhook deleted"),
+            Ok(Err(e)) => log::error!("cannot delete the webhook: {e}"),
+            Err(_) => log::error!("cannot delete the webhook: no answer within 2 s"),
         }
+    }
+
+    /// The listener's task, to tell whether it still runs.
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
     }
 }

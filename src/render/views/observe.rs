@@ -2,6 +2,7 @@
 //! engine now). Numbers only; nothing here names a chat.
 
 use crate::{
+    intake::{Dropped, IntakeHealth},
     render::{Ctx, Reply},
     stats::{HealthReport, StatsReport, day_date},
     store::DAY_SECS,
@@ -111,7 +112,30 @@ pub fn health(ctx: &Ctx, report: &HealthReport, now: i64) -> Reply {
             ("deactivated", &today.deactivated.to_string()),
         ],
     );
-    Reply::html(text, Vec::new())
+    Reply::html(format!("{text}\n{}", updates(ctx, &report.updates)), Vec::new())
+}
+
+/// Whether updates arrive, what waits, what was dropped under flood, and handler failures.
+fn updates(ctx: &Ctx, updates: &IntakeHealth) -> String {
+    let state = ctx.t(if updates.flowing { "health.flowing" } else { "health.stuck" });
+    let seconds = updates.last_answer_age.map_or_else(|| "?".into(), |a| a.as_secs().to_string());
+    let dropped =
+        |why: Dropped| updates.dropped().find(|(d, _)| *d == why).map_or(0, |(_, n)| n).to_string();
+    ctx.f(
+        "health.updates",
+        &[
+            ("state", &state),
+            ("seconds", &seconds),
+            ("queued", &updates.queued.to_string()),
+            ("replies", &updates.replies.to_string()),
+            ("flood", &dropped(Dropped::Flood)),
+            ("full", &dropped(Dropped::Full)),
+            ("stale", &dropped(Dropped::Stale)),
+            ("late", &dropped(Dropped::StaleReply)),
+            ("panics", &updates.panics.to_string()),
+            ("timeouts", &updates.timeouts.to_string()),
+        ],
+    )
 }
 
 fn utc(unix: i64) -> String {
