@@ -40,7 +40,7 @@ pub(super) async fn poll<E>(
     let gauges = updates.gauges().clone();
     // The long poll's timeout, and a margin for a slow answer, without one answer means
     // the loop is stuck.
-    gauges.source_started(Some(timeout + Duration::from_secs(20)));
+    gauges.source_started(Some(timeout + Duration::from_secs(10)));
     let mut failures: u32 = 0;
     loop {
         let request = bot

@@ -136,12 +136,17 @@ async fn groups_are_not_chattered_at() {
 
 const FLOOD_NOTICE: &str = "You are sending messages faster";
 
-/// One member floods a group with 300 commands while digests fall due for twenty other
-/// subscribers. The allowance is per sender: the flooder is slowed with one notice, another
-/// member of the same group is still answered, and the digests go out on time.
+/// Three hundred fresh accounts send ten commands each, all at once: every account stays
+/// within its own allowance, so only a cap on interactive work as a whole, subscribers
+/// served first and bulk's share of the send budget keep Tribune useful. Meanwhile twenty
+/// subscribers' digests fall due and one of them asks for help: they are answered in
+/// seconds, not after the three thousand (at 30 messages a second, 100 s), and the flood
+/// earns no 429. Before the fair intake the subscriber and the digests waited behind the
+/// whole flood.
 #[tokio::test]
-async fn a_flood_of_commands_is_slowed_with_one_notice_and_others_are_served() {
-    const FLOOD: usize = 300;
+async fn a_flood_from_many_accounts_leaves_subscribers_answered_and_digests_on_time() {
+    const ACCOUNTS: i64 = 300;
+    const EACH: usize = 10;
     let app =
         spawn_app_with(Setup { clock: Some(utc("2026-11-25T04:00:00Z")), ..Setup::default() })
             .await;
@@ -149,57 +154,46 @@ async fn a_flood_of_commands_is_slowed_with_one_notice_and_others_are_served() {
     for user in &subscribers {
         app.tribune.subscribe(user.id(), ChatKind::Private, Lang::En).unwrap();
     }
-    let group = app.emulator.group(-700, "Readers");
-    let flooder = group.as_member(&app.user(45, "en"));
-    let neighbour = group.as_member(&app.user(46, "en"));
-
-    let at_bot = |command: &str| format!("{command}@{}", app.emulator.bot_username());
-
-    let flood_started = Instant::now();
-    // The neighbour asks in the middle of the flood, when the group as a whole is far over any
-    // allowance: only a per-sender allowance answers them.
-    for i in 0..FLOOD {
-        if i == FLOOD / 2 {
-            neighbour.send_text(&at_bot("/help"));
+    let flooders: Vec<_> = (20_000..20_000 + ACCOUNTS).map(|id| app.user(id, "en")).collect();
+    for _ in 0..EACH {
+        for flooder in &flooders {
+            flooder.send_text("/slogan");
         }
-        flooder.send_text(&at_bot("/slogan"));
     }
+    // The flood is being answered: the bot is busy with it when the subscribers come.
+    let first = flooders[0].wait_for_messages(1, TIMEOUT).await.expect("the flood is answered");
+    assert!(first[0].plain_text().starts_with("✊ "), "{}", first[0].plain_text());
+
     app.set_time(utc("2026-11-25T05:00:00Z"));
     let due = Instant::now();
-    for user in &subscribers {
-        let digest = next(user).await.plain_text();
-        assert!(digest.starts_with("🗞 Tribune · 25 November 2026"), "{digest}");
+    let reader = &subscribers[0];
+    reader.send_text("/help");
+    let mut answered = None;
+    while answered.is_none() {
+        let got = reader.wait_for_messages(1, TIMEOUT).await.expect("the subscriber is answered");
+        if got.iter().any(|m| m.plain_text().starts_with("What you can ask")) {
+            answered = Some(due.elapsed());
+        }
     }
-    // Twenty digests at 30 a second need well under a second. Had each flood command taken a
-    // send slot, 300 of them would need ten seconds of the overall pace before the digests'
-    // turn. Five seconds from the moment they fell due tells the two apart with room to spare
-    // for a busy two-core machine.
+    let answered = answered.unwrap();
+    assert!(answered < Duration::from_secs(3), "the subscriber waited {answered:?}");
+    for user in &subscribers {
+        let digest = user
+            .messages()
+            .into_iter()
+            .find(|m| m.plain_text().starts_with("🗞 Tribune · 25 November 2026"));
+        if digest.is_none() {
+            let got = user.wait_for_messages(1, TIMEOUT).await.expect("a digest");
+            assert!(got[0].plain_text().starts_with("🗞 Tribune"), "{}", got[0].plain_text());
+        }
+    }
+    // Twenty digests at half of 30 a second take under two seconds; five leaves room for a
+    // busy machine and still tells them from digests queued behind the flood (100 s).
     let late = due.elapsed();
     assert!(late < Duration::from_secs(5), "the digests took {late:?} behind the flood");
-
-    // The bot handles one chat's updates in order, so once the neighbour's second command (sent
-    // after the flood) is answered, every flood command has been handled.
-    neighbour.send_text(&at_bot("/about"));
-    let mut answers = Vec::new();
-    let answered = |answers: &[String], start: &str| answers.iter().any(|t| t.starts_with(start));
-    while !(answered(&answers, "What you can ask") && answered(&answers, "Tribune shares")) {
-        let batch = group
-            .wait_for_messages(1, TIMEOUT)
-            .await
-            .unwrap_or_else(|e| panic!("the neighbour is answered twice: {e}; got {answers:?}"));
-        answers.extend(batch.iter().map(|m| m.plain_text()));
-    }
-    let handled_within = flood_started.elapsed().as_secs_f64();
-    let slogans = answers.iter().filter(|t| t.starts_with("✊ ")).count();
-    let notices = answers.iter().filter(|t| t.starts_with(FLOOD_NOTICE)).count();
-    assert_eq!(notices, 1, "one notice for the whole flood: {answers:?}");
-    // The allowance: a burst of ten, then one a second for as long as the flood was handled.
-    let allowance = 10 + handled_within.ceil() as usize;
-    assert!(
-        (10..=allowance).contains(&slogans),
-        "{slogans} of {FLOOD} commands answered within {handled_within:.1} s"
-    );
-    assert_eq!(answers.len(), slogans + notices + 2, "nothing else: {answers:?}");
+    let answered_flood: usize = flooders.iter().map(|f| f.messages().len()).sum();
+    assert!(answered_flood < ACCOUNTS as usize * EACH, "the flood was not all answered");
+    assert_eq!(app.emulator.stats().too_many_requests, 0, "no 429 under the flood");
     app.stop().await;
 }
 
