@@ -286,6 +286,12 @@ fn intake_metrics(metric: &mut impl FnMut(&str, &str, &str, &[(String, u64)]), u
         &dropped,
     );
     metric(
+        "tribune_reply_oldest_milliseconds",
+        "gauge",
+        "The oldest a reply was when Telegram took it, from its update's arrival (since start).",
+        &plain(u.oldest_reply.as_millis() as u64),
+    );
+    metric(
         "tribune_handler_panics_total",
         "counter",
         "Updates whose handling panicked (each cost that update only).",

@@ -165,7 +165,12 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, ApiError
     if shared.with_state(|state| state.webhook.is_some()) {
         return Err(webhook::conflict());
     }
+    let arrived = Instant::now();
     let generation = shared.with_state(|state| {
+        if let Some(answered) = state.last_poll_answer.take() {
+            let gap = arrived.saturating_duration_since(answered);
+            state.stats.longest_poll_gap = state.stats.longest_poll_gap.max(gap);
+        }
         if let Some(offset) = params.int("offset") {
             state.updates.confirm(offset);
         }
@@ -190,7 +195,11 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, ApiError
             None
         })
         .await;
-    outcome.unwrap_or_else(|| Ok(json!([])))
+    let answer = outcome.unwrap_or_else(|| Ok(json!([])));
+    if answer.is_ok() {
+        shared.with_state(|state| state.last_poll_answer = Some(Instant::now()));
+    }
+    answer
 }
 
 /// Logs a request that carried the right token, for the tests' request log.

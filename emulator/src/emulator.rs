@@ -159,7 +159,11 @@ impl Emulator {
 
     /// What the emulator served so far.
     pub fn stats(&self) -> Stats {
-        self.with_state(|s| s.stats.clone())
+        self.with_state(|s| {
+            let mut stats = s.stats.clone();
+            stats.longest_update_wait = s.updates.longest_wait;
+            stats
+        })
     }
 
     /// How many calls of a Bot API method arrived (canonical name, e.g. "sendMessage").
@@ -300,7 +304,7 @@ impl Emulator {
     }
 
     /// Wakes everything waiting for a change.
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         self.shared.notify();
     }
 }

@@ -15,7 +15,7 @@ use super::{
 };
 
 /// What a person typed: a leading `/command` gets the bot_command entity a client adds.
-fn typed(mut parsed: Parsed) -> Content {
+pub(crate) fn typed(mut parsed: Parsed) -> Content {
     if parsed.text.starts_with('/') {
         let length = html::utf16_len(parsed.text.split_whitespace().next().unwrap_or(""));
         parsed.entities.insert(0, Entity { kind: EntityKind::BotCommand, offset: 0, length });

@@ -48,6 +48,7 @@ mod keyboard;
 mod kinds;
 mod limits;
 mod links;
+mod load;
 mod members;
 mod messages;
 mod method;

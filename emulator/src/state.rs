@@ -63,6 +63,8 @@ pub(crate) struct State {
     pub updates: UpdateQueue,
     /// Bumped by every getUpdates, so an older long poll knows it was superseded.
     pub poll_generation: u64,
+    /// When the last getUpdates was answered (for [`Stats::longest_poll_gap`]).
+    pub last_poll_answer: Option<Instant>,
     pub callbacks: HashMap<String, CallbackRecord>,
     pub next_callback: u64,
     /// Commands by (scope key, language code).
@@ -97,6 +99,7 @@ impl State {
             chats: HashMap::new(),
             updates: UpdateQueue::default(),
             poll_generation: 0,
+            last_poll_answer: None,
             callbacks: HashMap::new(),
             next_callback: 1,
             commands: HashMap::new(),

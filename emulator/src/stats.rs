@@ -1,7 +1,7 @@
 //! Counters of what the bot asked and what it was answered, so a test can
 //! assert that a campaign of faults or a fan-out stayed within the limits.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 /// What the emulator served so far (see [`super::Emulator::stats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +20,11 @@ pub struct Stats {
     pub delayed: u64,
     /// Requests by method name (canonical, or as sent when unknown).
     pub per_method: BTreeMap<String, u64>,
+    /// The longest time between a getUpdates answer and the next getUpdates request: how
+    /// long the bot left updates unfetched.
+    pub longest_poll_gap: Duration,
+    /// The longest an update waited in the queue before getUpdates first handed it over.
+    pub longest_update_wait: Duration,
 }
 
 /// How one request ended, for the counters.

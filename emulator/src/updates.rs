@@ -1,7 +1,10 @@
 //! The update queue: what people did, waiting for the bot's getUpdates,
 //! confirmed by offset and filtered by `allowed_updates` as Telegram does.
 
-use std::collections::VecDeque;
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 
@@ -12,6 +15,8 @@ pub(crate) struct QueuedUpdate {
     /// The field name: "message", "edited_message", "callback_query", ...
     pub kind: &'static str,
     pub payload: Value,
+    /// When it was queued (for [`UpdateQueue::longest_wait`]).
+    pub at: Instant,
 }
 
 impl QueuedUpdate {
@@ -31,11 +36,22 @@ pub(crate) struct UpdateQueue {
     pub allowed: Option<Vec<String>>,
     /// Hand over every update kind, whatever the bot asked for in `allowed_updates`.
     pub every_kind: bool,
+    /// The longest an update waited between being queued and first handed to the bot.
+    pub longest_wait: Duration,
+    /// Updates up to this id have been handed over at least once.
+    handed: u32,
 }
 
 impl Default for UpdateQueue {
     fn default() -> UpdateQueue {
-        UpdateQueue { pending: VecDeque::new(), next_id: 1, allowed: None, every_kind: false }
+        UpdateQueue {
+            pending: VecDeque::new(),
+            next_id: 1,
+            allowed: None,
+            every_kind: false,
+            longest_wait: Duration::ZERO,
+            handed: 0,
+        }
     }
 }
 
@@ -45,7 +61,7 @@ impl UpdateQueue {
         let id = self.next_id;
         self.next_id += 1;
         log::debug!("emulator: queued update {id} ({kind})");
-        self.pending.push_back(QueuedUpdate { id, kind, payload });
+        self.pending.push_back(QueuedUpdate { id, kind, payload, at: Instant::now() });
         id
     }
 
@@ -54,7 +70,11 @@ impl UpdateQueue {
     /// only the last `-offset` updates.
     pub fn confirm(&mut self, offset: i64) {
         if offset > 0 {
-            self.pending.retain(|u| i64::from(u.id) >= offset);
+            // Ids only grow along the queue: confirming is popping from the front, so a
+            // backlog of a million costs nothing per poll.
+            while self.pending.front().is_some_and(|u| i64::from(u.id) < offset) {
+                self.pending.pop_front();
+            }
         } else if offset < 0 {
             let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
             while self.pending.len() > keep {
@@ -64,11 +84,27 @@ impl UpdateQueue {
     }
 
     /// Up to `limit` deliverable updates; updates of kinds the bot did not
-    /// ask for are dropped, as Telegram never produces them.
+    /// ask for are dropped, as Telegram never produces them. Only the front of the
+    /// queue is looked at, however long it is.
     pub fn deliverable(&mut self, limit: usize) -> Vec<Value> {
         let allowed = if self.every_kind { None } else { self.allowed.clone() };
-        self.pending.retain(|u| is_allowed(allowed.as_deref(), u.kind));
-        self.pending.iter().take(limit).map(QueuedUpdate::to_json).collect()
+        let mut out = Vec::new();
+        let mut index = 0;
+        let now = Instant::now();
+        while out.len() < limit && index < self.pending.len() {
+            let update = &self.pending[index];
+            if !is_allowed(allowed.as_deref(), update.kind) {
+                self.pending.remove(index);
+                continue;
+            }
+            if update.id > self.handed {
+                self.handed = update.id;
+                self.longest_wait = self.longest_wait.max(now.duration_since(update.at));
+            }
+            out.push(update.to_json());
+            index += 1;
+        }
+        out
     }
 
     /// Forgets the update `id`, delivered to a webhook (as a confirmed one is).

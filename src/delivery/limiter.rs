@@ -76,10 +76,10 @@ impl Lane {
 /// Admits sends one at a time, spaced at the overall rate. Shared by the delivery engine and
 /// the interactive replies, so that together they stay under the limit.
 ///
-/// **Bulk keeps its share:** when both lanes wait, they take turns, so digests, alerts and
-/// broadcasts get at least every other send whatever the interactive load (a flood of
-/// commands cannot starve them), and replies likewise get every other one during a big
-/// broadcast. A lane alone uses the whole rate. Within a lane, first come, first served.
+/// **Bulk keeps its share:** when both lanes wait, bulk (digests, alerts, broadcasts) takes
+/// three sends of five and replies two, whatever the interactive load: a flood of commands
+/// cannot starve the digests, and replies still get two fifths during a big broadcast. A
+/// lane alone uses the whole rate. Within a lane, first come, first served.
 ///
 /// The limit holds by construction at the moment of sending, whatever the runtime does: a
 /// sender calls [`Pacer::acquire`] right before its request goes out, and the moment it is
@@ -105,16 +105,21 @@ struct Turns {
     /// Tickets of the senders waiting, by lane, in arrival order.
     waiting: [VecDeque<u64>; 2],
     next_ticket: u64,
-    /// The lane of the last admitted send: when both wait, the other goes next.
-    last: Lane,
+    /// Sends admitted by lane while both lanes waited, since they last did not.
+    contested: [u64; 2],
 }
 
 impl Turns {
-    /// The ticket whose turn it is.
+    /// The ticket whose turn it is. When both lanes wait, bulk takes three sends of every
+    /// five: more than half, so that what a broadcast loses to a busy machine (its next item
+    /// coming a moment after a slot) does not bring it under half.
     fn turn(&self) -> Option<u64> {
         let [bulk, interactive] = &self.waiting;
         match (bulk.front(), interactive.front()) {
-            (Some(&b), Some(&i)) => Some(if self.last == Lane::Bulk { i } else { b }),
+            (Some(&b), Some(&i)) => {
+                let [by_bulk, by_replies] = self.contested;
+                Some(if by_bulk * BULK_SHARE.1 <= by_replies * BULK_SHARE.0 { b } else { i })
+            }
             (Some(&b), None) => Some(b),
             (None, i) => i.copied(),
         }
@@ -124,6 +129,9 @@ impl Turns {
         self.waiting[lane.index()].retain(|t| *t != ticket);
     }
 }
+
+/// Bulk's sends to replies' when both wait: 3 to 2.
+const BULK_SHARE: (u64, u64) = (3, 2);
 
 /// Takes a waiting sender's ticket back if its wait is abandoned (the future dropped).
 struct Ticket<'a> {
@@ -149,7 +157,7 @@ impl Pacer {
             next: Instant::now(),
             waiting: Default::default(),
             next_ticket: 0,
-            last: Lane::Interactive,
+            contested: [0; 2],
         };
         Pacer { interval, state: Mutex::new(turns), changed: Notify::new() }
     }
@@ -175,12 +183,13 @@ impl Pacer {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
+            // Until when to wait (or `None`: until it is this sender's turn).
             let wait_until = {
                 let mut turns = self.turns();
+                let now = Instant::now();
                 if turns.turn() != Some(ticket.ticket) {
                     None
                 } else {
-                    let now = Instant::now();
                     // Within EARLY of its moment a sender goes (tokio's timer works in whole
                     // milliseconds, and sleeping for a fraction of one would cost a whole one
                     // per send at high rates); a lateness of up to EARLY is made up rather
@@ -189,7 +198,11 @@ impl Pacer {
                     if turns.next < now + EARLY {
                         turns.next =
                             turns.next.max(now.checked_sub(EARLY).unwrap_or(now)) + interval;
-                        turns.last = lane;
+                        if turns.waiting.iter().all(|w| !w.is_empty()) {
+                            turns.contested[lane.index()] += 1;
+                        } else {
+                            turns.contested = [0; 2];
+                        }
                         turns.leave(lane, ticket.ticket);
                         ticket.admitted = true;
                         drop(turns);
@@ -199,8 +212,8 @@ impl Pacer {
                     Some(turns.next)
                 }
             };
+            // Woken early when the turn passes to another sender or the moment moves.
             match wait_until {
-                // Woken early when the turn passes to another lane or the moment moves.
                 Some(at) => {
                     let _ = tokio::time::timeout_at(at, changed).await;
                 }
@@ -277,10 +290,10 @@ mod tests {
     }
 
     /// Eight repliers and one bulk sender (the engine hands out its next item once the last
-    /// is admitted), all always waiting: bulk gets every other send; and alone, either lane
-    /// gets the whole rate.
+    /// is admitted), all always waiting: bulk gets three sends of five; and alone, either
+    /// lane gets the whole rate.
     #[tokio::test(start_paused = true)]
-    async fn bulk_gets_every_other_send_under_any_interactive_load() {
+    async fn bulk_gets_three_sends_of_five_under_any_interactive_load() {
         let pacer = Arc::new(Pacer::new(&Limits::telegram(30.0, false)));
         let admitted = Arc::new(Mutex::new(Vec::new()));
         let mut senders = tokio::task::JoinSet::new();

@@ -54,6 +54,8 @@ pub struct Gauges {
     panics: AtomicU64,
     timeouts: AtomicU64,
     dropped: [AtomicU64; 5],
+    /// The oldest any reply was (from its update's arrival) when Telegram took it, in ms.
+    oldest_reply_ms: AtomicU64,
 }
 
 impl Default for Gauges {
@@ -70,6 +72,7 @@ impl Default for Gauges {
             panics: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             dropped: Default::default(),
+            oldest_reply_ms: AtomicU64::new(0),
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct IntakeHealth {
     pub timeouts: u64,
     /// By [`Dropped::ALL`] order.
     pub dropped: [u64; 5],
+    /// The oldest a reply was, from its update's arrival to Telegram taking it.
+    pub oldest_reply: Duration,
 }
 
 impl IntakeHealth {
@@ -149,6 +154,11 @@ impl Gauges {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A reply was taken by Telegram `age` after its update arrived.
+    pub fn reply_sent(&self, age: Duration) {
+        self.oldest_reply_ms.fetch_max(age.as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// Counts `n` pieces of work dropped for `why`.
     pub fn count_dropped(&self, why: Dropped, n: u64) {
         let index = Dropped::ALL.iter().position(|d| *d == why).unwrap_or(0);
@@ -175,6 +185,7 @@ impl Gauges {
             panics: self.panics.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
             dropped: std::array::from_fn(|i| self.dropped[i].load(Ordering::Relaxed)),
+            oldest_reply: Duration::from_millis(self.oldest_reply_ms.load(Ordering::Relaxed)),
         }
     }
 }

@@ -56,7 +56,7 @@ impl Default for OutgoingConfig {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next<M> {
     /// Send `op` to `chat`; report the result with `sent`, `deferred` or `failed`.
-    Send { chat: i64, class: Class, op: M, counts: bool },
+    Send { chat: i64, class: Class, op: M, counts: bool, deadline: Instant },
     /// Nothing may go before this moment.
     Wait(Instant),
     /// Nothing waits.
@@ -203,7 +203,8 @@ impl<M: Clone> Outgoing<M> {
                     self.stale += 1;
                 }
                 let Some(front) = lane.items.front() else { continue };
-                let (op, item_class, counts) = (front.op.clone(), front.class, front.counts);
+                let (op, item_class, counts, deadline) =
+                    (front.op.clone(), front.class, front.counts, front.deadline);
                 if counts
                     && lane.recent.len() >= lane.window.sends
                     && lane.recent[lane.recent.len() - lane.window.sends] + lane.window.within > now
@@ -212,7 +213,7 @@ impl<M: Clone> Outgoing<M> {
                     continue;
                 }
                 lane.busy = true;
-                return Next::Send { chat, class: item_class.min(class), op, counts };
+                return Next::Send { chat, class: item_class.min(class), op, counts, deadline };
             }
         }
         wait.map_or(Next::Idle, Next::Wait)

@@ -246,14 +246,24 @@ impl<T> Queue<T> {
     }
 
     /// The piece of `chat` in hand is finished: its next piece, if any, may be taken.
+    ///
+    /// A chat with more work goes to the end of the line: the back while the queue keeps up
+    /// (round robin), but the front under overload, where the back is served first; so a
+    /// flooder's queued commands do not win turn after turn over others' newest one.
     pub fn done(&mut self, chat: i64) {
         let Some(lane) = self.chats.get_mut(&chat) else { return };
         lane.busy = false;
         if lane.items.is_empty() {
             self.chats.remove(&chat);
-        } else {
-            let class = lane.class;
-            self.ready[class.index()].push_back((chat, Instant::now()));
+            return;
+        }
+        let ready = &mut self.ready[lane.class.index()];
+        let now = Instant::now();
+        match ready.front().copied() {
+            Some((_, since)) if now.saturating_duration_since(since) >= self.config.lifo_after => {
+                ready.push_front((chat, since));
+            }
+            _ => ready.push_back((chat, now)),
         }
     }
 

@@ -7,7 +7,7 @@
 use super::send::{edit_message, send_message};
 use crate::{
     delivery::{Lane, Pacer},
-    intake::{Class, Dropped, Gauges, Next, Outgoing, OutgoingConfig},
+    intake::{Class, Dropped, Gauges, MAX_AGE, Next, Outgoing, OutgoingConfig},
     render::OutMessage,
 };
 use std::{
@@ -125,7 +125,7 @@ impl Replies {
             if self.stopping.load(Ordering::Acquire) {
                 return;
             }
-            let (chat, op, counts) = match self.with_state(|s| s.next(Instant::now())) {
+            let (chat, op, counts, deadline) = match self.with_state(|s| s.next(Instant::now())) {
                 Next::Idle => {
                     wake.await;
                     continue;
@@ -134,53 +134,66 @@ impl Replies {
                     let _ = tokio::time::timeout_at(at, wake).await;
                     continue;
                 }
-                Next::Send { chat, op, counts, .. } => (chat, op, counts),
+                Next::Send { chat, op, counts, deadline, .. } => (chat, op, counts, deadline),
             };
             let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
-            // The next reply is taken only once this one is admitted: one at a time waits at
-            // the pacer, so a known reply queued meanwhile waits behind one send at most.
-            if counts {
-                self.pacer.acquire(Lane::Interactive).await;
-            }
             let replies = self.clone();
-            let result = match op {
-                Op::Turn(turn) => {
-                    let (report, outcome) = oneshot::channel();
-                    if turn.try_send(report).is_err() {
-                        // The handler is gone (it gave up, or was abandoned).
-                        self.finish(chat, Err(RequestError::Io(Arc::new(gone()))));
-                        continue;
-                    }
-                    tokio::spawn(async move {
-                        let now = Instant::now();
-                        match outcome.await {
-                            Ok(TurnOutcome::Sent) => replies.with_state(|s| s.sent(chat, now)),
-                            Ok(TurnOutcome::Deferred(until)) => {
-                                replies.with_state(|s| s.deferred(chat, until));
-                            }
-                            Ok(TurnOutcome::Failed) | Err(_) => {
-                                replies.with_state(|s| s.failed(chat, false));
-                            }
-                        }
-                        replies.finished();
-                        drop(permit);
-                    });
-                    continue;
-                }
-                op => op,
-            };
+            let (admitted, turn) = oneshot::channel();
             tokio::spawn(async move {
-                let result = match &result {
-                    Op::Send(message) => send_message(&replies.bot, ChatId(chat), message).await,
-                    Op::Edit(id, message) => {
-                        edit_message(&replies.bot, ChatId(chat), *id, message).await
-                    }
-                    Op::Turn(_) => Ok(()),
-                };
-                replies.finish(chat, result);
+                // Admitted by the pacer right before the request is made, as the engine's
+                // sends are, so a busy runtime makes a reply late, never bunched with others.
+                if counts {
+                    replies.pacer.acquire(Lane::Interactive).await;
+                }
+                let _ = admitted.send(());
+                replies.send(chat, op, deadline).await;
                 drop(permit);
             });
+            // The next reply is taken only once this one is admitted: one at a time waits at
+            // the pacer, so a known reply queued meanwhile waits behind one send at most.
+            let _ = turn.await;
         }
+    }
+
+    /// Makes the request of one reply (or hands a handler its turn) and records the outcome.
+    async fn send(&self, chat: i64, op: Op, deadline: Instant) {
+        let result = match op {
+            Op::Send(message) => send_message(&self.bot, ChatId(chat), &message).await,
+            Op::Edit(id, message) => edit_message(&self.bot, ChatId(chat), id, &message).await,
+            Op::Turn(turn) => {
+                let (report, outcome) = oneshot::channel();
+                if turn.try_send(report).is_err() {
+                    // The handler is gone (it gave up, or was abandoned).
+                    self.with_state(|s| s.failed(chat, false));
+                    self.finished();
+                    return;
+                }
+                let now = Instant::now();
+                match outcome.await {
+                    Ok(TurnOutcome::Sent) => {
+                        self.record_age(deadline);
+                        self.with_state(|s| s.sent(chat, now));
+                    }
+                    Ok(TurnOutcome::Deferred(until)) => {
+                        self.with_state(|s| s.deferred(chat, until));
+                    }
+                    Ok(TurnOutcome::Failed) | Err(_) => self.with_state(|s| s.failed(chat, false)),
+                }
+                self.finished();
+                return;
+            }
+        };
+        if result.is_ok() {
+            self.record_age(deadline);
+        }
+        self.finish(chat, result);
+    }
+
+    /// How old a reply was when Telegram took it, from its update's arrival (its deadline
+    /// is a minute after that).
+    fn record_age(&self, deadline: Instant) {
+        let arrived = deadline.checked_sub(MAX_AGE).unwrap_or(deadline);
+        self.gauges.reply_sent(arrived.elapsed());
     }
 
     fn finish(&self, chat: i64, result: Result<(), RequestError>) {
@@ -233,8 +246,4 @@ impl Replies {
         let all = u32::try_from(CONCURRENCY).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(grace, self.permits.acquire_many(all)).await;
     }
-}
-
-fn gone() -> std::io::Error {
-    std::io::Error::other("the handler waiting for its turn is gone")
 }

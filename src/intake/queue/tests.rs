@@ -156,3 +156,23 @@ async fn clearing_drops_what_waits_but_not_what_is_in_hand() {
     assert!(q.pop(now, any).is_none());
     assert_eq!(q.chats(), 0);
 }
+
+/// Under overload a chat that was just served goes behind every other ready chat, however
+/// much it has queued: one turn per chat while the newest are served first.
+#[tokio::test(start_paused = true)]
+async fn under_overload_a_chat_just_served_waits_for_the_others() {
+    let mut q = queue(100);
+    for chat in 2..=4 {
+        q.push(chat, Class::Unknown, Instant::now(), 10 * chat as u32, Overflow::Shed);
+        tokio::time::advance(Duration::from_millis(300)).await;
+    }
+    for item in 0..4 {
+        q.push(1, Class::Unknown, Instant::now(), item, Overflow::Shed);
+    }
+    let mut order = Vec::new();
+    while let Some((chat, ..)) = q.pop(Instant::now(), any) {
+        order.push(chat);
+        q.done(chat);
+    }
+    assert_eq!(order, vec![1, 4, 3, 2, 1, 1, 1], "newest first, and no chat twice in a row");
+}
