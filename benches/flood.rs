@@ -4,7 +4,8 @@
 //! Every phase starts a fresh bot on a store of 300 subscribers; the operator broadcasts to
 //! them as the flood begins; probes ask throughout: a known subscriber every 5 s (`/help`),
 //! a fresh account every 10 s. Phases: the baseline (no flood); a burst of 5,000 fresh
-//! accounts × 20 commands; 1,000 `/start` a second from 10,000 accounts for 60 s; one
+//! accounts × 20 commands; 1,000 `/start` a second from 10,000 accounts for 60 s (going on
+//! while the bot gets its SIGTERM); one
 //! account sending 5 commands a second in a group for 60 s (Telegram allows the bot 20
 //! messages a minute there); and the burst again from 50,000 accounts, for memory.
 //!
@@ -22,7 +23,13 @@
 mod flooding;
 
 use flooding::{Bot, OPERATOR, SUBSCRIBER_BASE, probe, quantile};
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 use telegram_bot_api_emulator::{Emulator, User};
 use tokio::task::JoinSet;
 
@@ -67,6 +74,9 @@ struct Figures {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var("FLOOD_DEBUG").is_ok() {
+        let _ = env_logger::builder().is_test(false).try_init();
+    }
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let runs: usize = std::env::var("FLOOD_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -88,7 +98,7 @@ async fn main() {
 }
 
 async fn phase(name: &'static str, flood: Flood, length: Duration) -> Figures {
-    let emulator = Emulator::start().await.expect("an emulator");
+    let (emulator, emulator_runtime) = flooding::emulator().await;
     let subscribers: Vec<User> = (1..=SUBSCRIBERS)
         .map(|i| emulator.user(SUBSCRIBER_BASE + i, "Reader", Some("en")))
         .collect();
@@ -103,13 +113,15 @@ async fn phase(name: &'static str, flood: Flood, length: Duration) -> Figures {
     operator.press(card[1].message_id, &send);
     let pressed = Instant::now();
     let cpu0 = bot.cpu_seconds();
+    let stop = Arc::new(AtomicBool::new(false));
     let flooding = {
-        let emulator = emulator.clone();
+        let (emulator, stop) = (emulator.clone(), stop.clone());
         // A thread of its own: the emulator's HTTP side keeps the runtime's workers.
-        tokio::task::spawn_blocking(move || run_flood(&emulator, flood))
+        tokio::task::spawn_blocking(move || run_flood(&emulator, flood, &stop))
     };
     let fetched = {
         let emulator = emulator.clone();
+        let flooding = flooding.abort_handle();
         tokio::spawn(async move {
             while !flooding.is_finished() || emulator.pending_updates() > 100 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -139,7 +151,9 @@ async fn phase(name: &'static str, flood: Flood, length: Duration) -> Figures {
         tick += 1;
         tokio::time::sleep_until((started + Duration::from_secs(tick)).into()).await;
     }
-    let fetched = fetched.await.ok();
+    // The sustained flood goes on through SIGTERM: the stop is measured under flood.
+    let sustained = matches!(flood, Flood::Sustained { .. });
+    let fetched = if sustained { None } else { fetched.await.ok() };
     // After a burst, once it is fetched: is a fresh account answered within 5 s?
     let fresh_after_burst = match flood {
         Flood::Burst { .. } => {
@@ -172,9 +186,12 @@ async fn phase(name: &'static str, flood: Flood, length: Duration) -> Figures {
         let _ = std::fs::copy(&log, format!("/tmp/flood-{name}.log"));
     }
     let (sigterm, clean) = bot.terminate().await;
+    stop.store(true, Ordering::Release);
+    let _ = flooding.await;
     let errors = std::fs::read_to_string(&log).unwrap_or_default();
     let errors = errors.lines().filter(|l| l.contains(" ERROR ")).count();
     emulator.shutdown().await;
+    drop(emulator_runtime);
     Figures {
         name,
         known,
@@ -197,7 +214,7 @@ async fn phase(name: &'static str, flood: Flood, length: Duration) -> Figures {
 }
 
 /// Sends the phase's flood (returns when the last of it is sent). Runs on a thread of its own.
-fn run_flood(emulator: &Emulator, flood: Flood) {
+fn run_flood(emulator: &Emulator, flood: Flood, stop: &AtomicBool) {
     const COMMANDS: [&str; 5] = ["/start", "/help", "/slogan", "/prisoners", "/search freedom"];
     let pace = |started: Instant, at: Duration| {
         std::thread::sleep((started + at).saturating_duration_since(Instant::now()));
@@ -223,7 +240,12 @@ fn run_flood(emulator: &Emulator, flood: Flood) {
             let started = Instant::now();
             let batch = per_second / 100;
             let mut next = FLOOD_BASE;
-            for step in 0..secs * 100 {
+            // Until told to stop (the bot has been stopped under it), at most `secs` and a
+            // minute.
+            for step in 0..(secs + 60) * 100 {
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
                 let ids: Vec<i64> = (0..batch as i64)
                     .map(|i| FLOOD_BASE + (next - FLOOD_BASE + i) % accounts)
                     .collect();
@@ -258,7 +280,7 @@ async fn broadcast_done(
         if waiting.is_empty() {
             return Some(pressed.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     None
 }

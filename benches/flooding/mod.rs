@@ -135,6 +135,38 @@ impl Drop for Bot {
     }
 }
 
+/// Keeps the emulator's runtime running until dropped.
+pub struct Runtime(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An emulator on a runtime (two threads) of its own, as Telegram is not in the bot's
+/// machine: the bench's own work (probes, checking the broadcast, injecting the flood) then
+/// does not delay the emulator's answers, nor the moment it notes a request's arrival, which
+/// its limits go by.
+pub async fn emulator() -> (Emulator, Runtime) {
+    let (started, emulator) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let _ = started.send(Emulator::start().await.expect("an emulator"));
+            let _ = stopped.await;
+        });
+    });
+    (emulator.await.expect("the emulator started"), Runtime(Some(stop)))
+}
+
 /// Sends `text` as `user` and waits (at most `timeout`) for a reply starting with `expect`;
 /// how long it took, or `None`.
 pub async fn probe(user: &User, text: &str, expect: &str, timeout: Duration) -> Option<Duration> {

@@ -51,9 +51,13 @@ async fn handle(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
+    // Telegram judges a request by when it arrived: taken here, before the state's lock, which
+    // a test acting as thousands of people may hold for a moment.
+    let arrived = Instant::now();
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let method = Method::parse(&name);
-    let outcome = serve(&shared, &bot, method, &name, content_type, query.as_deref(), &body).await;
+    let request = Request { bot: &bot, method, name: &name, content_type, arrived };
+    let outcome = serve(&shared, &request, query.as_deref(), &body).await;
     let ending = match &outcome {
         Outcome::Answer(Ok(_)) => {
             Ending::Ok { sent: method.is_some_and(Method::sends_new_message) }
@@ -97,15 +101,23 @@ fn reply(result: Result<Value, ApiError>) -> Response {
     }
 }
 
+/// What the route says about a request.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    bot: &'a str,
+    method: Option<Method>,
+    name: &'a str,
+    content_type: &'a str,
+    arrived: Instant,
+}
+
 async fn serve(
     shared: &Arc<Shared>,
-    bot: &str,
-    method: Option<Method>,
-    name: &str,
-    content_type: &str,
+    request: &Request<'_>,
     query: Option<&str>,
     body: &[u8],
 ) -> Outcome {
+    let Request { bot, method, name, content_type, arrived } = *request;
     let Some(token) = bot.strip_prefix("bot") else {
         return Outcome::Answer(Err(ApiError::not_found()));
     };
@@ -115,7 +127,7 @@ async fn serve(
     }
     let params = Params::from_request(query, content_type, body);
     let chat_id = params.as_ref().ok().and_then(|p| p.int("chat_id"));
-    record(shared, method.map_or(name, |m| m.name()), chat_id);
+    record(shared, method.map_or(name, |m| m.name()), chat_id, arrived);
     let Some(method) = method else {
         log::debug!("emulator: unknown method {name}");
         return Outcome::Answer(Err(ApiError::not_found()));
@@ -125,10 +137,10 @@ async fn serve(
         Err(error) => return Outcome::Answer(Err(error)),
     };
     if method == Method::GetUpdates {
-        return Outcome::Answer(get_updates(shared, &params).await);
+        return Outcome::Answer(get_updates(shared, &params, arrived).await);
     }
     let (result, delay) =
-        shared.with_state(|state| dispatch::run(state, method, &params, chat_id, Instant::now()));
+        shared.with_state(|state| dispatch::run(state, method, &params, chat_id, arrived));
     shared.notify();
     if method == Method::SetWebhook && matches!(result, Some(Ok(_))) {
         push::ensure_pusher(shared);
@@ -153,7 +165,11 @@ async fn hold(shared: &Shared, delay: Duration) {
 /// getUpdates: confirms by offset, then returns at once if anything is
 /// pending, else long-polls until an update arrives, the timeout elapses,
 /// a newer getUpdates supersedes this one (409) or the emulator shuts down.
-async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, ApiError> {
+async fn get_updates(
+    shared: &Shared,
+    params: &Params,
+    arrived: Instant,
+) -> Result<Value, ApiError> {
     let limit = params.int("limit").unwrap_or(100).clamp(1, 100) as usize;
     let timeout = Duration::from_secs(params.int("timeout").unwrap_or(0).max(0) as u64);
     let allowed = match params.json("allowed_updates")? {
@@ -165,7 +181,6 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, ApiError
     if shared.with_state(|state| state.webhook.is_some()) {
         return Err(webhook::conflict());
     }
-    let arrived = Instant::now();
     let generation = shared.with_state(|state| {
         if let Some(answered) = state.last_poll_answer.take() {
             let gap = arrived.saturating_duration_since(answered);
@@ -203,8 +218,8 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, ApiError
 }
 
 /// Logs a request that carried the right token, for the tests' request log.
-fn record(shared: &Shared, method: &str, chat_id: Option<i64>) {
-    let record = RequestRecord { method: method.to_owned(), chat_id, at: Instant::now() };
+fn record(shared: &Shared, method: &str, chat_id: Option<i64>, at: Instant) {
+    let record = RequestRecord { method: method.to_owned(), chat_id, at };
     shared.with_state(|s| s.requests.push(record));
     shared.notify();
 }

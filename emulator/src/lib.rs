@@ -16,7 +16,7 @@
 //!
 //! - `emulator` (the [`Emulator`]) and `terminal` (a chat in a terminal);
 //! - acting as people: `handles` (users and groups), with `chats` (admins and channels),
-//!   `kinds` (polls) and `inline_user` (inline mode) on it; beside them, HTTP: `api`
+//!   `kinds` (polls), `inline_user` (inline mode) and `load` (floods, for benchmarks) on it; beside them, HTTP: `api`
 //!   (routes, getUpdates' long poll, injected delays and cut connections) and `push` (the
 //!   webhook pusher);
 //! - `dispatch`: one request under the lock, through an injected fault and Telegram's
