@@ -120,24 +120,17 @@ impl ChannelNotices {
     }
 }
 
-/// Sends the summary of held-back channel notices at the end of each window. Runs until
-/// aborted.
+/// Hands `summary` the count of held-back channel notices at the end of each window (it
+/// tells the operators). Runs until aborted.
 pub async fn summarise_channel_notices(
-    app: std::sync::Arc<Tribune>,
-    push: crate::delivery::Push,
     notices: std::sync::Arc<ChannelNotices>,
+    summary: impl Fn(u32) + Send + 'static,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
         if let Some(count) = notices.take_summary() {
-            let count = count.to_string();
-            let args = [("count", count.as_str())];
-            if let Err(e) =
-                super::members::notify_operators_with(&app, &push, "channels.many", &args)
-            {
-                log::error!("cannot tell the operators about channel changes: {e}");
-            }
+            summary(count);
         }
     }
 }

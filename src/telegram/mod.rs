@@ -13,6 +13,7 @@ pub mod observe;
 pub mod operator;
 mod polling;
 mod replies;
+mod request;
 pub mod send;
 pub mod subscribe;
 pub mod transport;
@@ -138,11 +139,17 @@ pub async fn start(
         notices.clone(),
         events,
     )));
-    background.push(tokio::spawn(flood::summarise_channel_notices(
-        app.clone(),
-        push.clone(),
-        notices.clone(),
-    )));
+    let summary = {
+        let (app, push) = (app.clone(), push.clone());
+        move |count: u32| {
+            let count = count.to_string();
+            let args = [("count", count.as_str())];
+            if let Err(e) = members::notify_operators_with(&app, &push, "channels.many", &args) {
+                log::error!("cannot tell the operators about channel changes: {e}");
+            }
+        }
+    };
+    background.push(tokio::spawn(flood::summarise_channel_notices(notices.clone(), summary)));
 
     let tasks = Arc::new(operator::Tasks::default());
     {

@@ -4,7 +4,7 @@
 //! 429 as `deferred` (the reply waits Telegram's `retry_after`, holding nothing), a chat
 //! that is gone as `failed` for all its replies.
 
-use super::send::{edit_message, send_message};
+use super::request::{edit_message, send_message};
 use crate::{
     delivery::{Lane, Pacer},
     intake::{Class, Dropped, Gauges, MAX_AGE, Next, Outgoing, OutgoingConfig},

@@ -7,18 +7,18 @@
 //! back with Telegram's `retry_after`: nothing sleeps in a handler, so a slow or rate-limited
 //! chat holds up neither the update loop nor any other chat.
 
-use super::replies::{Op, Replies, TurnOutcome};
+pub use super::request::{keyboard, no_preview};
+use super::{
+    replies::{Op, Replies, TurnOutcome},
+    request::{edit_message, send_message},
+};
 use crate::{
     delivery::{Lane, Pacer},
     intake::{Class, Dropped},
-    render::{Button, ButtonKind, OutMessage, Reply},
+    render::{OutMessage, Reply},
 };
 use std::{sync::Arc, time::Duration};
-use teloxide::{
-    ApiError, RequestError,
-    prelude::*,
-    types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode},
-};
+use teloxide::{RequestError, prelude::*, types::MessageId};
 use tokio::time::Instant;
 
 tokio::task_local! {
@@ -165,67 +165,4 @@ where
 /// A request that was not made because it would have been too late.
 fn late(why: &str) -> RequestError {
     RequestError::Io(Arc::new(std::io::Error::new(std::io::ErrorKind::TimedOut, why.to_string())))
-}
-
-/// One message, as Telegram's `sendMessage`.
-pub(super) async fn send_message(
-    bot: &Bot,
-    chat: ChatId,
-    message: &OutMessage,
-) -> Result<(), RequestError> {
-    let mut request = bot
-        .send_message(chat, &message.html)
-        .parse_mode(ParseMode::Html)
-        .link_preview_options(no_preview());
-    if !message.buttons.is_empty() {
-        request = request.reply_markup(keyboard(&message.buttons));
-    }
-    request.await.map(|_| ())
-}
-
-/// One edit, as Telegram's `editMessageText`; "not modified" is success.
-pub(super) async fn edit_message(
-    bot: &Bot,
-    chat: ChatId,
-    id: MessageId,
-    message: &OutMessage,
-) -> Result<(), RequestError> {
-    let request = bot
-        .edit_message_text(chat, id, &message.html)
-        .parse_mode(ParseMode::Html)
-        .link_preview_options(no_preview())
-        .reply_markup(keyboard(&message.buttons));
-    match request.await {
-        Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Converts buttons; a URL that does not parse is dropped rather than failing the reply.
-pub fn keyboard(rows: &[Vec<Button>]) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(
-        rows.iter().map(|row| row.iter().filter_map(button).collect::<Vec<_>>()),
-    )
-}
-
-fn button(b: &Button) -> Option<InlineKeyboardButton> {
-    Some(match &b.kind {
-        ButtonKind::Action(action) => {
-            InlineKeyboardButton::callback(b.label.clone(), action.encode())
-        }
-        ButtonKind::Url(url) => InlineKeyboardButton::url(b.label.clone(), url.parse().ok()?),
-        ButtonKind::Share(query) => {
-            InlineKeyboardButton::switch_inline_query(b.label.clone(), query.clone())
-        }
-    })
-}
-
-pub fn no_preview() -> LinkPreviewOptions {
-    LinkPreviewOptions {
-        is_disabled: true,
-        url: None,
-        prefer_small_media: false,
-        prefer_large_media: false,
-        show_above_text: false,
-    }
 }

@@ -1,0 +1,159 @@
+//! Any body a webhook may receive, and updates of the right shape with hostile values, are
+//! read without a panic: decoded as an update or refused, then classified for admission.
+
+use super::{super::webhook::decode, *};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// Mostly plausible numbers (so that much decodes and reaches the intake), some extreme.
+fn int() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        3 => 0i64..2_000_000_000,
+        1 => -2_000_000_000_000i64..0,
+        1 => any::<i64>(),
+        1 => Just(i64::MIN),
+        1 => Just(i64::MAX),
+    ]
+}
+
+/// Ids Telegram keeps within 32 bits (update and message ids), mostly.
+fn small() -> impl Strategy<Value = i64> {
+    prop_oneof![9 => 0i64..2_000_000_000, 1 => int()]
+}
+
+fn user() -> BoxedStrategy<Value> {
+    (int(), any::<bool>(), any::<String>(), proptest::option::of(any::<String>()))
+        .prop_map(|(id, is_bot, name, lang)| {
+            json!({ "id": id, "is_bot": is_bot, "first_name": name, "language_code": lang })
+        })
+        .boxed()
+}
+
+fn chat() -> BoxedStrategy<Value> {
+    let kind = prop_oneof![
+        3 => Just("private".to_string()),
+        1 => Just("group".to_string()),
+        1 => Just("supergroup".to_string()),
+        1 => Just("channel".to_string()),
+        1 => any::<String>(),
+    ];
+    (int(), kind, any::<String>())
+        .prop_map(|(id, kind, title)| json!({ "id": id, "type": kind, "title": title }))
+        .boxed()
+}
+
+fn message() -> BoxedStrategy<Value> {
+    (
+        small(),
+        int(),
+        chat(),
+        proptest::option::of(user()),
+        any::<String>(),
+        proptest::option::of(int()),
+        proptest::option::of(chat()),
+        proptest::option::of(user()),
+    )
+        .prop_map(|(id, date, chat, from, text, edit_date, sender_chat, via_bot)| {
+            json!({
+                "message_id": id, "date": date, "chat": chat, "from": from, "text": text,
+                "edit_date": edit_date, "sender_chat": sender_chat, "via_bot": via_bot,
+            })
+        })
+        .boxed()
+}
+
+fn update() -> BoxedStrategy<Value> {
+    let status = prop_oneof![
+        Just("member".to_string()),
+        Just("administrator".to_string()),
+        Just("left".to_string()),
+        Just("kicked".to_string()),
+        any::<String>(),
+    ];
+    let member = move || {
+        (user(), status.clone())
+            .prop_map(|(user, status)| json!({ "user": user, "status": status }))
+    };
+    let kind = prop_oneof![
+        message().prop_map(|m| ("message", m)),
+        message().prop_map(|m| ("edited_message", m)),
+        (any::<String>(), user(), proptest::option::of(message()), any::<String>()).prop_map(
+            |(id, from, message, data)| {
+                let query = json!({
+                    "id": id, "from": from, "message": message, "data": data,
+                    "chat_instance": "x",
+                });
+                ("callback_query", query)
+            }
+        ),
+        (any::<String>(), user(), any::<String>(), any::<String>()).prop_map(
+            |(id, from, query, offset)| {
+                let query = json!({ "id": id, "from": from, "query": query, "offset": offset });
+                ("inline_query", query)
+            }
+        ),
+        (chat(), user(), int(), member(), member()).prop_map(|(chat, from, date, old, new)| {
+            let update = json!({
+                "chat": chat, "from": from, "date": date,
+                "old_chat_member": old, "new_chat_member": new,
+            });
+            ("my_chat_member", update)
+        }),
+        any::<String>().prop_map(|s| ("poll_answer", json!({ "poll_id": s }))),
+    ];
+    (small(), kind)
+        .prop_map(|(id, (kind, body))| {
+            let mut update = json!({ "update_id": id });
+            update[kind] = body;
+            update
+        })
+        .boxed()
+}
+
+fn read(body: &[u8]) {
+    if let Some(update) = decode(body) {
+        let _ = seen(&update);
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_are_read_or_refused(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        read(&body);
+    }
+
+    #[test]
+    fn hostile_updates_of_the_right_shape_are_read_or_refused(update in update()) {
+        read(update.to_string().as_bytes());
+    }
+}
+
+/// The shapes above do produce updates the intake reads (else the test tests nothing).
+#[test]
+fn many_hostile_updates_decode_and_reach_classification() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = update();
+    let read = (0..400)
+        .filter(|_| {
+            let body = strategy.new_tree(&mut runner).expect("a value").current().to_string();
+            decode(body.as_bytes()).is_some_and(|u| seen(&u).is_some())
+        })
+        .count();
+    assert!(read >= 100, "only {read} of 400 hostile updates were read as updates");
+}
+
+#[test]
+fn a_plain_message_of_that_shape_is_an_update() {
+    let body = json!({
+        "update_id": 1,
+        "message": {
+            "message_id": 1, "date": 1_700_000_000, "text": "/start",
+            "chat": { "id": 5, "type": "private", "first_name": "A" },
+            "from": { "id": 5, "is_bot": false, "first_name": "A" },
+        },
+    });
+    let update = decode(body.to_string().as_bytes()).expect("an update");
+    let seen = seen(&update).expect("a message is read");
+    assert_eq!((seen.chat, seen.sender), (5, Some(5)));
+}
