@@ -6,6 +6,7 @@
 //! gauges need a pass over every subscription, so they are cached for a minute.
 
 use crate::{
+    clock::Clock,
     delivery::{ErrorClass, Observer},
     stats::HealthReport,
     store::{Store, SubscriberCounts},
@@ -45,6 +46,8 @@ pub struct MetricsServer {
 struct Shared {
     store: Store,
     observer: Arc<Observer>,
+    /// The app's clock, so "today" here is the day `/health` means.
+    clock: Clock,
     census: Mutex<Option<(Instant, SubscriberCounts)>>,
 }
 
@@ -53,11 +56,12 @@ pub async fn serve(
     addr: SocketAddr,
     store: Store,
     observer: Arc<Observer>,
+    clock: Clock,
 ) -> Result<MetricsServer, MetricsError> {
     let listener =
         TcpListener::bind(addr).await.map_err(|source| MetricsError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(|source| MetricsError::Bind { addr, source })?;
-    let shared = Arc::new(Shared { store, observer, census: Mutex::new(None) });
+    let shared = Arc::new(Shared { store, observer, clock, census: Mutex::new(None) });
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -92,7 +96,7 @@ impl MetricsServer {
 
 /// 200 when the store answers and the delivery engine runs; 503 otherwise.
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    match HealthReport::collect(&shared.store, &shared.observer) {
+    match HealthReport::collect(&shared.store, &shared.observer, shared.clock.unix()) {
         Ok(report) if report.engine_running => (
             StatusCode::OK,
             axum::Json(json!({
@@ -151,7 +155,7 @@ fn census(shared: &Shared) -> SubscriberCounts {
 
 /// The Prometheus text exposition of the current numbers.
 fn render(shared: &Shared) -> crate::store::Result<String> {
-    let report = HealthReport::collect(&shared.store, &shared.observer)?;
+    let report = HealthReport::collect(&shared.store, &shared.observer, shared.clock.unix())?;
     let totals = shared.store.delivery_totals()?;
     let counts = census(shared);
     let mut out = String::new();

@@ -1,5 +1,7 @@
 //! The Telegram adapter: teloxide in, views out, plus the real sender the delivery engine
-//! uses. The only module that names teloxide (besides the emulator's own tests).
+//! uses. Updates become a [`app::Caller`](crate::app::Caller) and a call to a use case of
+//! `app/`; what it comes to is rendered and sent. It never names the store: the composition
+//! root (`serve`) builds the service and hands the adapter what it needs.
 
 pub mod access;
 pub mod commands;
@@ -8,7 +10,6 @@ pub mod flood;
 pub mod handlers;
 pub mod inline;
 pub mod members;
-pub mod observe;
 pub mod operator;
 pub mod send;
 pub mod subscribe;
@@ -16,131 +17,73 @@ pub mod transport;
 pub mod webhook;
 
 use crate::{
-    app::Scheduler,
     app::Tribune,
-    delivery::Push,
-    delivery::{Engine, Limits, Pacer},
+    delivery::{Observer, Pacer},
 };
 use std::{sync::Arc, time::Duration};
 use teloxide::{
-    dispatching::ShutdownToken, error_handlers::LoggingErrorHandler, prelude::*,
+    dispatching::ShutdownToken,
+    error_handlers::LoggingErrorHandler,
+    prelude::*,
+    types::{Me, Recipient},
     update_listeners::Polling,
 };
-use transport::TelegramTransport;
 
-/// How the bot runs.
+/// How updates are taken.
 #[derive(Debug, Clone)]
-pub struct ServeOptions {
+pub struct Updates {
     /// How long one long poll waits for updates.
     pub poll_timeout: Duration,
-    /// The limits bulk and interactive sends keep to together.
-    pub limits: Limits,
-    /// Channels to register at start (`TRIBUNE_CHANNELS`): numeric ids or `@usernames`.
-    pub channels: Vec<String>,
-    /// How long shutdown waits for sends in flight.
-    pub grace: Duration,
     /// Take updates from Telegram's webhook instead of long polling.
     pub webhook: Option<crate::config::Webhook>,
 }
 
-impl Default for ServeOptions {
-    fn default() -> ServeOptions {
-        ServeOptions {
-            poll_timeout: Duration::from_secs(10),
-            limits: Limits::telegram(30.0, false),
-            channels: Vec::new(),
-            grace: Duration::from_secs(10),
-            webhook: None,
-        }
-    }
-}
-
-/// A running bot: updates, scheduler and delivery engine. Stop it with [`BotHandle::shutdown`].
-pub struct BotHandle {
+/// The adapter's part of a running bot: the update loop and the progress messages it keeps
+/// up to date. Stop it with [`Adapter::stop`].
+pub struct Adapter {
     token: ShutdownToken,
     dispatcher: tokio::task::JoinHandle<Result<(), teloxide::RequestError>>,
-    engine: Engine<TelegramTransport>,
-    engine_task: tokio::task::JoinHandle<()>,
-    background: Vec<tokio::task::JoinHandle<()>>,
     /// Progress messages being updated.
     tasks: Arc<operator::Tasks>,
-    grace: Duration,
-    app: Arc<Tribune>,
     webhook: Option<webhook::Server>,
 }
 
-/// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler and long
-/// polling, in that order (so nothing queued before a crash waits behind new updates).
+/// Who the bot is (`getMe`), with the command menus registered: the public one in every
+/// language and each operator's own.
+pub async fn connect(bot: &Bot, app: &Tribune) -> Result<Me, teloxide::RequestError> {
+    let me = bot.get_me().await?;
+    log::info!("connected as @{}", me.username());
+    commands::register(bot, &app.corpus()).await?;
+    operator::register_menu(bot, app).await;
+    Ok(me)
+}
+
+/// Starts taking updates (long polling, or the webhook), after a fresh progress message for
+/// each job still running. Sends go through `pacer`, shared with the delivery engine whose
+/// health `observer` reports.
 pub async fn start(
     bot: Bot,
     app: Arc<Tribune>,
-    options: ServeOptions,
-) -> Result<BotHandle, teloxide::RequestError> {
-    let me = bot.get_me().await?;
-    let username = me.username().to_string();
-    log::info!("connected as @{username}");
-    commands::register(&bot, &app.corpus()).await?;
-    operator::register_menu(&bot, &app).await;
-
-    let pacer = Arc::new(Pacer::new(&options.limits));
-    let transport = TelegramTransport::new(bot.clone());
-    let (engine, events) =
-        Engine::new(app.store().clone(), transport, options.limits, pacer.clone());
-    match engine.load_outbox() {
-        Ok(0) => {}
-        Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
-        Err(e) => log::error!("cannot read the outbox: {e}"),
-    }
-    let observer = engine.observer();
-    let engine_task = tokio::spawn(engine.clone().run());
-    let mut background = Vec::new();
-    background.push(tokio::spawn(crate::stats::snapshot_daily(
-        app.store().clone(),
-        Duration::from_secs(600),
-    )));
-    background.push(tokio::spawn(crate::app::forget_expired_questions(
-        app.clone(),
-        Duration::from_secs(60),
-    )));
-    let push: Push = {
-        let engine = engine.clone();
-        Arc::new(move |items| engine.push(items))
-    };
-    register_channels(&bot, &app, &options.channels).await;
-    let scheduler = Scheduler::new(app.clone(), push.clone(), username);
-    if let Err(e) = scheduler.run_alerts() {
-        log::error!("cannot queue prisoner-status alerts: {e}");
-    }
-    background.push(tokio::spawn(scheduler.run()));
-    background.push(tokio::spawn(members::forward_events(
-        bot.clone(),
-        app.clone(),
-        push.clone(),
-        events,
-    )));
-
+    me: &Me,
+    pacer: Arc<Pacer>,
+    observer: Arc<Observer>,
+    options: &Updates,
+) -> Result<Adapter, teloxide::RequestError> {
     let tasks = Arc::new(operator::Tasks::default());
     {
         let env = operator::OpEnv {
             bot: &bot,
             app: &app,
             pacer: &pacer,
-            push: &push,
-            me: &me,
+            me,
             tasks: &tasks,
+            observer: &observer,
         };
         operator::resume_progress(&env).await;
     }
     let flood = Arc::new(flood::FloodGuard::default());
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
-        .dependencies(dptree::deps![
-            app.clone(),
-            pacer,
-            push.clone(),
-            flood,
-            tasks.clone(),
-            observer
-        ])
+        .dependencies(dptree::deps![app.clone(), pacer, flood, tasks.clone(), observer])
         .default_handler(|_| async {})
         .error_handler(LoggingErrorHandler::with_custom_text("an update could not be handled"))
         .build();
@@ -152,7 +95,7 @@ pub async fn start(
                 .delete_webhook()
                 .await
                 .build();
-            let polling_errors = members::polling_errors(app.clone(), push);
+            let polling_errors = members::polling_errors(app.clone());
             let task = tokio::spawn(async move {
                 dispatcher.try_dispatch_with_listener(listener, polling_errors).await
             });
@@ -167,47 +110,29 @@ pub async fn start(
             (task, Some(server))
         }
     };
-    Ok(BotHandle {
-        token,
-        dispatcher,
-        engine,
-        engine_task,
-        background,
-        tasks,
-        grace: options.grace,
-        app,
-        webhook,
-    })
+    Ok(Adapter { token, dispatcher, tasks, webhook })
 }
 
-/// Registers the channels named in the configuration.
-async fn register_channels(bot: &Bot, app: &Tribune, channels: &[String]) {
+/// The ids of the channels named in the configuration: numeric ids as they are, `@usernames`
+/// asked of Telegram (one that cannot be found is logged and left out).
+pub async fn resolve_channels(bot: &Bot, channels: &[String]) -> Vec<(String, i64)> {
+    let mut found = Vec::new();
     for name in channels {
-        let id = match name.parse::<i64>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                match bot.get_chat(teloxide::types::Recipient::ChannelUsername(name.clone())).await
-                {
-                    Ok(chat) => Some(chat.id.0),
-                    Err(e) => {
-                        log::error!("cannot find the configured channel {name}: {e}");
-                        None
-                    }
-                }
-            }
-        };
-        if let Some(id) = id
-            && let Err(e) = app.register_channel(id)
-        {
-            log::error!("cannot register the configured channel {name}: {e}");
+        match name.parse::<i64>() {
+            Ok(id) => found.push((name.clone(), id)),
+            Err(_) => match bot.get_chat(Recipient::ChannelUsername(name.clone())).await {
+                Ok(chat) => found.push((name.clone(), chat.id.0)),
+                Err(e) => log::error!("cannot find the configured channel {name}: {e}"),
+            },
         }
     }
+    found
 }
 
-impl BotHandle {
-    /// Stops taking updates and lets handlers finish, stops scheduling, lets sends in flight
-    /// finish (bounded by the grace period), and flushes the store.
-    pub async fn shutdown(self) {
+impl Adapter {
+    /// Stops taking updates and lets handlers in progress finish, then stops the progress
+    /// messages.
+    pub async fn stop(self) {
         // The dispatcher may still be starting (it asks getMe first); shutting down an idle
         // dispatcher is refused, so ask again until it is running or has ended. The future
         // `shutdown` returns is not awaited: it waits for a notification that is lost if the
@@ -239,37 +164,11 @@ impl BotHandle {
         if let Some(server) = self.webhook {
             server.stop().await;
         }
-        for task in &self.background {
-            task.abort();
-        }
         self.tasks.abort_all();
-        self.engine.shutdown(self.grace).await;
-        // The engine's loop ends by itself once stopping; a send stuck past the grace period
-        // is abandoned (its item stays in the outbox for the next start).
-        let mut engine_task = self.engine_task;
-        if tokio::time::timeout(Duration::from_secs(2), &mut engine_task).await.is_err() {
-            engine_task.abort();
-        }
-        for task in self.background {
-            let _ = task.await;
-        }
-        if let Err(e) = self.app.store().flush() {
-            log::error!("cannot flush the store: {e}");
-        }
     }
 
     /// Whether the dispatcher stopped by itself (it only does when it could not start).
     pub fn is_finished(&self) -> bool {
         self.dispatcher.is_finished()
-    }
-
-    /// The delivery engine's health: errors of the last hour, uptime, whether it runs.
-    pub fn observer(&self) -> Arc<crate::delivery::Observer> {
-        self.engine.observer()
-    }
-
-    /// The delivery engine, for counters and tests.
-    pub fn engine(&self) -> &Engine<TelegramTransport> {
-        &self.engine
     }
 }

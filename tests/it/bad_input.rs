@@ -5,7 +5,7 @@ use crate::support;
 
 use crate::support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use std::time::{Duration, Instant};
-use tribune::{content::Lang, subscription::ChatKind};
+use tribune::{app::Caller, content::Lang};
 
 #[tokio::test]
 async fn unknown_commands_and_wrong_arguments_are_explained() {
@@ -147,7 +147,7 @@ async fn a_flood_of_commands_is_slowed_with_one_notice_and_others_are_served() {
             .await;
     let subscribers: Vec<_> = (600..620).map(|id| app.user(id, "en")).collect();
     for user in &subscribers {
-        app.tribune.subscribe(user.id(), ChatKind::Private, Lang::En).unwrap();
+        app.tribune.subscribe(&Caller::private(user.id()), Lang::En).unwrap();
     }
     let group = app.emulator.group(-700, "Readers");
     let flooder = group.as_member(&app.user(45, "en"));
