@@ -34,5 +34,6 @@ mod stats;
 mod subscriptions;
 mod telegram_faults;
 mod update_kinds;
+mod use_cases;
 mod webhook;
 mod write_failure;
