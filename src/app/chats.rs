@@ -4,7 +4,7 @@
 //! subscription, and operators hear about channels and about another process polling with
 //! this bot's token. Notices go through the outbox, like everything sent in bulk.
 
-use super::tribune::{AppError, Tribune};
+use super::{error::AppError, tribune::Tribune};
 use crate::{
     message::{EditionKind, Op, OutMessage, OutboxItem},
     render::html::escape,

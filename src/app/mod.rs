@@ -7,13 +7,16 @@
 //!   `/stop`, languages, `/channels`;
 //! - `chats`: the bot's own membership in chats, migrations, operators' notices;
 //! - `operator/`: the operators' check ([`Tribune::operator`]) and their jobs;
-//! - `content`: the content served, with operators' edits; `alerts`: status-change alerts;
+//! - `import`: the content served at start-up; `content`: operators' edits on top of it;
+//!   `alerts`: status-change alerts;
 //! - `scheduler`: the `Scheduler`, which composes the digests that fall due.
 
 mod alerts;
 mod caller;
 mod chats;
 mod content;
+mod error;
+mod import;
 mod operator;
 mod reader;
 mod scheduler;
@@ -21,11 +24,12 @@ mod tribune;
 
 pub use caller::{ANONYMOUS_ADMIN_BOT, Caller, Refusal};
 pub use chats::Membership;
-pub use content::sync_content;
+pub use error::AppError;
+pub use import::{ContentSource, sync_content};
 pub use operator::{
     Cancelled, ChangeOutcome, Discarded, EditOutcome, JobStatus, MAX_STATEMENT_BYTES, Operator,
     Prepared, Sent,
 };
 pub use reader::{Answered, CardStep};
 pub use scheduler::Scheduler;
-pub use tribune::{AppError, ContentSource, QUESTION_WAITS, Tribune, forget_expired_questions};
+pub use tribune::{QUESTION_WAITS, Tribune, forget_expired_questions};

@@ -3,13 +3,16 @@
 //! a chat reads in, when a subscription is next due). The use cases are its methods, in the
 //! other files of `app/`, one file for each kind of request.
 
-use super::content::sync_content;
+use super::{
+    error::AppError,
+    import::{ContentSource, sync_content},
+};
 use crate::{
     clock::Clock,
-    content::{self, Corpus, Lang},
+    content::{Corpus, Lang},
     delivery::Push,
     schedule,
-    store::{OutboxItem, Store, StoreError},
+    store::{OutboxItem, Store},
     subscription::{ChatKind, Frequency, PendingQuestion, Question, Subscription},
 };
 use std::{
@@ -18,25 +21,6 @@ use std::{
     time::Duration,
 };
 use tokio::sync::Notify;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("no content to serve: {0}")]
-    NoContent(content::ContentError),
-}
-
-/// How the content at start-up was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentSource {
-    /// The files changed since the last import and were imported.
-    Imported,
-    /// The files are what the store already holds.
-    Unchanged,
-    /// The files are broken; the store's previous content is served.
-    KeptPrevious,
-}
 
 /// Where bulk work goes once the delivery engine runs, and the name links point to.
 struct Outlet {
@@ -273,5 +257,71 @@ pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
             Ok(n) => log::debug!("forgot {n} unanswered question(s)"),
             Err(e) => log::warn!("cannot forget expired questions: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn copy_messages(to: &Path) {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
+        for sub in ["", "statements", "ui"] {
+            std::fs::create_dir_all(to.join(sub)).unwrap();
+            for entry in std::fs::read_dir(from.join(sub)).unwrap().flatten() {
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), to.join(sub).join(entry.file_name())).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn imports_once_then_only_when_files_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Imported);
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Unchanged);
+        let slogans = messages.join("slogans.toml");
+        let edited =
+            std::fs::read_to_string(&slogans).unwrap() + "\n# a comment changes the fingerprint\n";
+        std::fs::write(&slogans, edited).unwrap();
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Imported);
+    }
+
+    #[test]
+    fn broken_files_keep_the_previous_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        let data = dir.path().join("data");
+        // The first instance is dropped (closing the store) before the second opens it.
+        let before = {
+            let (app, source) = Tribune::open(&data, &messages).unwrap();
+            assert_eq!(source, ContentSource::Imported);
+            app.corpus()
+        };
+        std::fs::write(messages.join("prisoners.toml"), "[[prisoner]]\nid = \"broken\"\n").unwrap();
+        let (app, source) = Tribune::open(&data, &messages).unwrap();
+        assert_eq!(source, ContentSource::KeptPrevious);
+        assert_eq!(*app.corpus(), *before);
+    }
+
+    #[test]
+    fn broken_files_with_an_empty_store_are_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let messages = dir.path().join("messages");
+        copy_messages(&messages);
+        std::fs::write(messages.join("slogans.toml"), "[[slogan]]\nid = 5\n").unwrap();
+        let error =
+            Tribune::open(&dir.path().join("data"), &messages).err().expect("no content to serve");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no content to serve: 1 problem(s) in the content:\nslogans.toml:2:"),
+            "{text}"
+        );
     }
 }
