@@ -22,6 +22,9 @@ mod reader;
 mod scheduler;
 mod tribune;
 
+#[cfg(test)]
+mod tests;
+
 pub use caller::{ANONYMOUS_ADMIN_BOT, Caller, Refusal};
 pub use chats::Membership;
 pub use error::AppError;

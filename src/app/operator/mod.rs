@@ -57,23 +57,3 @@ impl Tribune {
         self.store.audit(operator.id, action, self.clock.unix()).map_err(unavailable)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::subscription::ChatKind;
-
-    #[test]
-    fn only_operators_in_private_chats_pass() {
-        let dir = tempfile::tempdir().unwrap();
-        let messages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
-        let (app, _) = Tribune::open(&dir.path().join("data"), &messages).unwrap();
-        let app = app.with_operators(vec![900]);
-        assert_eq!(app.operator(&Caller::private(900)).unwrap().id(), 900);
-        assert_eq!(app.operator(&Caller::private(901)).unwrap_err(), Refusal::OperatorsOnly);
-        let in_group = Caller::in_chat(-5, ChatKind::Group, Some(900));
-        assert_eq!(app.operator(&in_group).unwrap_err(), Refusal::PrivateOnly);
-        let nobody = Caller::in_chat(900, ChatKind::Private, None);
-        assert_eq!(app.operator(&nobody).unwrap_err(), Refusal::OperatorsOnly);
-    }
-}
