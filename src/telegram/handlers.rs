@@ -1,5 +1,6 @@
 //! The dptree handler tree: each endpoint works out who is asking and in which language,
-//! calls a view, and sends the reply. Nothing here formats text or decides content.
+//! calls a use case of `app/` (which decides whether they may) or a view, and sends the reply.
+//! Nothing here formats text, decides content or decides permissions.
 
 use super::{
     access,
