@@ -10,7 +10,7 @@ use tribune::{
     app::Tribune,
     config::Paths,
     content::Lang,
-    telegram::{self, ServeOptions},
+    serve::{self, ServeOptions},
 };
 
 /// Runs the terminal chat until the person quits, then stops the bot and the emulator.
@@ -25,7 +25,7 @@ pub async fn run(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
     let emulator = Emulator::start().await.context("cannot start the local Bot API emulator")?;
     let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
     let options = ServeOptions { poll_timeout: Duration::from_secs(1), ..ServeOptions::default() };
-    let handle = telegram::start(bot, Arc::new(app), options).await?;
+    let handle = serve::start(bot, Arc::new(app), options).await?;
     let user = emulator.user(1001, "Reader", Some(lang.code()));
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     let result = run_terminal(user, input, tokio::io::stdout()).await;

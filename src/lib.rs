@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod broadcast;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod control;
@@ -15,6 +16,7 @@ pub mod message;
 pub mod metrics;
 pub mod render;
 pub mod schedule;
+pub mod serve;
 pub mod stats;
 pub mod store;
 pub mod subscription;

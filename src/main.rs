@@ -17,8 +17,8 @@ use tribune::{
     content,
     control::{self, Control},
     delivery::Limits,
+    serve::{self, ServeOptions},
     store::{Store, backup},
-    telegram::{self, ServeOptions},
 };
 
 /// Tribune: a Telegram bot that distributes statements.
@@ -151,12 +151,17 @@ async fn serve(webhook: bool) -> Result<()> {
         webhook,
         ..ServeOptions::default()
     };
-    let handle = telegram::start(bot, app.clone(), options)
+    let handle = serve::start(bot, app.clone(), options)
         .await
         .context("cannot reach the Bot API (check TELOXIDE_TOKEN and TELOXIDE_API_URL)")?;
     let metrics = match config.metrics_addr {
-        Some(addr) => match tribune::metrics::serve(addr, app.store().clone(), handle.observer())
-            .await
+        Some(addr) => match tribune::metrics::serve(
+            addr,
+            app.store().clone(),
+            handle.observer(),
+            app.clock().clone(),
+        )
+        .await
         {
             Ok(server) => {
                 log::info!("metrics on http://{}/metrics, health on /health", server.addr());
@@ -243,7 +248,11 @@ async fn doctor() -> ExitCode {
 fn import() -> Result<ExitCode> {
     let paths = Paths::from_env();
     let store = Store::open(&paths.data_dir)?;
-    let (_, source) = tribune::app::sync_content(&store, &paths.messages_dir)?;
+    let (_, source) = tribune::app::sync_content(
+        &store,
+        &paths.messages_dir,
+        tribune::clock::Clock::System.unix(),
+    )?;
     report_source(source);
     Ok(if source == ContentSource::KeptPrevious { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -6,6 +6,7 @@
 //! gauges need a pass over every subscription, so they are cached for a minute.
 
 use crate::{
+    clock::Clock,
     delivery::{ErrorClass, Observer},
     intake::IntakeHealth,
     stats::HealthReport,
@@ -46,6 +47,8 @@ pub struct MetricsServer {
 struct Shared {
     store: Store,
     observer: Arc<Observer>,
+    /// The app's clock, so "today" here is the day `/health` means.
+    clock: Clock,
     census: Mutex<Option<(Instant, SubscriberCounts)>>,
 }
 
@@ -54,11 +57,12 @@ pub async fn serve(
     addr: SocketAddr,
     store: Store,
     observer: Arc<Observer>,
+    clock: Clock,
 ) -> Result<MetricsServer, MetricsError> {
     let listener =
         TcpListener::bind(addr).await.map_err(|source| MetricsError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(|source| MetricsError::Bind { addr, source })?;
-    let shared = Arc::new(Shared { store, observer, census: Mutex::new(None) });
+    let shared = Arc::new(Shared { store, observer, clock, census: Mutex::new(None) });
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -95,7 +99,7 @@ impl MetricsServer {
 /// with the reason (a monitor restarting on 503 then restarts a bot that stopped hearing
 /// its readers, which is what a stuck update loop looks like from outside).
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    match HealthReport::collect(&shared.store, &shared.observer) {
+    match HealthReport::collect(&shared.store, &shared.observer, shared.clock.unix()) {
         Ok(report) if !report.engine_running => unavailable("the delivery engine is not running"),
         Ok(report) if !report.updates.flowing => unavailable("updates are not arriving"),
         Ok(report) => (
@@ -165,7 +169,7 @@ fn census(shared: &Shared) -> SubscriberCounts {
 
 /// The Prometheus text exposition of the current numbers.
 fn render(shared: &Shared) -> crate::store::Result<String> {
-    let report = HealthReport::collect(&shared.store, &shared.observer)?;
+    let report = HealthReport::collect(&shared.store, &shared.observer, shared.clock.unix())?;
     let totals = shared.store.delivery_totals()?;
     let counts = census(shared);
     let mut out = String::new();

@@ -209,12 +209,18 @@ pub enum Change {
 }
 
 impl Change {
-    /// Applies the change to a subscription's settings (not its schedule: see `app`).
+    /// Applies the change to a subscription's settings (not its schedule: see `app`). Turning
+    /// digests off remembers how often they came, for [`Subscription::resume`].
     pub fn apply(self, sub: &mut Subscription) {
         match self {
             Change::Daily => sub.frequency = Frequency::Daily,
             Change::Weekly(day) => sub.frequency = Frequency::Weekly { day },
-            Change::Off => sub.frequency = Frequency::Off,
+            Change::Off => {
+                if sub.frequency != Frequency::Off {
+                    sub.resumes = Some(sub.frequency);
+                }
+                sub.frequency = Frequency::Off;
+            }
             Change::Time(t) => sub.time = t,
             Change::Zone(z) => sub.zone = z,
             Change::Slogan(on) => sub.contents.slogan = on,
@@ -248,6 +254,10 @@ pub struct Subscription {
     /// The prisoner-status change log position this chat has been told about.
     #[serde(default)]
     pub prisoner_news_seen: u64,
+    /// How often digests came before they were turned off (`/unsubscribe`, or Off on the
+    /// card), so that `/subscribe` brings back that schedule rather than a default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<Frequency>,
 }
 
 impl Subscription {
@@ -266,7 +276,18 @@ impl Subscription {
             last_digest: None,
             seen_excerpts: Vec::new(),
             prisoner_news_seen: 0,
+            resumes: None,
         }
+    }
+
+    /// Turns digests back on after they were turned off: the frequency chosen before, daily
+    /// when none was (a channel registered with digests off). Active again either way.
+    pub fn resume(&mut self) {
+        self.active = true;
+        if self.frequency == Frequency::Off {
+            self.frequency = self.resumes.unwrap_or(Frequency::Daily);
+        }
+        self.resumes = None;
     }
 
     /// Whether digests go out to this chat.
@@ -348,6 +369,29 @@ mod tests {
         assert_eq!(Zone::parse("europe/berlin").unwrap().name(), "Europe/Berlin");
         assert_eq!(Zone::parse("America/New York").unwrap().name(), "America/New_York");
         assert!(Zone::parse("Mars/Olympus").is_none());
+    }
+
+    #[test]
+    fn resuming_brings_back_the_frequency_turned_off() {
+        let mut sub = Subscription::new(1, ChatKind::Private, Lang::En);
+        Change::Weekly(Weekday::Mon).apply(&mut sub);
+        Change::Off.apply(&mut sub);
+        // Off twice (a repeated update) must not forget what came before the first.
+        Change::Off.apply(&mut sub);
+        assert_eq!(sub.frequency, Frequency::Off);
+        sub.resume();
+        assert_eq!(sub.frequency, Frequency::Weekly { day: Weekday::Mon });
+        assert_eq!(sub.resumes, None);
+        // Never chosen (a channel registered with digests off): daily.
+        let mut channel = Subscription::new(-1, ChatKind::Channel, Lang::En);
+        channel.frequency = Frequency::Off;
+        channel.resume();
+        assert_eq!(channel.frequency, Frequency::Daily);
+        // Stored before this field existed: still read, resumed daily.
+        let old = r#"{"chat_id":1,"kind":"private","frequency":{"every":"off"},"time":"21:00","zone":"Asia/Baku","contents":{"slogan":true,"excerpt":true,"prisoners":"changes"},"lang":"en","active":true,"next_due":null,"last_digest":null}"#;
+        let mut old: Subscription = serde_json::from_str(old).unwrap();
+        old.resume();
+        assert_eq!(old.frequency, Frequency::Daily);
     }
 
     #[test]

@@ -7,7 +7,6 @@
 
 use super::tribune::Tribune;
 use crate::{
-    delivery::Push,
     digest::{self, Inputs},
     schedule::next_due,
     store::{Committed, EditionKind, OutboxItem, PrisonerChange, Result},
@@ -24,15 +23,15 @@ fn backoff(failures: u32) -> std::time::Duration {
 /// Most digests composed in one pass before the batch is flushed and handed over.
 const BATCH: usize = 500;
 
+/// Composes what falls due with `Tribune`'s content and clock, and hands it over through
+/// `Tribune` (connected to the delivery engine by the composition root).
 pub struct Scheduler {
     tribune: Arc<Tribune>,
-    push: Push,
-    bot_username: String,
 }
 
 impl Scheduler {
-    pub fn new(tribune: Arc<Tribune>, push: Push, bot_username: String) -> Scheduler {
-        Scheduler { tribune, push, bot_username }
+    pub fn new(tribune: Arc<Tribune>) -> Scheduler {
+        Scheduler { tribune }
     }
 
     /// Runs forever: spawn it, and abort it to stop. A store that cannot save (a full or
@@ -113,7 +112,7 @@ impl Scheduler {
             }
             self.tribune.store().flush()?;
             total += queued.len();
-            (self.push)(queued);
+            self.tribune.hand_over(queued);
         }
     }
 
@@ -147,7 +146,7 @@ impl Scheduler {
             changes: &changes,
             news_head: store.prisoner_log_head()?,
             today: now.with_timezone(&sub.zone.0).date_naive(),
-            bot_username: &self.bot_username,
+            bot_username: self.tribune.bot_username(),
         };
         let composed = if sub.receives_digests() { digest::compose(&sub, &inputs) } else { None };
         // The next slot strictly after now: however many were missed, one digest catches up.
@@ -176,37 +175,5 @@ impl Scheduler {
             None => Vec::new(),
         };
         store.commit_digest(&read, &sub, &items)
-    }
-
-    /// Queues an alert for every prisoner-status change not yet announced, to every chat
-    /// that chose prisoner news. Returns the messages queued.
-    pub fn run_alerts(&self) -> Result<usize> {
-        let _alerting = self.tribune.alerting();
-        let store = self.tribune.store();
-        let through = store.alerted_through()?;
-        let changes = store.prisoner_changes_after(through)?;
-        let Some(&(head, _)) = changes.last() else { return Ok(0) };
-        let corpus = self.tribune.corpus();
-        let edition =
-            store.new_edition(EditionKind::Alert, self.tribune.clock().now().timestamp())?;
-        let mut items = Vec::new();
-        for sub in store.subscriptions().filter(|s| s.receives_alerts()) {
-            for (_, change) in &changes {
-                if let Some(message) = digest::alert(&corpus, &sub, change, &self.bot_username) {
-                    items.push(OutboxItem {
-                        edition,
-                        chat_id: sub.chat_id,
-                        kind: sub.kind,
-                        message,
-                        attempts: 0,
-                        op: Default::default(),
-                    });
-                }
-            }
-        }
-        let queued = store.enqueue_alerts(items, head)?;
-        let count = queued.len();
-        (self.push)(queued);
-        Ok(count)
     }
 }

@@ -1,52 +1,53 @@
 //! `Tribune`, the running service: the store, the current content, the clock and the
-//! operators, and the choices that need them together (which language a chat reads in).
+//! operators, where bulk work goes, and the choices that need them together (which language
+//! a chat reads in, when a subscription is next due). The use cases are its methods, in the
+//! other files of `app/`, one file for each kind of request.
 
+use super::{
+    error::AppError,
+    import::{ContentSource, sync_content},
+};
 use crate::{
-    content::{self, ContentEdit, Corpus, Lang, Problem},
-    schedule::{self, Clock},
-    store::{PrisonerChange, Store, StoreError, StoredEdit, unix_now},
-    subscription::{Change, ChatKind, Frequency, PendingQuestion, Question, Subscription},
+    clock::Clock,
+    content::{Corpus, Lang},
+    delivery::Push,
+    schedule,
+    store::{OutboxItem, Store},
+    subscription::{ChatKind, Frequency, PendingQuestion, Question, Subscription},
 };
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, OnceLock, RwLock},
     time::Duration,
 };
 use tokio::sync::Notify;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("no content to serve: {0}")]
-    NoContent(content::ContentError),
-}
-
-/// How the content at start-up was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentSource {
-    /// The files changed since the last import and were imported.
-    Imported,
-    /// The files are what the store already holds.
-    Unchanged,
-    /// The files are broken; the store's previous content is served.
-    KeptPrevious,
+/// Where bulk work goes once the delivery engine runs, and the name links point to.
+struct Outlet {
+    push: Push,
+    bot_username: String,
 }
 
 /// Shared state of a running Tribune.
 pub struct Tribune {
-    store: Store,
+    pub(super) store: Store,
     corpus: RwLock<Arc<Corpus>>,
-    clock: Clock,
+    pub(super) clock: Clock,
     /// Woken whenever a due time may have moved earlier, so the scheduler re-reads the index.
     schedule_changed: Notify,
     operators: Vec<i64>,
-    messages_dir: PathBuf,
+    pub(super) messages_dir: PathBuf,
     /// Content edits are read, combined and stored one at a time (two operators at once would
     /// otherwise each store a corpus without the other's edit).
-    editing: std::sync::Mutex<()>,
+    pub(super) editing: Mutex<()>,
     /// Status-change alerts are queued one pass at a time (so none is queued twice).
-    alerting: std::sync::Mutex<()>,
+    pub(super) alerting: Mutex<()>,
+    /// Set once by the composition root when the engine runs ([`Tribune::connect`]).
+    outlet: OnceLock<Outlet>,
+    /// When operators were last told that another process takes this bot's updates.
+    pub(super) conflict_told: Mutex<Option<i64>>,
+    /// Caps the notices about channels added and lost (a flood of them costs nothing).
+    pub(super) channel_notices: super::notices::ChannelNotices,
 }
 
 impl Tribune {
@@ -58,17 +59,29 @@ impl Tribune {
         data_dir: &Path,
         messages_dir: &Path,
     ) -> Result<(Tribune, ContentSource), AppError> {
+        Tribune::open_with_clock(data_dir, messages_dir, Clock::System)
+    }
+
+    /// The same on another clock (tests move a manual one), which also stamps the import.
+    pub fn open_with_clock(
+        data_dir: &Path,
+        messages_dir: &Path,
+        clock: Clock,
+    ) -> Result<(Tribune, ContentSource), AppError> {
         let store = Store::open(data_dir)?;
-        let (corpus, source) = sync_content(&store, messages_dir)?;
+        let (corpus, source) = sync_content(&store, messages_dir, clock.unix())?;
         let tribune = Tribune {
             store,
             corpus: RwLock::new(Arc::new(corpus)),
-            clock: Clock::System,
+            clock,
             schedule_changed: Notify::new(),
             operators: Vec::new(),
             messages_dir: messages_dir.to_path_buf(),
-            editing: std::sync::Mutex::new(()),
-            alerting: std::sync::Mutex::new(()),
+            editing: Mutex::new(()),
+            alerting: Mutex::new(()),
+            outlet: OnceLock::new(),
+            conflict_told: Mutex::new(None),
+            channel_notices: Default::default(),
         };
         Ok((tribune, source))
     }
@@ -85,42 +98,109 @@ impl Tribune {
         self
     }
 
+    /// Where the bulk work of use cases goes from now on (the delivery engine), and the bot's
+    /// username for the links in what they compose. Set once, by the composition root, when
+    /// the engine runs; a second call is ignored.
+    pub fn connect(&self, push: Push, bot_username: String) {
+        if self.outlet.set(Outlet { push, bot_username }).is_err() {
+            log::warn!("Tribune was connected to a delivery engine twice; keeping the first");
+        }
+    }
+
+    /// Hands items already durable in the outbox to the engine. Before [`Tribune::connect`]
+    /// they wait in the outbox, which the engine loads when it starts.
+    pub(super) fn hand_over(&self, queued: Vec<(u64, OutboxItem)>) {
+        match self.outlet.get() {
+            Some(outlet) => (outlet.push)(queued),
+            None if queued.is_empty() => {}
+            None => log::warn!("{} item(s) wait in the outbox for the engine", queued.len()),
+        }
+    }
+
+    /// The bot's username, for deep links (empty before [`Tribune::connect`]).
+    pub fn bot_username(&self) -> &str {
+        self.outlet.get().map_or("", |o| o.bot_username.as_str())
+    }
+
+    /// The one source of "now" for the app, the adapter and what they start.
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
+    /// The operators configured (`TRIBUNE_ADMINS`), for their command menus.
     pub fn operators(&self) -> &[i64] {
         &self.operators
+    }
+
+    pub(super) fn is_operator(&self, user: i64) -> bool {
+        self.operators.contains(&user)
     }
 
     pub fn schedule_changed(&self) -> &Notify {
         &self.schedule_changed
     }
 
-    /// Subscribes a chat (or resumes its digests), keeping any settings it had.
-    pub fn subscribe(
+    /// The content being served now.
+    pub fn corpus(&self) -> Arc<Corpus> {
+        self.corpus.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub(super) fn set_corpus(&self, corpus: Corpus) {
+        *self.corpus.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(corpus);
+    }
+
+    /// The store, for the composition root, the control socket and tests. The adapter never
+    /// names it (`tests/it/architecture.rs`): what it needs is a use case here.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether an update comes from someone Tribune knows: the chat has a subscription
+    /// (active, paused or deactivated) or is an operator's, or the sender is an operator.
+    /// The intake answers the known first under flood; one store lookup, cheap enough for
+    /// every update.
+    pub fn is_known(&self, chat_id: i64, sender: Option<i64>) -> bool {
+        self.is_operator(chat_id)
+            || sender.is_some_and(|s| self.is_operator(s))
+            || matches!(self.store.subscription(chat_id), Ok(Some(_)))
+    }
+
+    /// The language a chat reads in: its own choice, else its Telegram language, else English.
+    pub fn lang_for(&self, chat_id: i64, telegram_code: Option<&str>) -> Lang {
+        match self.store.chat(chat_id) {
+            Ok(settings) => settings.lang,
+            Err(e) => {
+                log::error!("cannot read chat settings: {e}");
+                None
+            }
+        }
+        .unwrap_or_else(|| Lang::from_telegram(telegram_code))
+    }
+
+    /// Subscribes a chat (or resumes its digests with the settings it had, the frequency
+    /// included), without asking who wants it: the use cases check first.
+    pub(super) fn subscribe_chat(
         &self,
         chat_id: i64,
         kind: ChatKind,
         lang: Lang,
     ) -> Result<Subscription, AppError> {
-        let mut sub = self
-            .store
-            .subscription(chat_id)?
-            .unwrap_or_else(|| Subscription::new(chat_id, kind, lang));
-        sub.active = true;
-        if sub.frequency == Frequency::Off {
-            sub.frequency = Frequency::Daily;
-        }
+        let mut sub = match self.store.subscription(chat_id)? {
+            Some(mut sub) => {
+                sub.resume();
+                sub
+            }
+            None => Subscription::new(chat_id, kind, lang),
+        };
         self.reschedule(&mut sub)?;
         Ok(sub)
     }
 
     /// Applies one settings change; `None` when the chat has no subscription.
-    pub fn change_subscription(
+    pub(super) fn change_subscription(
         &self,
         chat_id: i64,
-        change: Change,
+        change: crate::subscription::Change,
     ) -> Result<Option<Subscription>, AppError> {
         let Some(mut sub) = self.store.subscription(chat_id)? else { return Ok(None) };
         change.apply(&mut sub);
@@ -129,7 +209,8 @@ impl Tribune {
     }
 
     /// Registers a channel the bot may post in, with digests off until an administrator sets
-    /// them up; reactivates one that was deactivated. Returns whether anything changed.
+    /// them up; reactivates one that was deactivated. Returns whether anything changed. Asked
+    /// by Telegram (the bot was made an administrator) or by the configuration.
     pub fn register_channel(&self, chat_id: i64) -> Result<bool, AppError> {
         match self.store.subscription(chat_id)? {
             Some(sub) if sub.active => Ok(false),
@@ -162,122 +243,16 @@ impl Tribune {
 
     /// Remembers, durably (an answer typed after a restart is still understood), that `user`
     /// was asked in `chat` to type a setting of `target`'s; it waits [`QUESTION_WAITS`].
-    pub fn ask(
+    pub(super) fn ask(
         &self,
         chat: i64,
         user: u64,
         target: i64,
         question: Question,
     ) -> Result<(), AppError> {
-        let expires_at = self.clock.now().timestamp() + QUESTION_WAITS.as_secs() as i64;
+        let expires_at = self.clock.unix() + QUESTION_WAITS.as_secs() as i64;
         self.store.put_question(chat, user, &PendingQuestion { target, question, expires_at })?;
         Ok(())
-    }
-
-    /// The question `user` was asked in `chat` and has not answered yet, unless it expired;
-    /// it is answered now (asking again is [`Tribune::ask`]).
-    pub fn take_question(&self, chat: i64, user: u64) -> Result<Option<PendingQuestion>, AppError> {
-        Ok(self.store.take_question(chat, user, self.clock.now().timestamp())?)
-    }
-
-    /// Whether a Telegram user is one of the organisation's operators.
-    pub fn is_operator(&self, user_id: i64) -> bool {
-        self.operators.contains(&user_id)
-    }
-
-    /// Whether Tribune knows this chat: it has a subscription (active, paused or deactivated)
-    /// or is an operator's. The intake answers known chats first under flood; one store
-    /// lookup, cheap enough for every update.
-    pub fn is_known_chat(&self, chat_id: i64) -> bool {
-        self.is_operator(chat_id) || matches!(self.store.subscription(chat_id), Ok(Some(_)))
-    }
-
-    /// Applies a content edit made from Telegram: `messages/` plus every stored edit plus this
-    /// one must parse and check as a whole, else nothing changes and the problems are returned
-    /// (with file and line). On success the edit and the new content are stored durably and
-    /// served at once; the prisoner-status changes it made are returned for alerts.
-    pub fn apply_edit(
-        &self,
-        operator: i64,
-        edit: ContentEdit,
-    ) -> Result<Result<Vec<PrisonerChange>, Vec<Problem>>, AppError> {
-        let _editing = self.editing.lock().unwrap_or_else(|p| p.into_inner());
-        let mut edits: Vec<ContentEdit> =
-            self.store.edits()?.into_iter().map(|(_, e)| e.edit).collect();
-        edits.push(edit.clone());
-        let (corpus, hash) = match self.combined(&edits)? {
-            Ok(done) => done,
-            Err(problems) => return Ok(Err(problems)),
-        };
-        let stored = StoredEdit { at: unix_now(), operator, edit };
-        let (_, changes) = self.store.save_edit(&stored, &corpus, hash)?;
-        self.set_corpus(corpus);
-        Ok(Ok(changes))
-    }
-
-    /// Removes a stored edit (by its number in `/edits`), serving the content without it.
-    /// `Ok(Err(..))` when the rest no longer checks without it; `Ok(Ok(None))` when there is no
-    /// such edit.
-    pub fn drop_edit(
-        &self,
-        seq: u64,
-    ) -> Result<Result<Option<Vec<PrisonerChange>>, Vec<Problem>>, AppError> {
-        let _editing = self.editing.lock().unwrap_or_else(|p| p.into_inner());
-        let all = self.store.edits()?;
-        if !all.iter().any(|(s, _)| *s == seq) {
-            return Ok(Ok(None));
-        }
-        let edits: Vec<ContentEdit> =
-            all.into_iter().filter(|(s, _)| *s != seq).map(|(_, e)| e.edit).collect();
-        let (corpus, hash) = match self.combined(&edits)? {
-            Ok(done) => done,
-            Err(problems) => return Ok(Err(problems)),
-        };
-        let changes = self.store.drop_edit(seq, &corpus, hash)?;
-        self.set_corpus(corpus);
-        Ok(Ok(Some(changes)))
-    }
-
-    fn combined(
-        &self,
-        edits: &[ContentEdit],
-    ) -> Result<Result<(Corpus, u64), Vec<Problem>>, AppError> {
-        let files = match content::parse::read_files(&self.messages_dir) {
-            Ok(files) => files,
-            Err(content::ContentError::Invalid(problems)) => return Ok(Err(problems)),
-            Err(e) => return Err(AppError::NoContent(e)),
-        };
-        Ok(content::edits::apply(&files, edits))
-    }
-
-    fn set_corpus(&self, corpus: Corpus) {
-        *self.corpus.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(corpus);
-    }
-
-    /// Held while status-change alerts are composed and queued.
-    pub fn alerting(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.alerting.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The content being served now.
-    pub fn corpus(&self) -> Arc<Corpus> {
-        self.corpus.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The language a chat reads in: its own choice, else its Telegram language, else English.
-    pub fn lang_for(&self, chat_id: i64, telegram_code: Option<&str>) -> Lang {
-        match self.store.chat(chat_id) {
-            Ok(settings) => settings.lang,
-            Err(e) => {
-                log::error!("cannot read chat settings: {e}");
-                None
-            }
-        }
-        .unwrap_or_else(|| Lang::from_telegram(telegram_code))
     }
 }
 
@@ -290,7 +265,7 @@ pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match app.store.forget_expired_questions(app.clock.now().timestamp()) {
+        match app.store.forget_expired_questions(app.clock.unix()) {
             Ok(0) => {}
             Ok(n) => log::debug!("forgot {n} unanswered question(s)"),
             Err(e) => log::warn!("cannot forget expired questions: {e}"),
@@ -298,50 +273,10 @@ pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
     }
 }
 
-/// Imports `messages_dir`, with the operators' stored edits on top, into the store when either
-/// changed; returns the content to serve.
-pub fn sync_content(
-    store: &Store,
-    messages_dir: &Path,
-) -> Result<(Corpus, ContentSource), AppError> {
-    let edits: Vec<ContentEdit> = store.edits()?.into_iter().map(|(_, e)| e.edit).collect();
-    let combined = content::parse::read_files(messages_dir).and_then(|files| {
-        content::edits::apply(&files, &edits).map_err(content::ContentError::Invalid)
-    });
-    match combined {
-        Ok((corpus, hash)) => {
-            if store.content_hash()? == Some(hash)
-                && let Some((stored, _)) = store.corpus()?
-            {
-                return Ok((stored, ContentSource::Unchanged));
-            }
-            store.import(&corpus, hash)?;
-            log::info!(
-                "imported content: {} statements, {} slogans, {} prisoners ({} edit(s) from Telegram on top)",
-                corpus.statements.len(),
-                corpus.slogans.len(),
-                corpus.prisoners.len(),
-                edits.len()
-            );
-            Ok((corpus, ContentSource::Imported))
-        }
-        Err(error) => match store.corpus()? {
-            Some((corpus, _)) => {
-                log::error!(
-                    "content in {} (with {} edit(s) made from Telegram) is not valid; serving the previous content. {error}",
-                    messages_dir.display(),
-                    edits.len()
-                );
-                Ok((corpus, ContentSource::KeptPrevious))
-            }
-            None => Err(AppError::NoContent(error)),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn copy_messages(to: &Path) {
         let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
@@ -361,13 +296,13 @@ mod tests {
         let messages = dir.path().join("messages");
         copy_messages(&messages);
         let store = Store::open(&dir.path().join("data")).unwrap();
-        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Imported);
-        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Unchanged);
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Imported);
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Unchanged);
         let slogans = messages.join("slogans.toml");
         let edited =
             std::fs::read_to_string(&slogans).unwrap() + "\n# a comment changes the fingerprint\n";
         std::fs::write(&slogans, edited).unwrap();
-        assert_eq!(sync_content(&store, &messages).unwrap().1, ContentSource::Imported);
+        assert_eq!(sync_content(&store, &messages, 0).unwrap().1, ContentSource::Imported);
     }
 
     #[test]

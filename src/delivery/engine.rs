@@ -8,6 +8,7 @@
 
 use super::{Limits, Observer, Pacer, Transport};
 use crate::{
+    clock::Clock,
     store::{OutboxItem, Store},
     subscription::ChatKind,
 };
@@ -88,6 +89,8 @@ pub(super) struct Inner<T> {
     pub(super) stopping: AtomicBool,
     pub(super) permits: Arc<Semaphore>,
     pub(super) observer: Arc<Observer>,
+    /// Stamps delivery records and counters: the app's clock, so they agree with it.
+    pub(super) clock: Clock,
 }
 
 #[derive(Default)]
@@ -106,12 +109,24 @@ pub(super) struct ChatQueue {
 }
 
 impl<T: Transport> Engine<T> {
-    /// A stopped engine; `start` runs it. Events arrive on the returned receiver.
+    /// A stopped engine on the system clock; `start` runs it. Events arrive on the returned
+    /// receiver.
     pub fn new(
         store: Store,
         transport: T,
         limits: Limits,
         pacer: Arc<Pacer>,
+    ) -> (Engine<T>, mpsc::UnboundedReceiver<Event>) {
+        Engine::with_clock(store, transport, limits, pacer, Clock::System)
+    }
+
+    /// The same, stamping its records with `clock` (the app's, so they agree).
+    pub fn with_clock(
+        store: Store,
+        transport: T,
+        limits: Limits,
+        pacer: Arc<Pacer>,
+        clock: Clock,
     ) -> (Engine<T>, mpsc::UnboundedReceiver<Event>) {
         let (events, receiver) = mpsc::unbounded_channel();
         let inner = Inner {
@@ -128,6 +143,7 @@ impl<T: Transport> Engine<T> {
             stopping: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             observer: Arc::new(Observer::default()),
+            clock,
         };
         (Engine { inner: Arc::new(inner) }, receiver)
     }

@@ -6,7 +6,7 @@ use super::{
     engine::{Event, Inner, MAX_ATTEMPTS, MAX_BACKOFF},
 };
 use crate::{
-    store::{DeliveryOutcome, OutboxItem, Tally, unix_now},
+    store::{DeliveryOutcome, OutboxItem, Tally},
     subscription::ChatKind,
 };
 use std::{cmp::Reverse, sync::atomic::Ordering, time::Duration};
@@ -29,7 +29,7 @@ impl<T: Transport> Inner<T> {
         // The chat's next message waits its gap from Telegram's answer, which came after the
         // message arrived: the chat's own limit holds however late this send left.
         let answered = Instant::now();
-        let now = unix_now();
+        let now = self.clock.unix();
         match result {
             Ok(message_id) => {
                 match self.store.mark_sent(seq, &item, message_id, now) {
@@ -117,7 +117,7 @@ impl<T: Transport> Inner<T> {
     }
 
     fn fail(&self, seq: u64, item: &OutboxItem, reason: &str) {
-        let now = unix_now();
+        let now = self.clock.unix();
         if let Err(e) =
             self.store.mark_failed(seq, item, DeliveryOutcome::Failed, Some(reason), now)
         {
@@ -222,7 +222,7 @@ impl<T: Transport> Inner<T> {
             q.known.remove(seq);
         }
         drop(q);
-        let now = unix_now();
+        let now = self.clock.unix();
         for (seq, item) in &items {
             if let Err(e) =
                 self.store.mark_failed(*seq, item, DeliveryOutcome::Deactivated, None, now)

@@ -4,8 +4,10 @@
 //! all of these.
 
 mod action;
+mod outbox;
 
 pub use action::{Action, CALLBACK_LIMIT, SettingsStep, Start};
+pub use outbox::{Edition, EditionKind, Op, OutboxItem};
 
 use serde::{Deserialize, Serialize};
 

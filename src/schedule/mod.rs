@@ -1,6 +1,6 @@
 //! When digests are due: the next local time for a frequency, a time of day and a zone
-//! (DST-correct), and the clock the scheduler reads. The scheduler itself, which composes what
-//! is due with the app's content, is `app::Scheduler`.
+//! (DST-correct). The clock it is read against is `crate::clock`'s, re-exported here. The
+//! scheduler itself, which composes what is due with the app's content, is `app::Scheduler`.
 //!
 //! Deliberate choices at DST transitions:
 //! - a local time that does not exist (skipped by a spring-forward) is sent at the first
@@ -8,9 +8,7 @@
 //! - a local time that happens twice (repeated by a fall-back) is sent once, at its first
 //!   occurrence.
 
-mod clock;
-
-pub use clock::{Clock, ManualClock};
+pub use crate::clock::{Clock, ManualClock};
 
 use crate::subscription::{Frequency, LocalTime, Zone};
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};

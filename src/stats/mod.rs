@@ -6,9 +6,10 @@ pub mod chart;
 mod font;
 
 use crate::{
+    clock::Clock,
     delivery::{ErrorClass, Observer},
     intake::IntakeHealth,
-    store::{DayDeliveries, Result, Store, SubscriberCensus, SubscriberCounts, day_of, unix_now},
+    store::{DayDeliveries, Result, Store, SubscriberCensus, SubscriberCounts, day_of},
 };
 use chrono::DateTime;
 use std::time::Duration;
@@ -99,8 +100,9 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    pub fn collect(store: &Store, observer: &Observer) -> Result<HealthReport> {
-        let today = day_of(unix_now());
+    /// Gathers the report as of `now` (Unix seconds, the app's clock).
+    pub fn collect(store: &Store, observer: &Observer, now: i64) -> Result<HealthReport> {
+        let today = day_of(now);
         Ok(HealthReport {
             outbox: store.outbox_len(),
             dead_letters: store.dead_letter_count(),
@@ -120,11 +122,11 @@ impl HealthReport {
     }
 }
 
-/// Takes a subscriber snapshot for each new UTC day, checking every `every`. Runs forever:
-/// spawn it and abort it to stop.
-pub async fn snapshot_daily(store: Store, every: Duration) {
+/// Takes a subscriber snapshot for each new UTC day by `clock`, checking every `every`. Runs
+/// forever: spawn it and abort it to stop.
+pub async fn snapshot_daily(store: Store, clock: Clock, every: Duration) {
     loop {
-        match store.snapshot_subscribers(day_of(unix_now())) {
+        match store.snapshot_subscribers(day_of(clock.unix())) {
             Ok(true) => log::info!("recorded today's subscriber counts"),
             Ok(false) => {}
             Err(e) => log::error!("cannot record today's subscriber counts: {e}"),

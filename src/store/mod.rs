@@ -166,9 +166,9 @@ impl Store {
     }
 
     /// Replaces the corpus atomically and durably, logging every prisoner whose status changed
-    /// (or who is new) in the same transaction. Returns those changes.
-    pub fn import(&self, corpus: &Corpus, hash: u64) -> Result<Vec<PrisonerChange>> {
-        let now = unix_now();
+    /// (or who is new) in the same transaction, stamped `now` (Unix seconds, the caller's
+    /// clock). Returns those changes.
+    pub fn import(&self, corpus: &Corpus, hash: u64, now: i64) -> Result<Vec<PrisonerChange>> {
         let changes: Vec<PrisonerChange> = match self.corpus()? {
             // The first import is the baseline, not news.
             None => Vec::new(),

@@ -3,7 +3,7 @@
 
 use super::{
     DeliveryOutcome, Edition, EditionKind, OutboxItem, Result, Store, StoreError, from_json,
-    to_json, tx_error, u64_at, unix_now,
+    to_json, tx_error, u64_at,
 };
 use crate::{
     broadcast::{Draft, DraftState, Job, JobState, Progress},
@@ -45,10 +45,10 @@ pub enum Launch {
 }
 
 impl Store {
-    /// Appends to the audit log, durably.
-    pub fn audit(&self, operator: i64, action: impl Into<String>) -> Result<()> {
+    /// Appends to the audit log, durably, stamped `now` (Unix seconds, the caller's clock).
+    pub fn audit(&self, operator: i64, action: impl Into<String>, now: i64) -> Result<()> {
         let _writing = self.writing()?;
-        let entry = AuditEntry { at: unix_now(), operator, action: action.into() };
+        let entry = AuditEntry { at: now, operator, action: action.into() };
         // The operator's id stays in the store (for `/audit`), out of the logs.
         log::info!("operator action: {}", entry.action);
         self.audit.insert(self.next_id()?.to_be_bytes(), to_json(&entry)?)?;
@@ -81,11 +81,12 @@ impl Store {
         edit: &StoredEdit,
         corpus: &crate::content::Corpus,
         hash: u64,
+        now: i64,
     ) -> Result<(u64, Vec<super::PrisonerChange>)> {
         let _writing = self.writing()?;
         let seq = self.next_id()?;
         self.edits.insert(seq.to_be_bytes(), to_json(edit)?)?;
-        match self.import(corpus, hash) {
+        match self.import(corpus, hash, now) {
             Ok(changes) => Ok((seq, changes)),
             Err(e) => {
                 // Keep edits and content in step: the edit did not take.
@@ -101,10 +102,11 @@ impl Store {
         seq: u64,
         corpus: &crate::content::Corpus,
         hash: u64,
+        now: i64,
     ) -> Result<Vec<super::PrisonerChange>> {
         let _writing = self.writing()?;
         let old = self.edits.remove(seq.to_be_bytes())?;
-        match self.import(corpus, hash) {
+        match self.import(corpus, hash, now) {
             Ok(changes) => Ok(changes),
             Err(e) => {
                 if let Some(old) = old {

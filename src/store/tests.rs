@@ -65,8 +65,8 @@ fn import_replaces_content_and_survives_reopening() {
     {
         let store = Store::open(dir.path()).unwrap();
         assert!(store.corpus().unwrap().is_none());
-        store.import(&corpus("one"), 1).unwrap();
-        store.import(&corpus("two"), 2).unwrap();
+        store.import(&corpus("one"), 1, 0).unwrap();
+        store.import(&corpus("two"), 2, 0).unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
     let (stored, hash) = store.corpus().unwrap().unwrap();

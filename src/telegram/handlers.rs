@@ -1,25 +1,25 @@
 //! The dptree handler tree: each endpoint works out who is asking and in which language,
-//! calls a view, and sends the reply. Nothing here formats text or decides content.
+//! calls a use case of `app/` (which decides whether they may) or a view, and sends the reply.
+//! Nothing here formats text, decides content or decides permissions.
 
 use super::{
+    access,
     commands::Command,
     error::{HandlerError, HandlerResult},
-    inline, members, observe,
+    inline, members,
     operator::{self, OpEnv, OperatorCommand},
     send,
     subscribe::{self, Env, SubCommand},
 };
 use crate::{
-    app::Tribune,
+    app::{Caller, Refusal, Tribune},
     content::Lang,
-    delivery::Push,
     delivery::{Observer, Pacer},
     render::{self, Action, Ctx, Effect, Reply},
-    subscription::Change,
 };
 use std::{
+    hash::{BuildHasher, RandomState},
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
 };
 use teloxide::{
     dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler},
@@ -56,19 +56,14 @@ pub fn schema() -> UpdateHandler<HandlerError> {
         .branch(Update::filter_inline_query().endpoint(inline::on_inline_query))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn on_command(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
-    observer: Arc<Observer>,
     me: Me,
     msg: Message,
     cmd: Command,
 ) -> HandlerResult {
-    if let Command::Stats(_) | Command::Health(_) = &cmd {
-        return observe::command(&bot, &app, &pacer, &observer, &me, &msg, &cmd).await;
-    }
     let lang = reader_lang(&app, &msg);
     let which = match &cmd {
         Command::Subscribe(args) => Some((SubCommand::Subscribe, "/subscribe", args)),
@@ -93,8 +88,8 @@ async fn on_command(
     let ctx =
         Ctx { corpus: &corpus, lang, bot_username: me.username(), seed: seed(msg.id.0 as u64) };
     let mut reply = respond(&ctx, &cmd);
-    if !apply_effect(&app, msg.chat.id, &reply) {
-        reply = Reply::html(ctx.t("store.unavailable"), Vec::new());
+    if let Err(refusal) = apply_effect(&bot, &app, access::of_message(&msg), &reply).await {
+        reply = access::refused(&ctx, refusal, "");
     }
     send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
     Ok(())
@@ -117,14 +112,12 @@ pub fn respond(ctx: &Ctx, cmd: &Command) -> Reply {
         Command::Search(args) => render::search(ctx, args),
         Command::Lang(args) => render::lang(ctx, args),
         Command::About(args) => bare(args, "/about", render::about),
-        // Handled with the store and permissions in `subscribe`.
+        // Use cases of the app with their permission checks, in `subscribe`.
         Command::Subscribe(_)
         | Command::Settings(_)
         | Command::Unsubscribe(_)
         | Command::Stop(_)
         | Command::Channels(_) => Reply::default(),
-        // Operators only, with the store and the engine, in `observe`.
-        Command::Stats(_) | Command::Health(_) => Reply::default(),
     }
 }
 
@@ -141,7 +134,7 @@ async fn on_other_message(
     let lang = reader_lang(&app, &msg);
     if let Some(text) = msg.text().filter(|t| !t.starts_with('/')) {
         let env = Env { bot: &bot, app: &app, pacer: &pacer, me: &me };
-        if let Some(reply) = subscribe::typed(&env, &msg, lang, text).await? {
+        if let Some(reply) = subscribe::typed(&env, &msg, lang, text).await {
             send::reply(&bot, &pacer, msg.chat.id, &reply).await?;
             return Ok(());
         }
@@ -197,19 +190,25 @@ async fn on_callback(
     bot: Bot,
     app: Arc<Tribune>,
     pacer: Arc<Pacer>,
-    push: Push,
     tasks: Arc<operator::Tasks>,
+    observer: Arc<Observer>,
     me: Me,
     q: CallbackQuery,
 ) -> HandlerResult {
     if let Some(action) = q.data.as_deref().and_then(Action::decode).filter(Action::is_operators) {
-        let env =
-            OpEnv { bot: &bot, app: &app, pacer: &pacer, push: &push, me: &me, tasks: &tasks };
+        let env = OpEnv {
+            bot: &bot,
+            app: &app,
+            pacer: &pacer,
+            me: &me,
+            tasks: &tasks,
+            observer: &observer,
+        };
         let chat = q.message.as_ref().map_or(q.from.id.0 as i64, |m| m.chat().id.0);
         let lang = app.lang_for(chat, q.from.language_code.as_deref());
         return operator::on_button(&env, &q, lang, &action).await;
     }
-    let Some(message) = q.message.as_ref() else {
+    let (Some(message), Some(caller)) = (q.message.as_ref(), access::of_press(&q)) else {
         bot.answer_callback_query(q.id.clone()).await?;
         return Ok(());
     };
@@ -226,7 +225,7 @@ async fn on_callback(
     let (reply, settings_in_place) = match action {
         Some(Action::Settings { chat: target, step }) => {
             let env = Env { bot: &bot, app: &app, pacer: &pacer, me: &me };
-            subscribe::button(&env, &q, lang, target, step).await?
+            subscribe::button(&env, &q, lang, target, step).await
         }
         _ => {
             let reply = action
@@ -236,10 +235,9 @@ async fn on_callback(
             (reply, false)
         }
     };
-    let reply = if apply_effect(&app, chat, &reply) {
-        reply
-    } else {
-        Reply::default().with_notice(ctx.t("store.unavailable"))
+    let reply = match apply_effect(&bot, &app, caller, &reply).await {
+        Ok(()) => reply,
+        Err(refusal) => Reply::default().with_notice(access::notice(&ctx, refusal)),
     };
     let mut answer = bot.answer_callback_query(q.id.clone());
     if let Some(notice) = &reply.notice {
@@ -264,27 +262,27 @@ fn reader_lang(app: &Tribune, msg: &Message) -> Lang {
     app.lang_for(msg.chat.id.0, code)
 }
 
-/// Saves what the reply changed; `false` when it could not be saved (the reader is then told
-/// so instead of being shown a change that did not happen).
-fn apply_effect(app: &Tribune, chat: ChatId, reply: &Reply) -> bool {
+/// Asks the app to carry out what the reply changes (a language chosen), as `caller`, with
+/// what Telegram says of their rights in the chat; the refusal to answer instead, if any (the
+/// reader is then not shown a change that did not happen).
+async fn apply_effect(
+    bot: &Bot,
+    app: &Tribune,
+    caller: Caller,
+    reply: &Reply,
+) -> Result<(), Refusal> {
     match reply.effect {
         Some(Effect::SetLang(lang)) => {
-            if let Err(e) = app.store().set_chat_lang(chat.0, lang) {
-                log::error!("cannot store a chat's language: {e}");
-                return false;
-            }
-            // Digests follow the language the chat reads in.
-            if let Err(e) = app.change_subscription(chat.0, Change::Lang(lang)) {
-                log::error!("cannot update a subscription's language: {e}");
-            }
-            true
+            let chat = caller.chat;
+            let caller = access::with_rights(bot, caller, &[chat]).await;
+            app.set_lang(&caller, lang)
         }
-        None => true,
+        None => Ok(()),
     }
 }
 
-/// A seed for the views' random choices: different on every request.
+/// A seed for the views' random choices: different on every request. Drawn from the
+/// standard library's per-process random keys, not from a clock: time is the app's clock's.
 fn seed(salt: u64) -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ salt.rotate_left(32)
+    RandomState::new().hash_one(salt)
 }

@@ -127,13 +127,12 @@ impl Updates {
     /// Takes one update as it arrives: queued, or dropped. `false` only when it was refused
     /// because the queue is full (a webhook then answers 503 and Telegram sends it again).
     pub fn admit(&self, update: Update, overflow: Overflow) -> bool {
-        let Some(seen) = seen(&update) else { return true };
+        let Some(seen) = seen(&update, self.app.clock().now()) else { return true };
         let Some(at) = seen.at else {
             self.gauges.count_dropped(Dropped::Stale, 1);
             return true;
         };
-        let known = self.app.is_known_chat(seen.chat)
-            || seen.sender.is_some_and(|s| self.app.is_operator(s));
+        let known = self.app.is_known(seen.chat, seen.sender);
         let class = if known { Class::Known } else { Class::Unknown };
         let sender = seen.sender.unwrap_or(seen.chat);
         let verdict = match &seen.guard {
@@ -180,7 +179,7 @@ impl Updates {
 }
 
 /// Reads who sent an update and when; `None` for kinds Tribune does not handle.
-fn seen(update: &Update) -> Option<Seen> {
+fn seen(update: &Update, wall: chrono::DateTime<chrono::Utc>) -> Option<Seen> {
     let now = Instant::now();
     Some(match &update.kind {
         UpdateKind::Message(m) | UpdateKind::EditedMessage(m) => {
@@ -194,7 +193,7 @@ fn seen(update: &Update) -> Option<Seen> {
                     notice: notice && m.via_bot.is_none(),
                     language_code: m.from.as_ref().and_then(|u| u.language_code.clone()),
                 },
-                at: made_at(made, now),
+                at: made_at(made, wall, now),
             }
         }
         UpdateKind::CallbackQuery(q) => Seen {
@@ -218,9 +217,14 @@ fn seen(update: &Update) -> Option<Seen> {
 }
 
 /// When a message was made, as a moment of this process: its arrival, unless Telegram's
-/// date says it is older than [`TOO_OLD_ON_ARRIVAL`] (then `None`: drop it).
-fn made_at(date: chrono::DateTime<chrono::Utc>, now: Instant) -> Option<Instant> {
-    let age = chrono::Utc::now().signed_duration_since(date).to_std().unwrap_or_default();
+/// date says it is older than [`TOO_OLD_ON_ARRIVAL`] by the app's clock (`wall`; then
+/// `None`: drop it). A date ahead of the clock counts as new.
+fn made_at(
+    date: chrono::DateTime<chrono::Utc>,
+    wall: chrono::DateTime<chrono::Utc>,
+    now: Instant,
+) -> Option<Instant> {
+    let age = wall.signed_duration_since(date).to_std().unwrap_or_default();
     (age <= TOO_OLD_ON_ARRIVAL).then_some(now)
 }
 

@@ -1,5 +1,9 @@
 //! The Telegram adapter: teloxide in, views out, plus the real sender the delivery engine
-//! uses. The only module that names teloxide (besides the emulator's own tests).
+//! uses. Updates come in through Tribune's own bounded intake (`intake.rs`, over the
+//! transport-neutral `crate::intake`), become a [`app::Caller`](crate::app::Caller) and a
+//! call to a use case of `app/`; what it comes to is rendered and sent. It never names the
+//! store: the composition root (`serve`) builds the service and hands the adapter what it
+//! needs.
 
 pub mod access;
 pub mod commands;
@@ -9,7 +13,6 @@ pub mod handlers;
 pub mod inline;
 pub mod intake;
 pub mod members;
-pub mod observe;
 pub mod operator;
 mod polling;
 mod replies;
@@ -20,47 +23,28 @@ pub mod transport;
 pub mod webhook;
 
 use crate::{
-    app::Scheduler,
     app::Tribune,
-    delivery::Push,
-    delivery::{Engine, Limits, Pacer},
+    delivery::{Observer, Pacer},
     intake::PoolConfig,
 };
 use intake::{Handling, Updates};
 use replies::Replies;
 use std::{sync::Arc, time::Duration};
-use teloxide::{prelude::*, types::AllowedUpdate};
-use tokio::{sync::watch, task::AbortHandle, time::Instant};
-use transport::TelegramTransport;
+use teloxide::{
+    prelude::*,
+    types::{AllowedUpdate, Me, Recipient},
+};
+use tokio::{sync::watch, task::AbortHandle};
 
-/// How the bot runs.
+/// How updates are taken.
 #[derive(Debug, Clone)]
-pub struct ServeOptions {
+pub struct UpdateSource {
     /// How long one long poll waits for updates.
     pub poll_timeout: Duration,
-    /// The limits bulk and interactive sends keep to together.
-    pub limits: Limits,
-    /// Channels to register at start (`TRIBUNE_CHANNELS`): numeric ids or `@usernames`.
-    pub channels: Vec<String>,
-    /// How long shutdown waits for sends in flight (within the whole shutdown's 9 s).
-    pub grace: Duration,
     /// Take updates from Telegram's webhook instead of long polling.
     pub webhook: Option<crate::config::Webhook>,
     /// The intake's workers and queue: what bounds interactive work and its memory.
     pub intake: PoolConfig,
-}
-
-impl Default for ServeOptions {
-    fn default() -> ServeOptions {
-        ServeOptions {
-            poll_timeout: Duration::from_secs(10),
-            limits: Limits::telegram(30.0, false),
-            channels: Vec::new(),
-            grace: Duration::from_secs(10),
-            webhook: None,
-            intake: PoolConfig::default(),
-        }
-    }
 }
 
 /// Where updates come from.
@@ -69,97 +53,53 @@ enum Source {
     Webhook(webhook::Server),
 }
 
-/// A running bot: updates, scheduler and delivery engine. Stop it with [`BotHandle::shutdown`].
-pub struct BotHandle {
+/// The adapter's part of a running bot: the update source, the intake and its workers, the
+/// reply sender, and the progress messages it keeps up to date. Stop it with
+/// [`Adapter::stop`].
+pub struct Adapter {
     bot: Bot,
     source: Source,
     updates: Arc<Updates>,
     replies: Arc<Replies>,
     replies_task: tokio::task::JoinHandle<()>,
-    engine: Engine<TelegramTransport>,
-    engine_task: tokio::task::JoinHandle<()>,
-    background: Vec<tokio::task::JoinHandle<()>>,
     /// Progress messages being updated.
     tasks: Arc<operator::Tasks>,
-    grace: Duration,
-    app: Arc<Tribune>,
+    /// Watches the loops above; see [`Adapter::failure`].
+    watch: tokio::task::JoinHandle<()>,
     /// Set (with the reason) if the update loop, the workers or the reply sender ever end.
     failed: watch::Receiver<Option<&'static str>>,
 }
 
-/// Registers the menu, resumes the outbox, starts the delivery engine, the scheduler, the
-/// intake and its update source, in that order (so nothing queued before a crash waits
-/// behind new updates).
+/// Who the bot is (`getMe`), with the command menus registered: the public one in every
+/// language and each operator's own.
+pub async fn connect(bot: &Bot, app: &Tribune) -> Result<Me, teloxide::RequestError> {
+    let me = bot.get_me().await?;
+    log::info!("connected as @{}", me.username());
+    commands::register(bot, &app.corpus()).await?;
+    operator::register_menu(bot, app).await;
+    Ok(me)
+}
+
+/// Starts taking updates (long polling, or the webhook) through the intake, after a fresh
+/// progress message for each job still running. Sends go through `pacer`, shared with the
+/// delivery engine whose health `observer` reports (the intake's gauges live there too).
 pub async fn start(
     bot: Bot,
     app: Arc<Tribune>,
-    options: ServeOptions,
-) -> Result<BotHandle, teloxide::RequestError> {
-    let me = bot.get_me().await?;
-    let username = me.username().to_string();
-    log::info!("connected as @{username}");
-    commands::register(&bot, &app.corpus()).await?;
-    operator::register_menu(&bot, &app).await;
-
-    let pacer = Arc::new(Pacer::new(&options.limits));
-    let transport = TelegramTransport::new(bot.clone());
-    let (engine, events) =
-        Engine::new(app.store().clone(), transport, options.limits, pacer.clone());
-    match engine.load_outbox() {
-        Ok(0) => {}
-        Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
-        Err(e) => log::error!("cannot read the outbox: {e}"),
-    }
-    let observer = engine.observer();
-    let engine_task = tokio::spawn(engine.clone().run());
-    let mut background = Vec::new();
-    background.push(tokio::spawn(crate::stats::snapshot_daily(
-        app.store().clone(),
-        Duration::from_secs(600),
-    )));
-    background.push(tokio::spawn(crate::app::forget_expired_questions(
-        app.clone(),
-        Duration::from_secs(60),
-    )));
-    let push: Push = {
-        let engine = engine.clone();
-        Arc::new(move |items| engine.push(items))
-    };
-    register_channels(&bot, &app, &options.channels).await;
-    let scheduler = Scheduler::new(app.clone(), push.clone(), username);
-    if let Err(e) = scheduler.run_alerts() {
-        log::error!("cannot queue prisoner-status alerts: {e}");
-    }
-    background.push(tokio::spawn(scheduler.run()));
-    let notices = Arc::new(flood::ChannelNotices::default());
-    background.push(tokio::spawn(members::forward_events(
-        bot.clone(),
-        app.clone(),
-        push.clone(),
-        notices.clone(),
-        events,
-    )));
-    let summary = {
-        let (app, push) = (app.clone(), push.clone());
-        move |count: u32| {
-            let count = count.to_string();
-            let args = [("count", count.as_str())];
-            if let Err(e) = members::notify_operators_with(&app, &push, "channels.many", &args) {
-                log::error!("cannot tell the operators about channel changes: {e}");
-            }
-        }
-    };
-    background.push(tokio::spawn(flood::summarise_channel_notices(notices.clone(), summary)));
-
+    me: &Me,
+    pacer: Arc<Pacer>,
+    observer: Arc<Observer>,
+    options: &UpdateSource,
+) -> Result<Adapter, teloxide::RequestError> {
     let tasks = Arc::new(operator::Tasks::default());
     {
         let env = operator::OpEnv {
             bot: &bot,
             app: &app,
             pacer: &pacer,
-            push: &push,
-            me: &me,
+            me,
             tasks: &tasks,
+            observer: &observer,
         };
         operator::resume_progress(&env).await;
     }
@@ -167,24 +107,15 @@ pub async fn start(
     let replies = Arc::new(Replies::new(bot.clone(), pacer.clone(), gauges.clone()));
     let replies_task = tokio::spawn(replies.clone().run());
     let updates = Arc::new(Updates::new(app.clone(), gauges, options.intake));
-    let handler = handlers::schema();
     let allowed: Vec<AllowedUpdate> = intake::ALLOWED.to_vec();
-    let deps = dptree::deps![
-        app.clone(),
-        pacer.clone(),
-        push.clone(),
-        tasks.clone(),
-        observer,
-        notices,
-        bot.clone(),
-        me
-    ];
+    let deps =
+        dptree::deps![app.clone(), pacer.clone(), tasks.clone(), observer, bot.clone(), me.clone()];
     let handling = Handling {
         bot: bot.clone(),
         app: app.clone(),
         pacer,
         replies: replies.clone(),
-        handler,
+        handler: handlers::schema(),
         deps,
     };
     updates.start(Arc::new(handling));
@@ -192,7 +123,7 @@ pub async fn start(
         None => {
             delete_webhook(&bot).await;
             let offset = Arc::new(polling::Offset::default());
-            let errors = members::polling_errors(app.clone(), push);
+            let errors = members::polling_errors(app.clone());
             let task = tokio::spawn(polling::poll(
                 bot.clone(),
                 updates.clone(),
@@ -212,26 +143,13 @@ pub async fn start(
         Source::Webhook(server) => server.abort_handle(),
     };
     let (failed_tx, failed) = watch::channel(None);
-    background.push(tokio::spawn(watch_loops(
+    let watch = tokio::spawn(watch_loops(
         source_task,
         replies_task.abort_handle(),
         updates.clone(),
         failed_tx,
-    )));
-    Ok(BotHandle {
-        bot,
-        source,
-        updates,
-        replies,
-        replies_task,
-        engine,
-        engine_task,
-        background,
-        tasks,
-        grace: options.grace,
-        app,
-        failed,
-    })
+    ));
+    Ok(Adapter { bot, source, updates, replies, replies_task, tasks, watch, failed })
 }
 
 /// Long polling is refused while a webhook is set (a previous run in webhook mode).
@@ -274,44 +192,28 @@ async fn watch_loops(
     }
 }
 
-/// Registers the channels named in the configuration.
-async fn register_channels(bot: &Bot, app: &Tribune, channels: &[String]) {
+/// The ids of the channels named in the configuration: numeric ids as they are, `@usernames`
+/// asked of Telegram (one that cannot be found is logged and left out).
+pub async fn resolve_channels(bot: &Bot, channels: &[String]) -> Vec<(String, i64)> {
+    let mut found = Vec::new();
     for name in channels {
-        let id = match name.parse::<i64>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                match bot.get_chat(teloxide::types::Recipient::ChannelUsername(name.clone())).await
-                {
-                    Ok(chat) => Some(chat.id.0),
-                    Err(e) => {
-                        log::error!("cannot find the configured channel {name}: {e}");
-                        None
-                    }
-                }
-            }
-        };
-        if let Some(id) = id
-            && let Err(e) = app.register_channel(id)
-        {
-            log::error!("cannot register the configured channel {name}: {e}");
+        match name.parse::<i64>() {
+            Ok(id) => found.push((name.clone(), id)),
+            Err(_) => match bot.get_chat(Recipient::ChannelUsername(name.clone())).await {
+                Ok(chat) => found.push((name.clone(), chat.id.0)),
+                Err(e) => log::error!("cannot find the configured channel {name}: {e}"),
+            },
         }
     }
+    found
 }
 
-/// The whole of [`BotHandle::shutdown`] stays within this, so that a supervisor's stop
-/// timeout (systemd's default is 90 s, Docker's 10 s) never has to kill Tribune.
-const SHUTDOWN_WITHIN: Duration = Duration::from_secs(9);
-
-impl BotHandle {
+impl Adapter {
     /// Stops taking updates and drops those waiting (unanswered work is worth nothing after a
-    /// restart), lets updates in hand finish briefly, stops scheduling, lets bulk sends in
-    /// flight finish (their items stay in the outbox otherwise), and flushes the store.
-    /// Within [`SHUTDOWN_WITHIN`], whatever the load.
-    pub async fn shutdown(self) {
-        let deadline = Instant::now() + SHUTDOWN_WITHIN;
-        for task in &self.background {
-            task.abort();
-        }
+    /// restart), lets updates in hand finish briefly, stops the replies and the progress
+    /// messages. About 3 s at most, whatever the load.
+    pub async fn stop(self) {
+        self.watch.abort();
         // New updates first stop coming (polling) or are refused with 503 (a webhook's
         // Telegram sends them again later); then the listener closes.
         match self.source {
@@ -329,22 +231,6 @@ impl BotHandle {
         self.replies.stop(Duration::from_secs(1)).await;
         self.replies_task.abort();
         self.tasks.abort_all();
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(Duration::from_secs(1));
-        self.engine.shutdown(self.grace.min(left)).await;
-        // The engine's loop ends by itself once stopping; a send stuck past the grace period
-        // is abandoned (its item stays in the outbox for the next start).
-        let mut engine_task = self.engine_task;
-        if tokio::time::timeout(Duration::from_millis(500), &mut engine_task).await.is_err() {
-            engine_task.abort();
-        }
-        for task in self.background {
-            let _ = task.await;
-        }
-        if let Err(e) = self.app.store().flush() {
-            log::error!("cannot flush the store: {e}");
-        }
     }
 
     /// Resolves if the update loop, the workers or the reply sender ever end while the bot
@@ -366,15 +252,5 @@ impl BotHandle {
     /// Whether updates stopped being taken by themselves (they never should).
     pub fn is_finished(&self) -> bool {
         self.failed.borrow().is_some()
-    }
-
-    /// The delivery engine's and the intake's health.
-    pub fn observer(&self) -> Arc<crate::delivery::Observer> {
-        self.engine.observer()
-    }
-
-    /// The delivery engine, for counters and tests.
-    pub fn engine(&self) -> &Engine<TelegramTransport> {
-        &self.engine
     }
 }

@@ -4,8 +4,7 @@
 use super::send::{keyboard, no_preview};
 use crate::{
     delivery::{SendError, Transport},
-    render::OutMessage,
-    store::Op,
+    message::{Op, OutMessage},
 };
 use teloxide::{
     ApiError, RequestError,

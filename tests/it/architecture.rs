@@ -1,7 +1,8 @@
 //! The invariants ARCHITECTURE.md writes down, checked on the source: the layers of `src/` and
 //! the rule that each imports only those below it; the domain core naming neither teloxide nor
-//! sled; sled named only in `store/`; anyhow only in the binary; the emulator named only by
-//! the demo.
+//! sled; sled named only in `store/`; the Telegram adapter never naming the store; the wall
+//! clock read only through `clock`; anyhow only in the binary; the emulator named only by the
+//! demo.
 //!
 //! The checks read the code as text (comments and `#[cfg(test)]` modules left out), so they
 //! need nothing but the files, and a new module fails them until it is given its layer.
@@ -14,7 +15,7 @@ use std::{
 /// The library's modules from the bottom layer up; a module may import only modules of lower
 /// layers. Keep in step with "Layers" in ARCHITECTURE.md.
 const LAYERS: &[&[&str]] = &[
-    &["content", "config"],
+    &["content", "config", "clock"],
     &["subscription"],
     &["broadcast"],
     &["message"],
@@ -26,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["digest"],
     &["app"],
     &["telegram", "metrics", "control", "doctor"],
+    &["serve"],
 ];
 
 /// The domain core: plain logic over data, with no transport and no storage engine.
@@ -87,6 +89,54 @@ fn the_domain_core_names_neither_teloxide_nor_sled() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// `telegram/` never names the store: whatever it needs of it is a use case of `app/`, which
+/// checks who is asking (a handler writing the store directly is how any group member could
+/// change a group's language).
+#[test]
+fn the_adapter_never_names_the_store() {
+    let modules = modules();
+    let files = modules.get("telegram").expect("src/telegram");
+    assert!(files.len() > 5, "found only {} files under src/telegram", files.len());
+    let wrong: Vec<String> = files
+        .iter()
+        .filter(|file| names_the_store(&code(file)))
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(wrong.is_empty(), "these files of the adapter name the store: {wrong:?}");
+}
+
+/// Whether code reaches the store: imports it, names a path through it, or calls `.store()`.
+fn names_the_store(code: &str) -> bool {
+    crate_imports(code).iter().any(|m| m == "store")
+        || mentions(code, "store")
+        || code.contains(".store()")
+}
+
+/// Ways of reading the wall clock. Only `clock` (the one `Tribune` holds and hands on) does,
+/// and `store`, whose own stamps are the store's business; the binary may too.
+const WALL_CLOCK: &[&str] = &["Utc::now()", "Local::now()", "SystemTime::now()", "unix_now()"];
+
+/// One clock: under a manual clock every decision and every stamp agrees with it.
+#[test]
+fn the_wall_clock_is_read_only_through_the_clock() {
+    let mut wrong = Vec::new();
+    for (module, files) in modules() {
+        if module == "clock" || module == "store" {
+            continue;
+        }
+        for file in files {
+            let code = code(&file);
+            wrong.extend(
+                WALL_CLOCK
+                    .iter()
+                    .filter(|read| code.contains(*read))
+                    .map(|read| format!("{} ({module}) reads {read}", file.display())),
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// The only files under `src/` that may name the emulator: the demo, which `main.rs` alone
 /// declares (`mod demo;`), so it is part of the binary and not of the library.
 const DEMO_FILES: &[&str] = &["src/demo.rs"];
@@ -143,6 +193,19 @@ fn the_checks_see_what_they_look_for() {
     assert!(mentions(&code, "sled"));
     assert!(!mentions(&code, "teloxide"));
     assert!(!mentions("let sledge = 1;", "sled"));
+    // A handler that writes the store past the app, in each of its disguises.
+    for planted in [
+        "fn h(app: &Tribune) { app.store().set_chat_lang(1, lang); }",
+        "use crate::store::Op;",
+        "use crate::{app::Tribune, store::{Op}};",
+        "use super::super::store;",
+        "fn f(s: &crate::store::Store) {}",
+    ] {
+        assert!(names_the_store(&strip(planted)), "{planted}");
+    }
+    for innocent in ["let restored = 1;", "fn stores() {}", "// app.store() in a comment"] {
+        assert!(!names_the_store(&strip(innocent)), "{innocent}");
+    }
 }
 
 /// Every top-level module of the library with its files (the binary's own files, `main.rs`

@@ -5,7 +5,7 @@ use crate::support;
 
 use crate::support::{Setup, TIMEOUT, ask, next, spawn_app, spawn_app_with, utc};
 use std::time::{Duration, Instant};
-use tribune::{content::Lang, subscription::ChatKind};
+use tribune::{app::Caller, content::Lang};
 
 #[tokio::test]
 async fn unknown_commands_and_wrong_arguments_are_explained() {
@@ -152,7 +152,7 @@ async fn a_flood_from_many_accounts_leaves_subscribers_answered_and_digests_on_t
             .await;
     let subscribers: Vec<_> = (600..620).map(|id| app.user(id, "en")).collect();
     for user in &subscribers {
-        app.tribune.subscribe(user.id(), ChatKind::Private, Lang::En).unwrap();
+        app.tribune.subscribe(&Caller::private(user.id()), Lang::En).unwrap();
     }
     let flooders: Vec<_> = (20_000..20_000 + ACCOUNTS).map(|id| app.user(id, "en")).collect();
     for _ in 0..EACH {

@@ -106,20 +106,23 @@ fn a_missing_or_empty_store_has_nothing_to_export() {
 #[test]
 fn edits_made_from_telegram_are_exported_with_the_files() {
     use tribune::{
-        app::Tribune,
+        app::{Caller, EditOutcome, Tribune},
         content::{PartialDate, Status, edits::ContentEdit},
     };
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let edited = {
         let (app, _) = Tribune::open(&data, &messages_dir()).unwrap();
+        let app = app.with_operators(vec![1]);
+        let operator = app.operator(&Caller::private(1)).unwrap();
         let edit = ContentEdit::Prisoner {
             id: "ulvi-hasanli".into(),
             status: Status::Released,
             since: Some(PartialDate { year: 2026, month: Some(11), day: Some(20) }),
             note: Some("Released on \"parole\"\nafter two years.".into()),
         };
-        app.apply_edit(1, edit).unwrap().unwrap();
+        let saved = app.save_edit(&operator, edit).unwrap();
+        assert!(matches!(saved, EditOutcome::Saved { .. }), "{saved:?}");
         (*app.corpus()).clone()
     };
     let out = root.path().join("out");

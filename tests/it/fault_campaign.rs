@@ -159,7 +159,7 @@ async fn content_import(mut run: Run) -> Outcome {
     let old = content::load_dir(&messages).unwrap();
     {
         let store = Store::open(&data).unwrap();
-        tribune::app::sync_content(&store, &messages).unwrap();
+        tribune::app::sync_content(&store, &messages, unix_now()).unwrap();
         let later = unix_now() + 86_400;
         store.load_subscriptions(subscribers(40_000, SUBSCRIBERS, later)).unwrap();
     }

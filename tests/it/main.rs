@@ -35,6 +35,7 @@ mod stats;
 mod subscriptions;
 mod telegram_faults;
 mod update_kinds;
+mod use_cases;
 mod webhook;
 mod webhook_limits;
 mod write_failure;

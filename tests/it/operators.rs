@@ -7,6 +7,7 @@ use crate::support::{Setup, TIMEOUT, TestApp, ask, eventually, next, press, spaw
 use std::time::Duration;
 use telegram_bot_api_emulator::{BotMessage, User};
 use tribune::{
+    app::Caller,
     content::{Lang, Status},
     delivery::Limits,
     subscription::ChatKind,
@@ -26,7 +27,7 @@ fn readers(app: &TestApp, first: i64, n: i64) -> Vec<i64> {
     (first..first + n)
         .inspect(|&id| {
             app.user(id, "en");
-            app.tribune.subscribe(id, ChatKind::Private, Lang::En).unwrap();
+            app.tribune.subscribe(&Caller::private(id), Lang::En).unwrap();
         })
         .collect()
 }
@@ -35,7 +36,7 @@ fn readers(app: &TestApp, first: i64, n: i64) -> Vec<i64> {
 async fn audience(app: &TestApp, operator: &User, users: i64) -> Vec<i64> {
     let mut chats = readers(app, 5000, users);
     app.emulator.group(-4100, "Circle");
-    app.tribune.subscribe(-4100, ChatKind::Group, Lang::En).unwrap();
+    app.tribune.subscribe(&Caller::chat_itself(-4100, ChatKind::Group), Lang::En).unwrap();
     chats.push(-4100);
     let channel = app.emulator.channel(-1_001_234_500, "Voice");
     channel.add_bot_as_admin(100, true);
@@ -118,7 +119,7 @@ async fn everyone_else_is_refused_every_operator_command_and_button() {
         assert_eq!(ask(&asker, command).await.plain_text(), REFUSED, "{command}");
     }
     // A real draft, then a reader forging its Send button: refused, nothing sent.
-    app.tribune.subscribe(200, ChatKind::Private, Lang::En).unwrap();
+    app.tribune.subscribe(&Caller::private(200), Lang::En).unwrap();
     reader.send_text("/start");
     next(&reader).await;
     operator.send_text("/broadcast Forged?");
@@ -332,7 +333,7 @@ async fn content_edits_are_checked_kept_across_restarts_and_alert_readers() {
     let app = spawn_app_with(setup()).await;
     let operator = app.user(OPERATOR, "en");
     let reader = app.user(7100, "en");
-    app.tribune.subscribe(7100, ChatKind::Private, Lang::En).unwrap();
+    app.tribune.subscribe(&Caller::private(7100), Lang::En).unwrap();
     let before = app.tribune.corpus();
 
     // A broken statement file: every problem with its line, nothing changed.
@@ -535,7 +536,7 @@ async fn a_digest_round_is_corrected_then_withdrawn_in_every_chat() {
     let mut chats = readers(&app, 7301, 3);
     chats.push(-4300);
     app.emulator.group(-4300, "Circle");
-    app.tribune.subscribe(-4300, ChatKind::Group, Lang::En).unwrap();
+    app.tribune.subscribe(&Caller::chat_itself(-4300, ChatKind::Group), Lang::En).unwrap();
     app.set_time(support::utc("2026-11-25T05:00:00Z"));
     let has_digest = |app: &TestApp, chat: i64| {
         texts(app, chat).iter().any(|t| t.starts_with("🗞 Tribune · 25 November 2026"))

@@ -6,7 +6,7 @@ use crate::support;
 use crate::support::{Setup, TIMEOUT, ask, spawn_app_with, utc};
 use tribune::{
     stats::{StatsReport, chart, day_date},
-    store::{day_of, unix_now},
+    store::day_of,
 };
 
 const OPERATOR: i64 = 900;
@@ -62,7 +62,9 @@ async fn operators_see_counts_that_match_the_store_and_a_chart() {
 
     let operator = app.user(OPERATOR, "en");
     let text = ask(&operator, "/stats").await.plain_text();
-    let today = day_of(unix_now());
+    // Today by the app's one clock, which stamps deliveries as it stamps everything else.
+    let now = app.tribune.clock().unix();
+    let today = day_of(now);
     let store = app.tribune.store();
     let counted = store.deliveries_by_day(today, today).unwrap()[0];
     assert_eq!(counted.sent, digests as u64, "every digest message was counted once");
@@ -84,7 +86,7 @@ async fn operators_see_counts_that_match_the_store_and_a_chart() {
     assert_eq!(png_size(photo), (800, 480));
     // The picture is the store's numbers drawn: 30 days, today's bar the digests just sent,
     // today's subscriber point the three active chats, the days before empty.
-    let report = StatsReport::collect(store, unix_now()).unwrap();
+    let report = StatsReport::collect(store, now).unwrap();
     let drawn = report.chart();
     assert_eq!(drawn.days.len(), 30);
     let last = drawn.days.last().unwrap();
@@ -129,7 +131,7 @@ async fn health_reports_the_queue_errors_and_next_digest() {
     let after = ask(&operator, "/health").await.plain_text();
     assert!(after.contains("Outbox: 0 waiting"), "{after}");
     assert!(after.contains("Dead letters: 0"), "{after}");
-    let today = day_date(day_of(unix_now()));
+    let today = day_date(day_of(app.tribune.clock().unix()));
     assert!(after.contains(&format!("Last delivery: {today} ")), "{after}");
     assert!(after.contains("rate-limited 0 · transient 0 · gone 1 · malformed 0"), "{after}");
     assert!(after.contains("Next digest: 2026-11-26 05:00 UTC"), "{after}");

@@ -24,9 +24,23 @@ pub const COMMANDS: [&str; 16] = [
     "about",
 ];
 
-/// Commands only operators (`TRIBUNE_ADMINS`) may use: parsed, never in the public menu or
-/// `/help`. Every one re-checks the caller's id.
-pub const OPERATOR_COMMANDS: &[&str] = &["stats", "health"];
+/// Commands only operators (`TRIBUNE_ADMINS`) may use, in the order of their menu: one set
+/// behind one check (`app::Tribune::operator`), never in the public menu or `/help`, each
+/// listed by `/operator`.
+pub const OPERATOR_COMMANDS: [&str; 12] = [
+    "operator",
+    "broadcast",
+    "cancel",
+    "withdraw",
+    "correct",
+    "editions",
+    "addslogan",
+    "setprisoner",
+    "edits",
+    "audit",
+    "stats",
+    "health",
+];
 
 /// `/start [payload]`: the welcome menu, or what a deep link points at.
 pub fn start(ctx: &Ctx, payload: &str) -> Reply {

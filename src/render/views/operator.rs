@@ -16,6 +16,7 @@ pub fn refused(ctx: &Ctx) -> Reply {
     Reply::html(ctx.t("op.refused"), Vec::new())
 }
 
+/// `/operator`: every operator command (`OPERATOR_COMMANDS`) with what it does.
 pub fn operator_help(ctx: &Ctx) -> Reply {
     Reply::html(ctx.t("op.usage"), Vec::new())
 }
@@ -226,5 +227,27 @@ mod tests {
         let html = &reply.messages[0].html;
         assert!(html.contains("statements/&lt;x&gt;.md:1: bad &amp; &lt;b&gt;"), "{html}");
         assert!(html.contains("(+5)"), "{html}");
+    }
+
+    #[test]
+    fn operator_help_lists_every_operator_command_in_every_language() {
+        let corpus =
+            load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("messages")).unwrap().corpus;
+        for lang in crate::content::Lang::ALL {
+            let ctx = Ctx { corpus: &corpus, lang, bot_username: "b", seed: 0 };
+            let help = &operator_help(&ctx).messages[0].html;
+            let listed: Vec<&str> = help
+                .lines()
+                .filter_map(|line| line.strip_prefix('/'))
+                .filter_map(|line| line.split([' ', '\u{a0}']).next())
+                .collect();
+            // `/operator` is how this is asked for; each other command has its line.
+            let expected: Vec<&str> = super::super::OPERATOR_COMMANDS
+                .iter()
+                .copied()
+                .filter(|c| *c != "operator")
+                .collect();
+            assert_eq!(listed, expected, "{lang:?}: {help}");
+        }
     }
 }

@@ -1,35 +1,27 @@
-//! Broadcasts: a draft with a preview and an audience card, sent once on confirmation, and
-//! `/cancel` for a running job.
+//! Broadcasts in Telegram: what the operator's message says (text with its formatting, or a
+//! message to copy), its preview and audience card, the card's buttons, and `/cancel`.
 
 use super::{
-    super::{
-        error::{HandlerError, HandlerResult},
-        send,
-    },
+    super::{access, error::HandlerResult, send},
     env::{OpEnv, formatted, reply, text, text_after},
     progress::follow,
 };
 use crate::{
-    app::Tribune,
-    broadcast::{Audience, AudienceCounts, Body, Draft, DraftState, Job, JobKind},
+    app::{Caller, Cancelled, Discarded, Operator, Prepared, Refusal, Sent},
+    broadcast::{Audience, Body},
     content::Lang,
     render::{self, Action, Ctx, OutMessage, Reply, html, operator as views},
-    store::{Launch, Op, OutboxItem, unix_now},
 };
 use teloxide::{
     prelude::*,
     types::{MessageId, ParseMode},
 };
 
-pub(super) async fn broadcast(
-    env: &OpEnv<'_>,
-    ctx: &Ctx<'_>,
-    msg: &Message,
-    user: i64,
-    args: &str,
-) -> HandlerResult {
-    let body = match msg.reply_to_message() {
-        Some(original) => match original.text() {
+/// What a `/broadcast` message asks to send: the message it replies to (its text with its
+/// formatting, or the message itself to copy), else the formatted text after the command.
+fn body_of(msg: &Message, args: &str) -> Option<Body> {
+    match msg.reply_to_message() {
+        Some(original) => Some(match original.text() {
             Some(text) => Body::Text { html: formatted(text, original.entities()) },
             None => Body::Copy {
                 from_chat: original.chat.id.0,
@@ -41,54 +33,48 @@ pub(super) async fn broadcast(
                     || original.animation().is_some()
                     || original.voice().is_some(),
             },
-        },
-        None if args.trim().is_empty() => {
-            return reply(env, msg.chat.id, &text(ctx.t("op.broadcast_empty"))).await;
-        }
-        None => {
-            Body::Text { html: text_after(msg, 1).unwrap_or_else(|| html::escape(args.trim())) }
-        }
-    };
-    if let Body::Text { html } = &body
-        && html::visible_len(html) > html::MESSAGE_LIMIT
-    {
-        return reply(env, msg.chat.id, &render::too_long(ctx)).await;
+        }),
+        None if args.trim().is_empty() => None,
+        None => Some(Body::Text {
+            html: text_after(msg, 1).unwrap_or_else(|| html::escape(args.trim())),
+        }),
     }
-    let draft = Draft {
-        operator: user,
-        body: body.clone(),
-        audience: Audience::All,
-        created_at: unix_now(),
-        state: DraftState::Open,
+}
+
+pub(super) async fn broadcast(
+    env: &OpEnv<'_>,
+    ctx: &Ctx<'_>,
+    msg: &Message,
+    operator: &Operator,
+    args: &str,
+) -> HandlerResult {
+    let chat = msg.chat.id;
+    let (id, body, counts) = match env.app.prepare_broadcast(operator, body_of(msg, args)) {
+        Ok(Prepared::Draft { id, body, counts }) => (id, body, counts),
+        Ok(Prepared::Empty) => return reply(env, chat, &text(ctx.t("op.broadcast_empty"))).await,
+        Ok(Prepared::TooLong) => return reply(env, chat, &render::too_long(ctx)).await,
+        Err(refusal) => return reply(env, chat, &access::refused(ctx, refusal, "")).await,
     };
-    let id = env.app.store().put_draft(&draft)?;
-    env.app.store().audit(user, format!("prepared broadcast draft {id}"))?;
     // The preview: exactly what subscribers will get.
     match &body {
         Body::Text { html } => {
             let request = env
                 .bot
-                .send_message(msg.chat.id, html)
+                .send_message(chat, html)
                 .parse_mode(ParseMode::Html)
                 .link_preview_options(send::no_preview());
             send::paced(env.pacer, || request.clone().send()).await?;
         }
         Body::Copy { from_chat, message_id, .. } => {
-            let request =
-                env.bot.copy_message(msg.chat.id, ChatId(*from_chat), MessageId(*message_id));
+            let request = env.bot.copy_message(chat, ChatId(*from_chat), MessageId(*message_id));
             send::paced(env.pacer, || request.clone().send()).await?;
         }
     }
-    let counts = audience_counts(env.app);
-    reply(env, msg.chat.id, &views::broadcast_card(ctx, id, Audience::All, &counts)).await
+    reply(env, chat, &views::broadcast_card(ctx, id, Audience::All, &counts)).await
 }
 
-fn audience_counts(app: &Tribune) -> AudienceCounts {
-    let subs: Vec<_> = app.store().subscriptions().collect();
-    AudienceCounts::of(&subs)
-}
-
-/// A pressed operator button: re-checks the presser, then acts on the draft.
+/// A pressed operator button: the presser passes the operators' check, then the draft is
+/// acted on.
 pub async fn on_button(
     env: &OpEnv<'_>,
     q: &CallbackQuery,
@@ -97,112 +83,81 @@ pub async fn on_button(
 ) -> HandlerResult {
     let corpus = env.app.corpus();
     let ctx = env.ctx(&corpus, lang);
-    let user = q.from.id.0 as i64;
     let answer = env.bot.answer_callback_query(q.id.clone());
-    if !env.app.is_operator(user) {
-        log::info!("refused an operator button from a non-operator");
-        answer.text(ctx.t("op.refused")).await?;
-        return Ok(());
-    }
+    // Without the card's message (Telegram did not send it) the chat is unknown: the presser
+    // is checked as in their own chat, and then nothing is done.
+    let caller = access::of_press(q).unwrap_or_else(|| Caller::private(q.from.id.0 as i64));
+    let operator = match env.app.operator(&caller) {
+        Ok(operator) => operator,
+        Err(refusal) => {
+            answer.text(access::notice(&ctx, refusal)).await?;
+            return Ok(());
+        }
+    };
     let Some(pressed) = q.message.as_ref() else {
         answer.await?;
         return Ok(());
     };
     let (chat, card_id) = (pressed.chat().id, pressed.id());
-    let store = env.app.store();
+    let stale = || access::notice(&ctx, Refusal::Stale);
     match *action {
         Action::BroadcastAudience { draft, audience } => {
-            if !store.set_draft_audience(draft, audience)? {
-                answer.text(ctx.t("stale_button")).await?;
-                return Ok(());
+            match env.app.choose_audience(&operator, draft, audience) {
+                Ok(counts) => {
+                    answer.await?;
+                    let card = views::broadcast_card(&ctx, draft, audience, &counts);
+                    send::edit(env.bot, chat, card_id, &card.messages[0]).await?;
+                }
+                Err(refusal) => {
+                    answer.text(access::notice(&ctx, refusal)).await?;
+                }
             }
-            store.audit(user, format!("broadcast draft {draft} audience: {}", audience.code()))?;
-            answer.await?;
-            let card = views::broadcast_card(&ctx, draft, audience, &audience_counts(env.app));
-            send::edit(env.bot, chat, card_id, &card.messages[0]).await?;
         }
-        Action::BroadcastDiscard { draft } => match store.discard_draft(draft)? {
-            Some(DraftState::Open) => {
-                store.audit(user, format!("discarded broadcast draft {draft}"))?;
+        Action::BroadcastDiscard { draft } => match env.app.discard_draft(&operator, draft) {
+            Ok(Discarded::Discarded) => {
                 answer.await?;
                 let done = OutMessage { html: ctx.t("op.discarded"), buttons: Vec::new() };
                 send::edit(env.bot, chat, card_id, &done).await?;
             }
-            Some(DraftState::Sent { edition }) => {
+            Ok(Discarded::AlreadySent(edition)) => {
                 answer.text(ctx.f("op.already_sent", &[("edition", &edition.to_string())])).await?;
             }
-            _ => {
+            Ok(Discarded::Gone) => {
                 answer.text(ctx.t("op.discarded")).await?;
             }
+            Err(refusal) => {
+                answer.text(access::notice(&ctx, refusal)).await?;
+            }
         },
-        Action::BroadcastSend { draft } => {
-            let Some(d) = store.draft(draft)? else {
-                answer.text(ctx.t("stale_button")).await?;
-                return Ok(());
-            };
-            let audience: Vec<_> =
-                store.subscriptions().filter(|s| d.audience.includes(s)).collect();
-            if audience.is_empty() && d.state == DraftState::Open {
+        Action::BroadcastSend { draft } => match env.app.send_draft(&operator, draft) {
+            Ok(Sent::Started { edition }) => {
+                answer.await?;
+                let card = OutMessage {
+                    html: ctx.f(
+                        "op.progress.broadcast",
+                        &[("edition", &edition.to_string()), ("target", "0")],
+                    ),
+                    buttons: Vec::new(),
+                };
+                send::edit(env.bot, chat, card_id, &card).await?;
+                follow(env, chat, lang, edition).await?;
+            }
+            Ok(Sent::AlreadySent { edition }) => {
+                answer.text(ctx.f("op.already_sent", &[("edition", &edition.to_string())])).await?;
+            }
+            Ok(Sent::Discarded) => {
+                answer.text(ctx.t("op.discarded")).await?;
+            }
+            Ok(Sent::Nobody) => {
                 answer.text(ctx.t("op.nobody")).await?;
-                return Ok(());
             }
-            let (op, message, media, fixed) = match &d.body {
-                Body::Text { html } => {
-                    (Op::Send, OutMessage { html: html.clone(), buttons: Vec::new() }, false, false)
-                }
-                Body::Copy { from_chat, message_id, caption } => (
-                    Op::Copy { from_chat: *from_chat, message_id: *message_id },
-                    OutMessage::default(),
-                    true,
-                    !caption,
-                ),
-            };
-            let job = Job { media, fixed, ..Job::running(JobKind::Broadcast, user, unix_now()) };
-            let launched = store.launch_draft(draft, &job, |edition| {
-                audience
-                    .iter()
-                    .map(|s| OutboxItem {
-                        edition,
-                        chat_id: s.chat_id,
-                        kind: s.kind,
-                        message: message.clone(),
-                        attempts: 0,
-                        op: op.clone(),
-                    })
-                    .collect()
-            })?;
-            match launched {
-                Launch::Started { edition, queued } => {
-                    let chats = queued.len();
-                    (env.push)(queued);
-                    store.audit(
-                        user,
-                        format!(
-                            "broadcast edition {edition} to {} ({chats} chats)",
-                            d.audience.code()
-                        ),
-                    )?;
-                    answer.await?;
-                    let card = OutMessage {
-                        html: ctx.f(
-                            "op.progress.broadcast",
-                            &[("edition", &edition.to_string()), ("target", "0")],
-                        ),
-                        buttons: Vec::new(),
-                    };
-                    send::edit(env.bot, chat, card_id, &card).await?;
-                    follow(env, chat, lang, edition).await?;
-                }
-                Launch::AlreadySent { edition } => {
-                    answer
-                        .text(ctx.f("op.already_sent", &[("edition", &edition.to_string())]))
-                        .await?;
-                }
-                Launch::Discarded => {
-                    answer.text(ctx.t("op.discarded")).await?;
-                }
+            Err(Refusal::Stale) => {
+                answer.text(stale()).await?;
             }
-        }
+            Err(refusal) => {
+                answer.text(access::notice(&ctx, refusal)).await?;
+            }
+        },
         _ => {
             answer.await?;
         }
@@ -210,30 +165,25 @@ pub async fn on_button(
     Ok(())
 }
 
-pub(super) fn cancel(
-    env: &OpEnv<'_>,
-    ctx: &Ctx<'_>,
-    user: i64,
-    args: &str,
-) -> Result<Reply, HandlerError> {
-    let store = env.app.store();
-    let edition = match args.trim() {
-        "" => match store.running_jobs()?.last() {
-            Some((edition, _)) => *edition,
-            None => return Ok(text(ctx.t("op.nothing_to_cancel"))),
-        },
-        arg => match arg.parse::<u64>().ok().filter(|e| store.job(*e).ok().flatten().is_some()) {
-            Some(edition) => edition,
-            None => {
-                return Ok(text(ctx.f("op.no_edition", &[("edition", &html::escape(arg))])));
-            }
-        },
-    };
-    let Some(removed) = store.cancel_job(edition)? else {
-        return Ok(text(ctx.t("op.nothing_to_cancel")));
-    };
-    store.audit(user, format!("cancelled edition {edition} ({removed} messages not sent)"))?;
-    let job = store.job(edition)?.ok_or("the job vanished")?;
-    let progress = store.job_progress(edition, &job)?;
-    Ok(text(views::progress(ctx, job.kind, edition, job.target, job.state, &progress, 0.0)))
+/// `/cancel [edition]`.
+pub(super) fn cancel(env: &OpEnv<'_>, ctx: &Ctx<'_>, operator: &Operator, args: &str) -> Reply {
+    match env.app.cancel(operator, args) {
+        Ok(Cancelled::NothingRunning) => text(ctx.t("op.nothing_to_cancel")),
+        Ok(Cancelled::NoEdition(arg)) => {
+            text(ctx.f("op.no_edition", &[("edition", &html::escape(&arg))]))
+        }
+        Ok(Cancelled::Cancelled(status)) => {
+            let job = &status.job;
+            text(views::progress(
+                ctx,
+                job.kind,
+                status.edition,
+                job.target,
+                job.state,
+                &status.progress,
+                0.0,
+            ))
+        }
+        Err(refusal) => access::refused(ctx, refusal, ""),
+    }
 }

@@ -1,11 +1,11 @@
-//! What every operator command works with: who is asking, the handler's dependencies, how to
-//! answer, and an operator's message text as Telegram HTML.
+//! What every operator command works with: the handler's dependencies, how to answer, and an
+//! operator's message text as Telegram HTML.
 
 use super::super::{error::HandlerResult, send};
 use crate::{
     app::Tribune,
     content::{Corpus, Lang},
-    delivery::{Pacer, Push},
+    delivery::{Observer, Pacer},
     render::{Ctx, Reply, html},
 };
 use std::sync::Arc;
@@ -20,9 +20,10 @@ pub struct OpEnv<'a> {
     pub bot: &'a Bot,
     pub app: &'a Arc<Tribune>,
     pub pacer: &'a Arc<Pacer>,
-    pub push: &'a Push,
     pub me: &'a Me,
     pub tasks: &'a Arc<Tasks>,
+    /// The delivery engine's health, for `/health`.
+    pub observer: &'a Arc<Observer>,
 }
 
 /// Progress messages being kept up to date; stopped when the bot stops.
@@ -49,11 +50,10 @@ impl OpEnv<'_> {
     }
 }
 
-/// Who sent a message (0 for nobody, which is never an operator) and the language to answer in.
-pub(super) fn sender(app: &Tribune, msg: &Message) -> (i64, Lang) {
-    let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+/// The language to answer a message in.
+pub(super) fn lang_of(app: &Tribune, msg: &Message) -> Lang {
     let code = msg.from.as_ref().and_then(|u| u.language_code.as_deref());
-    (user, app.lang_for(msg.chat.id.0, code))
+    app.lang_for(msg.chat.id.0, code)
 }
 
 pub(super) async fn reply(env: &OpEnv<'_>, chat: ChatId, reply: &Reply) -> HandlerResult {

@@ -11,7 +11,7 @@ use tribune::{
     app::Tribune,
     delivery::Limits,
     schedule::{Clock, ManualClock},
-    telegram::{self, BotHandle, ServeOptions},
+    serve::{self, BotHandle, ServeOptions},
 };
 
 /// How long a test waits for the bot to answer before failing.
@@ -118,7 +118,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         channels: setup.channels,
         ..Default::default()
     };
-    let handle = telegram::start(bot, tribune.clone(), options).await.expect("start bot");
+    let handle = serve::start(bot, tribune.clone(), options).await.expect("start bot");
     TestApp { emulator, tribune, bot: handle, clock, _data: data }
 }
 

@@ -1,4 +1,9 @@
-//! The scheduler's clock: the system's, or a manual one that tests move forward.
+//! The one source of "now": the system's clock, or a manual one that tests move forward.
+//!
+//! `Tribune` holds one `Clock` and hands it to everything that reads the time (the app's use
+//! cases, the scheduler, the delivery engine's records, the operators' numbers, the adapter),
+//! so under a manual clock every timestamp and every decision made on time agree. It sits in
+//! the bottom layer so that each of them can take it.
 
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
@@ -29,6 +34,11 @@ impl Clock {
             Clock::System => Utc::now(),
             Clock::Manual(m) => m.now(),
         }
+    }
+
+    /// Now, in Unix seconds: how the store keeps time.
+    pub fn unix(&self) -> i64 {
+        self.now().timestamp()
     }
 
     /// Sleeps until `deadline` by this clock (for a manual clock: until it is moved past it).
