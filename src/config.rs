@@ -18,6 +18,8 @@ pub enum ConfigError {
         "TRIBUNE_RATE_LIMIT must be a number of messages per second from 1 to {max}, not {value:?}"
     )]
     BadRate { value: String, max: u32 },
+    #[error("{name} must be a whole number from {min} to {max}, not {value:?}")]
+    OutOfRange { name: &'static str, value: String, min: usize, max: usize },
     #[error("TRIBUNE_ADMINS must list Telegram user ids separated by commas, not {0:?}")]
     BadAdmins(String),
     #[error("{name} must be true or false, not {value:?}")]
@@ -121,6 +123,10 @@ pub struct Webhook {
     /// Where Tribune listens (`TRIBUNE_WEBHOOK_LISTEN`, default 127.0.0.1:8080).
     pub listen: SocketAddr,
     pub secret: WebhookSecret,
+    /// How often Telegram is asked whether the webhook is still set and delivering
+    /// (`TRIBUNE_WEBHOOK_CHECK_SECS`, 1–600, default 60): a webhook is quiet whenever readers
+    /// are, so this is how `/health` tells a quiet bot from one Telegram no longer reaches.
+    pub check_every: Duration,
 }
 
 impl Webhook {
@@ -143,7 +149,18 @@ impl Webhook {
         let secret = var("TRIBUNE_WEBHOOK_SECRET")
             .ok_or(ConfigError::MissingWebhook("TRIBUNE_WEBHOOK_SECRET"))?;
         let secret = WebhookSecret::parse(&secret)?;
-        Ok(Some(Webhook { url, listen, secret }))
+        let check_every = match var("TRIBUNE_WEBHOOK_CHECK_SECS") {
+            None => Duration::from_secs(60),
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(n @ 1..=600) => Duration::from_secs(n),
+                _ => {
+                    let (min, max) = (1, 600);
+                    let name = "TRIBUNE_WEBHOOK_CHECK_SECS";
+                    return Err(ConfigError::OutOfRange { name, value, min, max });
+                }
+            },
+        };
+        Ok(Some(Webhook { url, listen, secret, check_every }))
     }
 }
 
@@ -169,6 +186,44 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Webhook settings, when `TRIBUNE_WEBHOOK_URL` is set (used by `serve --webhook`).
     pub webhook: Option<Webhook>,
+    /// What bounds interactive work; each `None` keeps the intake's default.
+    pub intake: IntakeLimits,
+}
+
+/// The intake's bounds an operator may change (`TRIBUNE_INTAKE_*`): how many updates are
+/// handled at once, how many may wait in all and in one chat. They bound its memory, whatever
+/// the number of accounts sending. `None` keeps the intake's own default (8, 5,000, 16).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntakeLimits {
+    pub workers: Option<usize>,
+    pub queue: Option<usize>,
+    pub per_chat: Option<usize>,
+}
+
+impl IntakeLimits {
+    /// Reads `TRIBUNE_INTAKE_WORKERS` (1–64), `TRIBUNE_INTAKE_QUEUE` (100–100,000) and
+    /// `TRIBUNE_INTAKE_PER_CHAT` (1–100).
+    pub fn from_env() -> Result<IntakeLimits, ConfigError> {
+        Ok(IntakeLimits {
+            workers: bounded("TRIBUNE_INTAKE_WORKERS", var("TRIBUNE_INTAKE_WORKERS"), 1, 64)?,
+            queue: bounded("TRIBUNE_INTAKE_QUEUE", var("TRIBUNE_INTAKE_QUEUE"), 100, 100_000)?,
+            per_chat: bounded("TRIBUNE_INTAKE_PER_CHAT", var("TRIBUNE_INTAKE_PER_CHAT"), 1, 100)?,
+        })
+    }
+}
+
+/// A whole number within `min..=max`, if set.
+fn bounded(
+    name: &'static str,
+    value: Option<String>,
+    min: usize,
+    max: usize,
+) -> Result<Option<usize>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    match value.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ConfigError::OutOfRange { name, value, min, max }),
+    }
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -218,6 +273,7 @@ impl Config {
             var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose(),
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
+        let intake = Config::keep(&mut problems, IntakeLimits::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -233,6 +289,7 @@ impl Config {
             admins,
             metrics_addr,
             webhook,
+            intake,
         ) {
             (
                 Some(token),
@@ -243,6 +300,7 @@ impl Config {
                 Some(admins),
                 Some(metrics_addr),
                 Some(webhook),
+                Some(intake),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -255,6 +313,7 @@ impl Config {
                 channels,
                 metrics_addr,
                 webhook,
+                intake,
             }),
             _ => Err(problems),
         }
@@ -325,6 +384,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn intake_limits_are_bounded() {
+        let read = |value: &str| bounded("TRIBUNE_INTAKE_QUEUE", Some(value.into()), 100, 100_000);
+        assert_eq!(read("5000").unwrap(), Some(5000));
+        assert_eq!(read(" 100 ").unwrap(), Some(100));
+        for bad in ["99", "100001", "-1", "lots", "", "1e4"] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("TRIBUNE_INTAKE_QUEUE") && error.contains("100 to 100000"),
+                "{error}"
+            );
+        }
+        assert_eq!(bounded("X", None, 1, 2).unwrap(), None);
+    }
+
+    #[test]
     fn tokens_are_checked_and_never_printed() {
         let token = Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap();
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
@@ -376,7 +450,9 @@ mod tests {
                 url: reqwest::Url::parse("https://bot.example.org/hook").unwrap(),
                 listen: "127.0.0.1:8080".parse().unwrap(),
                 secret: WebhookSecret::parse("WebhookSecretValue_42").unwrap(),
+                check_every: Duration::from_secs(60),
             }),
+            intake: IntakeLimits::default(),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

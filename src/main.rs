@@ -149,6 +149,7 @@ async fn serve(webhook: bool) -> Result<()> {
         limits: Limits::telegram(f64::from(config.rate_limit), config.paid_broadcast),
         channels: config.channels.clone(),
         webhook,
+        intake: serve::intake_config(config.intake),
         ..ServeOptions::default()
     };
     let handle = serve::start(bot, app.clone(), options)

@@ -43,6 +43,15 @@ impl Default for ServeOptions {
     }
 }
 
+/// The intake's bounds from the configuration, the intake's defaults where none is set.
+pub fn intake_config(limits: crate::config::IntakeLimits) -> PoolConfig {
+    let mut pool = PoolConfig::default();
+    pool.workers = limits.workers.unwrap_or(pool.workers);
+    pool.queue.capacity = limits.queue.unwrap_or(pool.queue.capacity);
+    pool.queue.per_chat = limits.per_chat.unwrap_or(pool.queue.per_chat);
+    pool
+}
+
 /// A running bot: the adapter's updates, the scheduler, the background tasks and the delivery
 /// engine. Stop it with [`BotHandle::shutdown`].
 pub struct BotHandle {
@@ -178,5 +187,23 @@ impl BotHandle {
     /// The delivery engine, for counters and tests.
     pub fn engine(&self) -> &Engine<TelegramTransport> {
         &self.engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IntakeLimits;
+
+    #[test]
+    fn the_configured_intake_bounds_replace_only_what_is_set() {
+        let default = PoolConfig::default();
+        let same = intake_config(IntakeLimits::default());
+        assert_eq!((same.workers, same.queue.capacity), (default.workers, default.queue.capacity));
+        let set =
+            intake_config(IntakeLimits { workers: Some(2), queue: Some(300), per_chat: None });
+        assert_eq!(set.workers, 2);
+        assert_eq!(set.queue.capacity, 300);
+        assert_eq!(set.queue.per_chat, default.queue.per_chat);
     }
 }

@@ -143,10 +143,11 @@ pub async fn start(
         Source::Webhook(server) => server.abort_handle(),
     };
     let (failed_tx, failed) = watch::channel(None);
+    let workers = updates.clone();
     let watch = tokio::spawn(watch_loops(
         source_task,
         replies_task.abort_handle(),
-        updates.clone(),
+        move || workers.alive(),
         failed_tx,
     ));
     Ok(Adapter { bot, source, updates, replies, replies_task, tasks, watch, failed })
@@ -171,7 +172,7 @@ async fn delete_webhook(bot: &Bot) {
 async fn watch_loops(
     source: AbortHandle,
     replies: AbortHandle,
-    updates: Arc<Updates>,
+    workers_alive: impl Fn() -> bool,
     failed: watch::Sender<Option<&'static str>>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -181,7 +182,7 @@ async fn watch_loops(
             "the update loop ended"
         } else if replies.is_finished() {
             "the reply sender ended"
-        } else if !updates.alive() {
+        } else if !workers_alive() {
             "the update workers ended"
         } else {
             continue;
@@ -252,5 +253,50 @@ impl Adapter {
     /// Whether updates stopped being taken by themselves (they never should).
     pub fn is_finished(&self) -> bool {
         self.failed.borrow().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each loop that ends by itself is named, so `serve` exits with that reason; while all
+    /// run, nothing is reported.
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_that_ends_is_reported_by_name() {
+        for (which, expected) in [
+            (0, "the update loop ended"),
+            (1, "the reply sender ended"),
+            (2, "the update workers ended"),
+        ] {
+            let running = || tokio::spawn(std::future::pending::<()>());
+            let ended = || tokio::spawn(async {});
+            let source = if which == 0 { ended() } else { running() };
+            let replies = if which == 1 { ended() } else { running() };
+            let (tx, mut failed) = watch::channel(None);
+            let watch = tokio::spawn(watch_loops(
+                source.abort_handle(),
+                replies.abort_handle(),
+                move || which != 2,
+                tx,
+            ));
+            let told = tokio::time::timeout(Duration::from_secs(5), failed.changed()).await;
+            assert!(told.is_ok(), "{expected}: not reported within 5 s");
+            assert_eq!(*failed.borrow(), Some(expected));
+            watch.await.unwrap();
+            source.abort();
+            replies.abort();
+        }
+        // All alive: a minute passes with nothing said.
+        let (source, replies) = (
+            tokio::spawn(std::future::pending::<()>()),
+            tokio::spawn(std::future::pending::<()>()),
+        );
+        let (tx, failed) = watch::channel(None);
+        let watch =
+            tokio::spawn(watch_loops(source.abort_handle(), replies.abort_handle(), || true, tx));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(*failed.borrow(), None);
+        watch.abort();
     }
 }

@@ -37,7 +37,7 @@ use std::{
 };
 use teloxide::{
     prelude::*,
-    types::{AllowedUpdate, Update},
+    types::{AllowedUpdate, Update, WebhookInfo},
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinSet, time::Instant};
 
@@ -70,6 +70,7 @@ pub struct Server {
     bot: Bot,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    check: tokio::task::JoinHandle<()>,
 }
 
 /// Listens on `config.listen`, then asks Telegram to post updates to `config.url` with the
@@ -93,18 +94,89 @@ pub async fn listen(
         refusal_logged: Mutex::new(None),
     });
     let (stop, stopped) = watch::channel(false);
-    // A webhook is quiet whenever readers are: no silence limit, only whether it listens.
-    gauges.source_started(None);
+    // A webhook is quiet whenever readers are, so silence alone says nothing: the source is
+    // alive while updates arrive or Telegram confirms the hook is set and delivering. Two
+    // checks missed (and half an interval's margin) is "not arriving".
+    gauges.source_started(Some(config.check_every * 5 / 2));
+    let listening = gauges.clone();
     let task = tokio::spawn(async move {
         accept(socket, hook, stopped).await;
-        gauges.source_stopped();
+        listening.source_stopped();
     });
     bot.set_webhook(config.url.clone())
         .secret_token(config.secret.expose().to_string())
         .allowed_updates(allowed)
         .await?;
     log::info!("webhook set; listening on {} for {}", config.listen, config.url.path());
-    Ok(Server { bot: bot.clone(), stop, task })
+    let check = tokio::spawn(check(bot.clone(), config.url.clone(), config.check_every, gauges));
+    Ok(Server { bot: bot.clone(), stop, task, check })
+}
+
+/// What Telegram's `getWebhookInfo` says about delivery to this listener.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Set to this URL, and no new error while updates wait.
+    Working,
+    /// Set elsewhere or deleted (another instance, or someone holding the token).
+    NotOurs,
+    /// Telegram has updates for the bot and reports a new error reaching it.
+    Failing(String),
+}
+
+/// Judges one `getWebhookInfo` answer; `seen_error` is the last error already judged, so an
+/// old error that Telegram keeps reporting does not count twice.
+fn judge(info: &WebhookInfo, ours: &reqwest::Url, seen_error: &mut Option<i64>) -> Delivery {
+    if info.url.as_ref() != Some(ours) {
+        return Delivery::NotOurs;
+    }
+    let error = info.last_error_date.map(|d| d.timestamp());
+    let new_error = error.is_some() && error != *seen_error;
+    *seen_error = error;
+    if new_error && info.pending_update_count > 0 {
+        let message = info.last_error_message.clone().unwrap_or_default();
+        return Delivery::Failing(message);
+    }
+    Delivery::Working
+}
+
+/// Telegram's words as one short line for the log.
+fn printable(text: &str) -> String {
+    text.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// Asks Telegram every `every` whether the webhook is set to `url` and delivering; marks the
+/// source alive when it is, logs (once per change) when it is not.
+async fn check(bot: Bot, url: reqwest::Url, every: Duration, gauges: Arc<crate::intake::Gauges>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut seen_error, mut last) = (None, Delivery::Working);
+    loop {
+        tick.tick().await;
+        let info = match tokio::time::timeout(every, bot.get_webhook_info().into_future()).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => {
+                log::warn!("webhook check: cannot ask Telegram: {e}");
+                continue;
+            }
+            Err(_) => {
+                log::warn!("webhook check: no answer from Telegram within {every:?}");
+                continue;
+            }
+        };
+        let now = judge(&info, &url, &mut seen_error);
+        match &now {
+            Delivery::Working => gauges.source_answered(),
+            Delivery::NotOurs if last != now => log::error!(
+                "the webhook is no longer set to this bot's URL (deleted, or set by another \
+                 instance); updates are not arriving"
+            ),
+            Delivery::Failing(why) if last != now => {
+                log::error!("Telegram cannot deliver updates to the webhook: {}", printable(why))
+            }
+            _ => {}
+        }
+        last = now;
+    }
 }
 
 /// Accepts connections until stopped, then gives those open two seconds to finish.
@@ -246,6 +318,7 @@ impl Server {
     /// Stops listening (requests in progress get two seconds) and deletes the webhook, so
     /// Telegram keeps new updates until the next start.
     pub async fn stop(self) {
+        self.check.abort();
         let _ = self.stop.send(true);
         let mut task = self.task;
         if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
@@ -264,5 +337,45 @@ impl Server {
     /// The listener's task, to tell whether it still runs.
     pub fn abort_handle(&self) -> tokio::task::AbortHandle {
         self.task.abort_handle()
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    fn info(url: &str, pending: u32, error: Option<i64>) -> WebhookInfo {
+        let mut json = serde_json::json!({
+            "url": url, "has_custom_certificate": false, "pending_update_count": pending,
+        });
+        if let Some(date) = error {
+            json["last_error_date"] = date.into();
+            json["last_error_message"] = "Connection refused\n".into();
+        }
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn delivery_is_judged_from_telegrams_answer() {
+        let ours = reqwest::Url::parse("https://bot.example.org/hook").unwrap();
+        let mut seen = None;
+        let judge = |i: &WebhookInfo, seen: &mut Option<i64>| judge(i, &ours, seen);
+        assert_eq!(
+            judge(&info("https://bot.example.org/hook", 0, None), &mut seen),
+            Delivery::Working
+        );
+        assert_eq!(judge(&info("", 0, None), &mut seen), Delivery::NotOurs);
+        assert_eq!(
+            judge(&info("https://other.example.org/hook", 0, None), &mut seen),
+            Delivery::NotOurs
+        );
+        // A new error while updates wait: failing; the same error again: judged already.
+        let failing = info("https://bot.example.org/hook", 3, Some(1_800_000_000));
+        assert_eq!(judge(&failing, &mut seen), Delivery::Failing("Connection refused\n".into()));
+        assert_eq!(judge(&failing, &mut seen), Delivery::Working);
+        // A new error with nothing waiting (delivered since): working.
+        let caught_up = info("https://bot.example.org/hook", 0, Some(1_800_000_060));
+        assert_eq!(judge(&caught_up, &mut seen), Delivery::Working);
+        assert_eq!(printable("a\nb\u{7}"), "a b ");
     }
 }

@@ -127,3 +127,60 @@ fn serve_webhook_without_its_settings_is_refused_clearly() {
     assert!(stderr.contains("TRIBUNE_WEBHOOK_SECRET must be 1 to 256 characters"), "{stderr}");
     assert!(!stderr.contains("secret-looking"), "the secret is not echoed");
 }
+
+/// A webhook is quiet whenever readers are, so `/health` cannot judge it by silence: it asks
+/// Telegram (every `TRIBUNE_WEBHOOK_CHECK_SECS`) whether the hook is still set to this bot.
+/// Quiet but set: 200. Deleted behind its back (another instance, someone with the token): 503
+/// "updates are not arriving", and the log says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_tells_a_quiet_webhook_from_one_telegram_no_longer_uses() {
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let log_path = data.path().join("serve.log");
+    let (port, metrics) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{port}/tribune/hook");
+    let mut serve = Process::new(
+        Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .args(["serve", "--webhook"])
+            .env("TELOXIDE_TOKEN", emulator.token())
+            .env("TELOXIDE_API_URL", emulator.api_url())
+            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
+            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+            .env("TRIBUNE_WEBHOOK_URL", &url)
+            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+            .env("TRIBUNE_WEBHOOK_CHECK_SECS", "1")
+            .env("TRIBUNE_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let hook = emulator.clone();
+    eventually(TIMEOUT, "the webhook is set", || hook.webhook_url().is_some()).await;
+    let health = format!("http://127.0.0.1:{metrics}/health");
+    let http = reqwest::Client::new();
+    let status = || async { http.get(&health).send().await.ok().map(|r| r.status().as_u16()) };
+    // Five checks answered means more than the 2.5 s of silence a dead source is allowed:
+    // no update came in that time, and the bot is still healthy.
+    let asked = emulator.clone();
+    eventually(TIMEOUT, "five webhook checks", || asked.requests("getWebhookInfo") >= 5).await;
+    assert_eq!(status().await, Some(200), "a quiet webhook that Telegram still uses is healthy");
+
+    let delete = format!("{}bot{}/deleteWebhook", emulator.api_url(), emulator.token());
+    let deleted: serde_json::Value = http.post(&delete).send().await.unwrap().json().await.unwrap();
+    assert_eq!(deleted["ok"], true, "{deleted}");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while status().await != Some(503) {
+        assert!(std::time::Instant::now() < deadline, "/health still 200 with the hook deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let body: serde_json::Value = http.get(&health).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["reason"], "updates are not arriving", "{body}");
+    assert!(serve.terminate(Duration::from_secs(30)).await.success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches("the webhook is no longer set").count(), 1, "logged once: {log}");
+    emulator.shutdown().await;
+}
