@@ -285,7 +285,7 @@ async fn pacer_alone(limits: Limits, n: usize) {
     let pacer = Pacer::new(&limits);
     let started = Instant::now();
     for _ in 0..n {
-        pacer.acquire(tribune::delivery::Lane::Bulk).await;
+        let _answered_at_once = pacer.acquire(tribune::delivery::Lane::Bulk).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let configured = limits.per_second.unwrap_or(f64::INFINITY);

@@ -91,8 +91,20 @@ impl Lane {
 ///
 /// Formally, admissions t₀ < t₁ < … satisfy tᵢ₊ₖ ≥ tᵢ + k·interval − 2·EARLY for every k, so
 /// at 30 msg/s any 31 sends span at least 1021 ms: no one-second window holds more than 30.
+///
+/// **And whatever the jitter between here and Telegram:** a request reaches Telegram
+/// somewhere between its admission and its answer, so spacing admissions alone breaks a
+/// window when one request is delayed on its way by more than the margin (on a loaded
+/// machine, 25 ms is little). Each admission therefore returns a [`Slot`], held until the
+/// answer came (or the request was abandoned), and the send `n` after another may be admitted
+/// only once that one was answered a second ago, `n` being the limit a second (30): when
+/// Telegram counts a request, the one 30 before it was already more than a second old. This
+/// costs nothing while answers come within the margin, and slows sending exactly when they
+/// do not.
 pub struct Pacer {
     interval: Option<Duration>,
+    /// Sends a window may hold: the limit a second, rounded down.
+    window: usize,
     state: Mutex<Turns>,
     /// Someone joined, left or was admitted, or the next moment moved: the sender whose turn
     /// it is may have changed.
@@ -107,6 +119,10 @@ struct Turns {
     next_ticket: u64,
     /// Sends admitted by lane while both lanes waited, since they last did not.
     contested: [u64; 2],
+    /// The last `window` admissions, oldest first: their number and when they were answered
+    /// (`None` while in flight).
+    recent: VecDeque<(u64, Option<Instant>)>,
+    admitted: u64,
 }
 
 impl Turns {
@@ -127,6 +143,59 @@ impl Turns {
 
     fn leave(&mut self, lane: Lane, ticket: u64) {
         self.waiting[lane.index()].retain(|t| *t != ticket);
+    }
+
+    /// Whether the window lets one more send go.
+    fn window(&self, window: usize, now: Instant) -> Window {
+        match self.recent.front() {
+            _ if self.recent.len() < window => Window::Open,
+            Some((_, Some(answered))) if *answered + WINDOW > now => {
+                Window::OpensAt(*answered + WINDOW)
+            }
+            Some((_, None)) => Window::InFlight,
+            _ => Window::Open,
+        }
+    }
+}
+
+/// See [`Turns::window`].
+enum Window {
+    Open,
+    OpensAt(Instant),
+    /// The send a window back is still in flight: its answer will wake the waiting.
+    InFlight,
+}
+
+/// The span Telegram's overall limit counts in.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// One admitted send. Hold it until the request was answered (or given up): the send a
+/// window later waits for that moment. Dropping it says "answered now".
+#[must_use = "hold the slot until Telegram answered the request"]
+pub struct Slot<'a> {
+    pacer: &'a Pacer,
+    /// The admission's number; `None` without a limit.
+    number: Option<u64>,
+    at: Instant,
+}
+
+impl Slot<'_> {
+    /// The moment the send was admitted.
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let Some(number) = self.number else { return };
+        let mut turns = self.pacer.turns();
+        let now = Instant::now();
+        if let Some(entry) = turns.recent.iter_mut().find(|(n, _)| *n == number) {
+            entry.1 = Some(now);
+        }
+        drop(turns);
+        self.pacer.changed.notify_waiters();
     }
 }
 
@@ -158,8 +227,12 @@ impl Pacer {
             waiting: Default::default(),
             next_ticket: 0,
             contested: [0; 2],
+            recent: VecDeque::new(),
+            admitted: 0,
         };
-        Pacer { interval, state: Mutex::new(turns), changed: Notify::new() }
+        // 30 at 30 msg/s; at most the 1000 of paid broadcasts (anything more is a mistake).
+        let window = limits.per_second.map_or(0, |rate| (rate.floor() as usize).clamp(1, 1000));
+        Pacer { interval, window, state: Mutex::new(turns), changed: Notify::new() }
     }
 
     fn turns(&self) -> std::sync::MutexGuard<'_, Turns> {
@@ -167,10 +240,12 @@ impl Pacer {
     }
 
     /// Waits until one more send of `lane` may go now, and counts it as gone: call it right
-    /// before the request is made, with nothing that could wait in between. Returns the
-    /// moment the send was admitted.
-    pub async fn acquire(&self, lane: Lane) -> Instant {
-        let Some(interval) = self.interval else { return Instant::now() };
+    /// before the request is made, with nothing that could wait in between, and hold the
+    /// [`Slot`] until the request was answered.
+    pub async fn acquire(&self, lane: Lane) -> Slot<'_> {
+        let Some(interval) = self.interval else {
+            return Slot { pacer: self, number: None, at: Instant::now() };
+        };
         let mut ticket = {
             let mut turns = self.turns();
             turns.next_ticket += 1;
@@ -189,6 +264,10 @@ impl Pacer {
                 let now = Instant::now();
                 if turns.turn() != Some(ticket.ticket) {
                     None
+                } else if let Window::OpensAt(at) = turns.window(self.window, now) {
+                    Some(at)
+                } else if let Window::InFlight = turns.window(self.window, now) {
+                    None
                 } else {
                     // Within EARLY of its moment a sender goes (tokio's timer works in whole
                     // milliseconds, and sleeping for a fraction of one would cost a whole one
@@ -204,10 +283,16 @@ impl Pacer {
                             turns.contested = [0; 2];
                         }
                         turns.leave(lane, ticket.ticket);
+                        turns.admitted += 1;
+                        let number = turns.admitted;
+                        turns.recent.push_back((number, None));
+                        while turns.recent.len() > self.window {
+                            turns.recent.pop_front();
+                        }
                         ticket.admitted = true;
                         drop(turns);
                         self.changed.notify_waiters();
-                        return now;
+                        return Slot { pacer: self, number: Some(number), at: now };
                     }
                     Some(turns.next)
                 }
@@ -242,7 +327,7 @@ mod tests {
         let pacer = Pacer::new(&Limits::telegram(30.0, false));
         let start = Instant::now();
         for _ in 0..31 {
-            pacer.acquire(Lane::Bulk).await;
+            let _ = pacer.acquire(Lane::Bulk).await;
         }
         let elapsed = start.elapsed().as_secs_f64();
         // 31 slots span 30 intervals of 1/(30 * SAFETY) s; the last is at most EARLY early.
@@ -261,7 +346,7 @@ mod tests {
             let (pacer, admitted) = (pacer.clone(), admitted.clone());
             senders.spawn(async move {
                 for _ in 0..20 {
-                    let at = pacer.acquire(Lane::Bulk).await;
+                    let at = pacer.acquire(Lane::Bulk).await.at();
                     // What a transport would see: the moment the request is made.
                     admitted.lock().unwrap().push((at, Instant::now()));
                 }
@@ -302,7 +387,7 @@ mod tests {
             let (pacer, admitted) = (pacer.clone(), admitted.clone());
             senders.spawn(async move {
                 loop {
-                    let at = pacer.acquire(lane).await;
+                    let at = pacer.acquire(lane).await.at();
                     admitted.lock().unwrap().push((at, lane));
                 }
             });
@@ -320,7 +405,7 @@ mod tests {
         let alone = Pacer::new(&Limits::telegram(30.0, false));
         let start = Instant::now();
         for _ in 0..30 {
-            alone.acquire(Lane::Interactive).await;
+            let _ = alone.acquire(Lane::Interactive).await;
         }
         assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
     }
@@ -329,14 +414,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_abandoned_wait_gives_up_its_turn() {
         let pacer = Arc::new(Pacer::new(&Limits::telegram(1.0, false)));
-        pacer.acquire(Lane::Bulk).await;
+        let _ = pacer.acquire(Lane::Bulk).await;
         let waiting = pacer.clone();
-        let abandoned = tokio::spawn(async move { waiting.acquire(Lane::Interactive).await });
+        let abandoned = tokio::spawn(async move {
+            let _ = waiting.acquire(Lane::Interactive).await;
+        });
         tokio::time::sleep(Duration::from_millis(10)).await;
         abandoned.abort();
         let _ = abandoned.await;
         let start = Instant::now();
-        pacer.acquire(Lane::Bulk).await;
+        let _ = pacer.acquire(Lane::Bulk).await;
         assert!(start.elapsed() <= Duration::from_millis(1100), "{:?}", start.elapsed());
     }
 
@@ -345,8 +432,63 @@ mod tests {
         let pacer = Pacer::new(&Limits::off());
         let start = Instant::now();
         for _ in 0..1000 {
-            pacer.acquire(Lane::Bulk).await;
+            let _ = pacer.acquire(Lane::Bulk).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    /// A request held up on its way (a loaded machine, a slow network) reaches Telegram up to
+    /// its answer: the send a window later waits until that answer is a second old, so however
+    /// late each request arrives, no second at Telegram holds more than 30.
+    #[tokio::test(start_paused = true)]
+    async fn late_arrivals_never_put_31_sends_in_a_second() {
+        let pacer = Arc::new(Pacer::new(&Limits::telegram(30.0, false)));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let mut senders = tokio::task::JoinSet::new();
+        for sender in 0..16u64 {
+            let (pacer, arrivals) = (pacer.clone(), arrivals.clone());
+            senders.spawn(async move {
+                let mut seed = sender * 7919 + 1;
+                let mut random_ms = move |below: u64| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (seed >> 33) % below
+                };
+                for _ in 0..40 {
+                    let slot = pacer.acquire(Lane::Bulk).await;
+                    // On its way for 0 to 300 ms, one in five; then the answer comes back.
+                    let delay = if random_ms(5) == 0 { random_ms(300) } else { random_ms(3) };
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    arrivals.lock().unwrap().push(Instant::now());
+                    tokio::time::sleep(Duration::from_millis(random_ms(5))).await;
+                    drop(slot);
+                }
+            });
+        }
+        while senders.join_next().await.is_some() {}
+        let mut arrivals = arrivals.lock().unwrap().clone();
+        arrivals.sort();
+        assert_eq!(arrivals.len(), 640);
+        for window in arrivals.windows(31) {
+            let span = window[30] - window[0];
+            assert!(span >= WINDOW, "31 sends arrived within {span:?}");
+        }
+    }
+
+    /// The send a window after one still in flight waits for its answer, then a second more.
+    #[tokio::test(start_paused = true)]
+    async fn the_send_a_window_later_waits_for_the_answer() {
+        let pacer = Arc::new(Pacer::new(&Limits::telegram(30.0, false)));
+        let slow = pacer.acquire(Lane::Bulk).await;
+        for _ in 0..29 {
+            let _ = pacer.acquire(Lane::Bulk).await;
+        }
+        let waiting = pacer.clone();
+        let next = tokio::spawn(async move { waiting.acquire(Lane::Bulk).await.at() });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!next.is_finished(), "admitted while the send a window back was in flight");
+        let answered = Instant::now();
+        drop(slow);
+        let after = next.await.unwrap() - answered;
+        assert!(after >= WINDOW && after < Duration::from_millis(1010), "{after:?}");
     }
 }

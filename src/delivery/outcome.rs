@@ -17,7 +17,7 @@ impl<T: Transport> Inner<T> {
     /// place at the pacer, so the engine's loop can hand out the next.
     pub(super) async fn deliver(&self, seq: u64, item: OutboxItem, admitted: oneshot::Sender<()>) {
         let chat = item.chat_id;
-        self.pacer.acquire(super::Lane::Bulk).await;
+        let slot = self.pacer.acquire(super::Lane::Bulk).await;
         let _ = admitted.send(());
         // `/stop` or a cancel may have removed it while it waited (a read of memory: nothing
         // that could wait comes between the pacer's admission and the request).
@@ -26,6 +26,7 @@ impl<T: Transport> Inner<T> {
             return;
         }
         let result = self.transport.apply(chat, &item.op, &item.message, self.limits.paid).await;
+        drop(slot);
         // The chat's next message waits its gap from Telegram's answer, which came after the
         // message arrived: the chat's own limit holds however late this send left.
         let answered = Instant::now();

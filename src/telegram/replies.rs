@@ -142,11 +142,14 @@ impl Replies {
             tokio::spawn(async move {
                 // Admitted by the pacer right before the request is made, as the engine's
                 // sends are, so a busy runtime makes a reply late, never bunched with others.
-                if counts {
-                    replies.pacer.acquire(Lane::Interactive).await;
-                }
+                let slot = if counts {
+                    Some(replies.pacer.acquire(Lane::Interactive).await)
+                } else {
+                    None
+                };
                 let _ = admitted.send(());
                 replies.send(chat, op, deadline).await;
+                drop(slot);
                 drop(permit);
             });
             // The next reply is taken only once this one is admitted: one at a time waits at

@@ -81,10 +81,13 @@ where
 {
     let mut tries = 0;
     loop {
-        if let Some(pacer) = pacer {
-            pacer.acquire(Lane::Interactive).await;
-        }
-        match send().await {
+        let slot = match pacer {
+            Some(pacer) => Some(pacer.acquire(Lane::Interactive).await),
+            None => None,
+        };
+        let result = send().await;
+        drop(slot);
+        match result {
             Err(RequestError::RetryAfter(wait))
                 if tries < RETRIES && wait.duration() <= MAX_WAIT =>
             {
