@@ -25,6 +25,7 @@ mod groups_and_channels;
 mod hostile_input;
 mod html_injection;
 mod metrics;
+mod operator_jobs;
 mod operators;
 mod pacing;
 mod prisoners;
