@@ -29,6 +29,7 @@ mod operator_jobs;
 mod operators;
 mod pacing;
 mod prisoners;
+mod reader_promises;
 mod reading;
 mod secrets;
 mod sharing;
