@@ -7,6 +7,7 @@ mod alerts;
 mod architecture;
 mod backup;
 mod bad_input;
+mod cli_promises;
 mod conflict;
 mod content;
 mod crash;
