@@ -203,3 +203,35 @@ async fn confirm_updates(emulator: &Emulator) {
     http.post(&url).json(&confirm).send().await.unwrap();
     assert_eq!(emulator.pending_updates(), 0);
 }
+
+/// README: notices to operators about channels adding or removing Tribune come 5 per ten
+/// minutes, then one summary (adding a bot to a channel costs an attacker nothing).
+#[tokio::test]
+async fn channel_notices_are_five_per_ten_minutes_then_one_summary() {
+    let app = spawn_app_with(Setup {
+        clock: Some(utc("2026-11-25T04:00:00Z")),
+        operators: vec![900],
+        ..Setup::default()
+    })
+    .await;
+    let operator = app.user(900, "en");
+    for i in 0..7 {
+        let channel = app.emulator.channel(-1_001_250_000 - i, &format!("Channel {i}"));
+        channel.add_bot_as_admin(100, true);
+    }
+    let store = app.tribune.store().clone();
+    eventually(TIMEOUT, "all seven channels are registered", || {
+        store.subscriptions().filter(|s| s.kind == ChatKind::Channel).count() == 7
+    })
+    .await;
+    let told = operator.wait_for_messages(5, TIMEOUT).await.unwrap();
+    assert!(told.iter().all(|m| m.plain_text().starts_with("📣 Tribune can now post")));
+
+    // Ten minutes later (and the half-minute check), the two held back are summed up.
+    app.set_time(utc("2026-11-25T04:10:31Z"));
+    let summary = next(&operator).await.plain_text();
+    assert!(summary.starts_with("📣 2 more channels added or removed Tribune"), "{summary}");
+    let all: Vec<String> = operator.messages().iter().map(|m| m.plain_text()).collect();
+    assert_eq!(all.len(), 6, "five notices and the summary: {all:?}");
+    app.stop().await;
+}
