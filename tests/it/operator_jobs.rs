@@ -31,11 +31,21 @@ fn readers(app: &TestApp, first: i64, n: i64) -> Vec<i64> {
         .collect()
 }
 
+/// The bot's next `n` messages to `user`, however they are batched; fails if more came.
+async fn next_messages(user: &User, n: usize) -> Vec<BotMessage> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.extend(user.wait_for_messages(1, TIMEOUT).await.expect("the bot did not answer"));
+    }
+    assert_eq!(got.len(), n, "{:?}", got.iter().map(BotMessage::plain_text).collect::<Vec<_>>());
+    got
+}
+
 /// `/broadcast text` and Send on its card (to everyone): the progress message and the edition.
 async fn broadcast(app: &TestApp, operator: &User, text: &str) -> (BotMessage, u64) {
     operator.send_text(&format!("/broadcast {text}"));
-    assert_eq!(next(operator).await.plain_text(), text, "the preview");
-    let card = next(operator).await;
+    let [preview, card] = <[BotMessage; 2]>::try_from(next_messages(operator, 2).await).unwrap();
+    assert_eq!(preview.plain_text(), text, "the preview");
     press(operator, &card, "Send");
     let progress = next(operator).await;
     assert!(progress.plain_text().contains("Done:"), "{}", progress.plain_text());
@@ -108,8 +118,7 @@ async fn two_operators_pressing_send_broadcast_once() {
     let chats = readers(&app, 11_100, 3);
     let other = app.user(SECOND_OPERATOR, "en");
     operator.send_text("/broadcast Together");
-    next(&operator).await;
-    let card = next(&operator).await;
+    let card = next_messages(&operator, 2).await.remove(1);
     let send = card.button("✅ Send").unwrap().callback_data.clone().unwrap();
     // The other operator needs a message of the bot's to press a button on.
     let own = ask(&other, "/editions").await;

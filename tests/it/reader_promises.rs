@@ -154,7 +154,11 @@ async fn serve_takes_the_daily_census_without_anyone_asking() {
     assert_eq!(active(first), Some(0));
 
     // What the operator sees: the history starts on the first day, each day as recorded.
-    let text = ask(&app.user(900, "en"), "/stats").await.plain_text();
+    let operator = app.user(900, "en");
+    operator.send_text("/stats");
+    // The numbers, then the chart.
+    let answer = operator.wait_for_messages(2, TIMEOUT).await.unwrap();
+    let text = answer[0].plain_text();
     assert!(text.contains(&format!("history starts on {}", day_date(first))), "{text}");
     let report = StatsReport::collect(&store, app.tribune.clock().unix()).unwrap();
     let days = report.chart().days;
