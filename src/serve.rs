@@ -126,11 +126,12 @@ pub async fn start(
     Ok(BotHandle { adapter, engine, engine_task, background, grace: options.grace, app })
 }
 
-/// Tells the operators, every half minute, how many channel notices were held back.
+/// Tells the operators, every half minute of the app's clock, how many channel notices were
+/// held back.
 async fn summarise_channel_notices(app: Arc<Tribune>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let clock = app.clock().clone();
     loop {
-        tick.tick().await;
+        clock.sleep_until(clock.now() + chrono::TimeDelta::seconds(30)).await;
         app.summarise_channel_notices();
     }
 }

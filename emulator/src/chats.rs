@@ -35,6 +35,16 @@ impl Channel {
         set_admins(&self.0, user_ids);
     }
 
+    /// Makes the channel public as `@username` (given without '@'): getChat then finds it
+    /// by that name, as Telegram does for a public channel.
+    pub fn set_username(&self, username: &str) {
+        let chat_id = self.chat_id();
+        self.0.shared().with_state(|s| {
+            let chat = s.chats.get_mut(&chat_id).expect("registered chat");
+            chat.username = Some(username.trim_start_matches('@').to_owned());
+        });
+    }
+
     /// `by_user` makes the bot an administrator (a `my_chat_member` update).
     pub fn add_bot_as_admin(&self, by_user: i64, can_post_messages: bool) {
         self.set_bot(by_user, BotStatus::Admin { can_post_messages });

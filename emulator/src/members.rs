@@ -16,10 +16,22 @@ fn chat<'s>(state: &'s State, params: &Params) -> Result<&'s Chat, ApiError> {
     state.chats.get(&params.chat_id()?).ok_or_else(ApiError::chat_not_found)
 }
 
-/// getChat: a `ChatFullInfo`.
+/// getChat: a `ChatFullInfo`, of a chat named by id or, for a public chat, by `@username`
+/// (compared without regard to case, as Telegram does).
 pub(crate) fn get_chat(state: &State, params: &Params) -> Result<Value, ApiError> {
-    let chat = chat(state, params)?;
-    let username = state.people.get(&chat.id).and_then(|p| p.username.clone());
+    let by_name = params.string("chat_id").and_then(|s| s.strip_prefix('@').map(str::to_owned));
+    let chat = match by_name {
+        Some(name) => state
+            .chats
+            .values()
+            .find(|c| c.username.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&name)))
+            .ok_or_else(ApiError::chat_not_found)?,
+        None => chat(state, params)?,
+    };
+    let username = chat
+        .username
+        .clone()
+        .or_else(|| state.people.get(&chat.id).and_then(|p| p.username.clone()));
     Ok(wire::chat_full_info(chat, username.as_deref()))
 }
 

@@ -121,6 +121,8 @@ pub(crate) struct Chat {
     pub bot: BotStatus,
     /// A basic group upgraded to this supergroup: sends here fail.
     pub migrated_to: Option<i64>,
+    /// A public channel's or group's username, without '@' (getChat finds it by `@username`).
+    pub username: Option<String>,
 }
 
 impl Chat {
@@ -138,6 +140,7 @@ impl Chat {
             members: BTreeSet::new(),
             bot: BotStatus::Member,
             migrated_to: None,
+            username: None,
         }
     }
 

@@ -86,16 +86,16 @@ impl Tribune {
     /// One channel added or lost, told unless the cap on such notices is reached (then it is
     /// counted for [`Tribune::summarise_channel_notices`]).
     fn tell_about_channel(&self, key: &str, title: &str, chat: i64) -> Result<(), AppError> {
-        if !self.channel_notices.allow() {
+        if !self.channel_notices.allow(self.clock.unix()) {
             return Ok(());
         }
         self.notify_operators(key, &[("title", &escape(title)), ("id", &chat.to_string())])
     }
 
     /// Tells the operators how many channel notices were held back, once their window has
-    /// ended; the composition root calls it every half minute.
+    /// ended; the composition root calls it every half minute of the app's clock.
     pub fn summarise_channel_notices(&self) {
-        if let Some(count) = self.channel_notices.take_summary() {
+        if let Some(count) = self.channel_notices.take_summary(self.clock.unix()) {
             let count = count.to_string();
             if let Err(e) = self.notify_operators("channels.many", &[("count", &count)]) {
                 log::error!("cannot tell the operators about channel changes: {e}");

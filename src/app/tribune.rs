@@ -259,17 +259,18 @@ impl Tribune {
 /// How long a question of the settings card ("Other time…") waits for its typed answer.
 pub const QUESTION_WAITS: Duration = Duration::from_secs(30 * 60);
 
-/// Forgets the questions that expired unanswered, every `every`: they hold the id of the
-/// person who was asked, which is kept no longer than needed. Runs until the task is dropped.
+/// Forgets the questions that expired unanswered, every `every` by the app's clock: they hold
+/// the id of the person who was asked, which is kept no longer than needed. Runs until the
+/// task is dropped.
 pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+    let every = chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::days(1));
     loop {
-        tick.tick().await;
         match app.store.forget_expired_questions(app.clock.unix()) {
             Ok(0) => {}
             Ok(n) => log::debug!("forgot {n} unanswered question(s)"),
             Err(e) => log::warn!("cannot forget expired questions: {e}"),
         }
+        app.clock.sleep_until(app.clock.now() + every).await;
     }
 }
 

@@ -122,16 +122,18 @@ impl HealthReport {
     }
 }
 
-/// Takes a subscriber snapshot for each new UTC day by `clock`, checking every `every`. Runs
+/// Takes a subscriber snapshot for each new UTC day by `clock`, checking every `every` by that
+/// same clock (so under a manual clock a new day is seen when the clock reaches it). Runs
 /// forever: spawn it and abort it to stop.
 pub async fn snapshot_daily(store: Store, clock: Clock, every: Duration) {
+    let every = chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::days(1));
     loop {
         match store.snapshot_subscribers(day_of(clock.unix())) {
             Ok(true) => log::info!("recorded today's subscriber counts"),
             Ok(false) => {}
             Err(e) => log::error!("cannot record today's subscriber counts: {e}"),
         }
-        tokio::time::sleep(every).await;
+        clock.sleep_until(clock.now() + every).await;
     }
 }
 
