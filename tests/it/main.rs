@@ -30,6 +30,7 @@ mod operator_jobs;
 mod operators;
 mod pacing;
 mod prisoners;
+mod privacy_promises;
 mod reader_promises;
 mod reading;
 mod secrets;

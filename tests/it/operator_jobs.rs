@@ -75,11 +75,11 @@ async fn cancel_with_an_edition_stops_that_job_and_no_other() {
     let (second_progress, second) = broadcast(&app, &operator, "Second call").await;
     assert!(second > first);
 
-    let nothing = ask(&operator, "/cancel 424242").await.plain_text();
-    assert_eq!(nothing, "There is no edition 424242. /editions lists them.");
     // Without an edition, /cancel would stop the newest (the second): name the first.
     let answer = ask(&operator, &format!("/cancel {first}")).await.plain_text();
     assert!(answer.contains(&format!("Broadcast, edition {first} — ⏹ cancelled")), "{answer}");
+    let nothing = ask(&operator, "/cancel 424242").await.plain_text();
+    assert_eq!(nothing, "There is no edition 424242. /editions lists them.");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !current(&operator, second_progress.message_id).contains("finished") {

@@ -239,3 +239,29 @@ async fn channel_notices_are_five_per_ten_minutes_then_one_summary() {
     assert_eq!(all.len(), 6, "five notices and the summary: {all:?}");
     app.stop().await;
 }
+
+/// README: `@<bot>` alone offers the slogan of the day and five prisoner cards, "a different
+/// five each day".
+#[tokio::test]
+async fn an_empty_inline_query_offers_a_different_five_prisoners_each_day() {
+    let app = spawn_app_with(at("2026-11-25T04:00:00Z")).await;
+    let prisoners = |results: &[telegram_bot_api_emulator::InlineArticle]| {
+        let mut ids: Vec<String> =
+            results.iter().filter(|r| r.id.starts_with("p_")).map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let today = app.user(12_600, "en").inline_query("", TIMEOUT).await.unwrap();
+    let first = prisoners(&today.results);
+    assert_eq!(first.len(), 5, "{first:?}");
+    // Another reader the same day: the same five.
+    let again = app.user(12_601, "en").inline_query("", TIMEOUT).await.unwrap();
+    assert_eq!(prisoners(&again.results), first);
+    app.set_time(utc("2026-11-26T04:00:00Z"));
+    let tomorrow = app.user(12_602, "en").inline_query("", TIMEOUT).await.unwrap();
+    let second = prisoners(&tomorrow.results);
+    assert_eq!(second.len(), 5, "{second:?}");
+    // Thirteen are held: two days running share no one.
+    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} then {second:?}");
+    app.stop().await;
+}

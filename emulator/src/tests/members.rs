@@ -192,3 +192,20 @@ async fn a_dispatcher_hears_my_chat_member() {
     stopping.await;
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn get_chat_finds_a_public_channel_by_its_username_in_any_case() {
+    use teloxide::types::Recipient;
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    let channel = emulator.channel(-1_000_000_000_200, "Voice");
+    let by_name = |name: &str| bot.get_chat(Recipient::ChannelUsername(name.to_owned()));
+    let unnamed = by_name("@voice").await.unwrap_err();
+    assert!(unnamed.to_string().contains("chat not found"), "{unnamed}");
+    channel.set_username("Voice");
+    let full = by_name("@VOICE").await.unwrap();
+    assert_eq!(full.id, ChatId(channel.chat_id()));
+    assert_eq!(full.username(), Some("Voice"));
+    assert!(by_name("@voices").await.is_err());
+    emulator.shutdown().await;
+}

@@ -145,7 +145,8 @@ fn items<'a>(ctx: &Ctx<'a>, query: &str, today: NaiveDate) -> Vec<Item<'a>> {
 }
 
 /// For an empty query: the slogan of the day, then a few prisoners still held, a different few
-/// each day.
+/// each day: the window moves by its own length a day, so two days running share no one
+/// while at least twice as many are held.
 fn featured<'a>(ctx: &Ctx<'a>, today: NaiveDate) -> Vec<Item<'a>> {
     let corpus = ctx.corpus;
     let mut items: Vec<Item> = corpus
@@ -158,7 +159,8 @@ fn featured<'a>(ctx: &Ctx<'a>, today: NaiveDate) -> Vec<Item<'a>> {
     if !held.is_empty() {
         let day = today.to_epoch_days().unsigned_abs() as usize;
         let count = FEATURED_PRISONERS.min(held.len());
-        items.extend((0..count).map(|i| Item::Prisoner(held[(day + i) % held.len()])));
+        let first = day.wrapping_mul(count);
+        items.extend((0..count).map(|i| Item::Prisoner(held[first.wrapping_add(i) % held.len()])));
     }
     items
 }
