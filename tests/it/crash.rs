@@ -4,12 +4,8 @@
 
 use crate::support;
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
-use std::{
-    io::Write,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use crate::support::{Process, TIMEOUT, eventually, gate};
+use std::{io::Write, time::Duration};
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
@@ -25,8 +21,7 @@ const CHATS: i64 = 300;
 const STOP_BOUND: Duration = Duration::from_secs(20);
 
 fn serve(emulator: &Emulator, data: &std::path::Path) -> Process {
-    let mut command = support::serve_command(emulator, data, &messages_dir());
-    Process::new(command.stderr(Stdio::inherit()).spawn().expect("start tribune serve"))
+    support::serve(emulator, data).metrics().spawn()
 }
 
 /// How the first `serve` is stopped in the middle of the fan-out.
@@ -42,6 +37,7 @@ enum Stop {
 /// third of them have their digest, then started again until every one has it. Asserts that
 /// none is lost and that duplicates stay within the sends that can be in flight.
 async fn stop_in_the_middle_of_a_fan_out(stop: Stop, first_id: i64) {
+    let _alone = gate::exclusive();
     let emulator = Emulator::start().await.unwrap();
     let users: Vec<_> =
         (1..=CHATS).map(|id| emulator.user(first_id + id, "Reader", Some("en"))).collect();
@@ -78,8 +74,9 @@ async fn stop_in_the_middle_of_a_fan_out(stop: Stop, first_id: i64) {
         users.iter().all(|u| !u.messages().is_empty())
     })
     .await;
-    // Let anything still queued go out before counting duplicates.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Anything still queued (a resend) goes out before duplicates are counted: the outbox
+    // is empty once every send is confirmed.
+    second.wait_metric("tribune_outbox_depth", Duration::from_secs(60), |depth| depth == 0).await;
     let exit = second.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "SIGTERM ends serve cleanly: {exit:?}");
 
@@ -122,10 +119,8 @@ async fn ctrl_c_stops_serve_cleanly_and_keeps_what_it_saved() {
     // The log goes beside the data directory: serve refuses a directory of other files.
     let logs = tempfile::tempdir().unwrap();
     let log_path = logs.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut command = support::serve_command(&emulator, data.path(), &messages_dir());
     let mut running =
-        Process::new(command.env("RUST_LOG", "info").stderr(log).spawn().expect("start serve"));
+        support::serve(&emulator, data.path()).env("RUST_LOG", "info").log(&log_path).spawn();
     user.send_text("/subscribe");
     user.wait_for_messages(1, TIMEOUT).await.expect("the bot answered /subscribe");
     // What a terminal sends on Ctrl-C: without a handler the process would die of SIGINT.
@@ -144,14 +139,32 @@ async fn ctrl_c_stops_serve_cleanly_and_keeps_what_it_saved() {
 fn a_second_instance_on_the_same_data_directory_is_refused_clearly() {
     let data = tempfile::tempdir().unwrap();
     let _running = Store::open(data.path()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("import")
-        .env("TRIBUNE_DATA_DIR", data.path())
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let output = support::tribune(&["import"]).data(data.path()).run();
+    let stderr = output.fails(1);
     assert!(stderr.contains("cannot open the data directory"), "{stderr}");
     assert!(stderr.contains("is another Tribune running on it?"), "{stderr}");
+}
+
+/// SECURITY.md: "a second Tribune on the same data directory refuses to start". With `serve`
+/// itself: the second exits at once with the reason, and the first goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_the_same_data_directory_refuses_and_the_first_goes_on() {
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path().join("data");
+    let mut first = support::serve(&emulator, &data).spawn();
+    let user = emulator.user(22_101, "Reader", Some("en"));
+    assert!(support::ask(&user, "/start").await.plain_text().starts_with("Tribune carries"));
+
+    let mut second = support::serve(&emulator, &data).spawn();
+    let exit = second.exit(TIMEOUT).await;
+    let said = second.log();
+    assert_eq!(exit.code(), Some(1), "the second serve: {exit:?}\n{said}");
+    assert!(said.contains("cannot open the data directory"), "{said}");
+    assert!(said.contains("is another Tribune running on it?"), "{said}");
+    assert!(first.is_running(), "the first serve still runs:\n{}", first.log());
+    let settings = support::ask(&user, "/subscribe").await.plain_text();
+    assert!(settings.starts_with("✅ Subscribed."), "the first still answers: {settings}");
+    assert!(first.terminate(TIMEOUT).await.success(), "{}", first.log());
+    emulator.shutdown().await;
 }
