@@ -10,7 +10,7 @@ use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
     delivery::Limits,
-    store::{Store, unix_now},
+    store::{Store, backup, unix_now},
     subscription::{ChatKind, Subscription},
 };
 
@@ -166,5 +166,91 @@ async fn a_second_serve_on_the_same_data_directory_refuses_and_the_first_goes_on
     let settings = support::ask(&user, "/subscribe").await.plain_text();
     assert!(settings.starts_with("✅ Subscribed."), "the first still answers: {settings}");
     assert!(first.terminate(TIMEOUT).await.success(), "{}", first.log());
+    emulator.shutdown().await;
+}
+
+/// Every place a backup of the store names `chat`: (tree, where). Keys hold ids as 8
+/// big-endian bytes (the due index with its sign bit flipped); values are JSON, where an id
+/// is a number after a colon, whatever the field's name.
+fn naming(snapshot: &backup::Snapshot, chat: i64) -> Vec<String> {
+    let plain = chat.to_be_bytes();
+    let flipped = ((chat as u64) ^ (1 << 63)).to_be_bytes();
+    let number = chat.to_string();
+    let mut found = Vec::new();
+    for (tree, entries) in &snapshot.trees {
+        let tree = String::from_utf8_lossy(tree);
+        for (key, value) in entries {
+            if key.windows(8).any(|w| w == plain || w == flipped) {
+                found.push(format!("{tree}: key"));
+            }
+            let text = String::from_utf8_lossy(value);
+            let named = text.match_indices(&number).any(|(at, _)| {
+                let before = text[..at].trim_end().chars().next_back();
+                let after = text[at + number.len()..].chars().next();
+                matches!(before, Some(':' | '[' | ','))
+                    && !after.is_some_and(|c| c.is_ascii_digit())
+            });
+            if named {
+                found.push(format!("{tree}: {text}"));
+            }
+        }
+    }
+    found
+}
+
+/// PRIVACY.md: `/stop` erases "durably (the store is flushed before the answer is sent)".
+/// A reader with a delivered digest and a language choice sends /stop; the moment the
+/// answer arrives, serve is killed (SIGKILL: nothing more is flushed). A backup of what is on
+/// disk names the chat nowhere (one taken before /stop names it in several trees, so the
+/// search finds what it looks for), and the restarted bot has never heard of the reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_erases_durably_even_when_serve_is_killed_right_after_answering() {
+    const READER: i64 = 7_104_263_915;
+    const OTHER: i64 = 7_104_263_916;
+    let emulator = Emulator::start().await.unwrap();
+    let reader = emulator.user(READER, "Reader", Some("en"));
+    let other = emulator.user(OTHER, "Reader", Some("en"));
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    {
+        let store = Store::open(&data).unwrap();
+        let subs = [READER, OTHER].map(|chat| {
+            let mut sub = Subscription::new(chat, ChatKind::Private, Lang::En);
+            sub.next_due = Some(unix_now() - 60);
+            sub
+        });
+        store.load_subscriptions(subs).unwrap();
+    }
+    let mut first = support::serve(&emulator, &data).spawn();
+    for user in [&reader, &other] {
+        let digest = support::next(user).await.plain_text();
+        assert!(digest.starts_with("🗞 Tribune · "), "{digest}");
+    }
+    let lang = support::ask(&reader, "/lang ru").await.plain_text();
+    assert_eq!(lang, "Язык: русский.");
+    let before = root.path().join("before.backup");
+    support::tribune(&["backup", before.to_str().unwrap()]).data(&data).run_async().await.ok();
+    let named = naming(&backup::read(&before).unwrap(), READER);
+    assert!(named.len() >= 3, "before /stop the store names the reader: {named:#?}");
+
+    let stopped = support::ask(&reader, "/stop").await.plain_text();
+    assert!(stopped.starts_with("Готово"), "{stopped}");
+    first.kill();
+
+    let after = root.path().join("after.backup");
+    support::tribune(&["backup", after.to_str().unwrap()]).data(&data).run_async().await.ok();
+    let snapshot = backup::read(&after).unwrap();
+    assert_eq!(naming(&snapshot, READER), Vec::<String>::new(), "the erased chat is on disk");
+    assert_eq!(snapshot.subscribed_chats(), [OTHER], "the other reader is kept");
+
+    let mut second = support::serve(&emulator, &data).spawn();
+    let settings = support::ask(&reader, "/settings").await.plain_text();
+    assert_eq!(
+        settings, "This chat has no subscription. Send /subscribe to get digests.",
+        "no subscription and no language choice survived the kill"
+    );
+    let kept = support::ask(&other, "/settings").await.plain_text();
+    assert!(kept.contains("Digest settings"), "{kept}");
+    assert!(second.terminate(TIMEOUT).await.success(), "{}", second.log());
     emulator.shutdown().await;
 }

@@ -112,9 +112,27 @@ async fn an_inline_flood_is_capped_and_others_are_answered() {
     let page = reader.inline_query("prisoners", TIMEOUT).await.expect("the reader is answered");
     assert!(!page.results.is_empty());
     assert!(asked.elapsed() < Duration::from_secs(3), "the reader waited {:?}", asked.elapsed());
+    // Everything the flood could earn has been answered once the bot has settled.
+    app.settled().await;
     let allowance = 30 + 3 * started.elapsed().as_secs() as usize + 3;
     let answered = app.emulator.requests("answerInlineQuery");
     assert!(answered <= allowance + 1, "{answered} inline answers; allowance {allowance}");
+
+    // The same flood in waves of ten, each handled before the next, so that the queue's
+    // bound for one sender (16) caps nothing and only the allowance can.
+    let second = app.user(7402, "en");
+    let before = app.emulator.requests("answerInlineQuery");
+    let started = Instant::now();
+    for wave in 0..20 {
+        for i in 0..10 {
+            second.send_inline_query(&format!("prisoner {wave} {i}"), "");
+        }
+        app.settled().await;
+    }
+    let allowance = 30 + 3 * started.elapsed().as_secs() as usize + 3;
+    let answered = app.emulator.requests("answerInlineQuery") - before;
+    assert!(answered <= allowance, "{answered} of 200 inline answers; allowance {allowance}");
+    assert!(answered >= 30, "the allowance's first thirty are answered: {answered}");
     app.stop().await;
 }
 

@@ -149,6 +149,38 @@ impl TestApp {
         self.clock.as_ref().expect("spawn_app_with a clock").set(to);
     }
 
+    /// Waits until the bot has taken every update the emulator holds and finished with it:
+    /// nothing pending at the emulator, every admitted update handled (or dropped, its panic
+    /// or timeout counted), nothing queued, no reply waiting. What the bot sent in answer to
+    /// anything so far has been sent then: the proof for absence across chats ("the flood
+    /// got no more than its allowance").
+    pub async fn settled(&self) {
+        let observer = self.bot.observer();
+        let intake = observer.intake();
+        let settled = || {
+            let now = intake.snapshot();
+            // Admitted work ends handled, panicked, timed out, or dropped from the queue (shed
+            // when full, or stale); the two drop counts also hold a few never admitted (refused
+            // outright, or stale at arrival), hence `>=`.
+            let [_, full, stale, _, _] = now.dropped;
+            let finished = now.handled + now.panics + now.timeouts + full + stale;
+            self.emulator.pending_updates() == 0
+                && now.queued == 0
+                && now.replies == 0
+                && finished >= now.admitted
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !settled() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot did not settle: {} updates pending at the emulator, intake {:?}",
+                self.emulator.pending_updates(),
+                intake.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops the bot but keeps the emulator (to restart a bot against it).
     pub async fn stop_bot(self) -> Emulator {
         self.bot.shutdown().await;
