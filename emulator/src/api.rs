@@ -150,16 +150,31 @@ async fn serve(
         Some(Err(e)) => log::debug!("emulator: {} chat={chat_id:?} -> {e}", method.name()),
         None => log::debug!("emulator: {} chat={chat_id:?} dropped", method.name()),
     }
-    if let Some(delay) = delay {
-        hold(shared, delay).await;
+    if let Some(delay) = delay
+        && !hold(shared, delay).await
+    {
+        return Outcome::Drop;
     }
     result.map_or(Outcome::Drop, Outcome::Answer)
 }
 
-/// Waits out an injected delay, or until the emulator shuts down.
-async fn hold(shared: &Shared, delay: Duration) {
+/// Waits out an injected delay, until the test releases it, or until the emulator shuts
+/// down; whether to answer (a release may cut the connection instead).
+async fn hold(shared: &Shared, delay: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + delay;
-    shared.wait_until(deadline, |state| state.shutdown.then_some(())).await;
+    let releases = shared.with_state(|state| state.releases);
+    shared
+        .wait_until(deadline, |state| {
+            if state.shutdown {
+                Some(true)
+            } else if state.releases != releases {
+                Some(state.release_answers)
+            } else {
+                None
+            }
+        })
+        .await
+        .unwrap_or(true)
 }
 
 /// getUpdates: confirms by offset, then returns at once if anything is

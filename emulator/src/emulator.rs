@@ -157,6 +157,47 @@ impl Emulator {
         self.with_state(|s| s.limits = limits);
     }
 
+    /// Stops the flood limits' clock: from now on they judge every request as arriving at
+    /// this moment (until [`Emulator::advance_limits_clock`] or
+    /// [`Emulator::thaw_limits_clock`]), so a test of the limits counts the same on a machine
+    /// of any speed. Only the limits read it: long polls and injected delays keep real time.
+    pub fn freeze_limits_clock(&self) {
+        self.with_state(|s| s.limits_clock = Some(std::time::Instant::now()));
+    }
+
+    /// Moves the frozen limits clock forward by `by` (freezing it first if it runs).
+    pub fn advance_limits_clock(&self, by: Duration) {
+        self.with_state(|s| {
+            s.limits_clock = Some(s.limits_clock.unwrap_or_else(std::time::Instant::now) + by);
+        });
+    }
+
+    /// Lets the limits read real time again (sends judged at the frozen time stay counted
+    /// then).
+    pub fn thaw_limits_clock(&self) {
+        self.with_state(|s| s.limits_clock = None);
+    }
+
+    /// Ends every injected delay now: the requests held are answered at once (a test decides
+    /// when a send in flight completes, instead of racing a fixed delay).
+    pub fn release_delayed(&self) {
+        self.with_state(|s| {
+            s.releases += 1;
+            s.release_answers = true;
+        });
+        self.shared.notify();
+    }
+
+    /// Ends every injected delay now by closing the connections held without an answer, as a
+    /// client whose request timed out sees it (the message, if it was one, stays delivered).
+    pub fn cut_delayed(&self) {
+        self.with_state(|s| {
+            s.releases += 1;
+            s.release_answers = false;
+        });
+        self.shared.notify();
+    }
+
     /// What the emulator served so far.
     pub fn stats(&self) -> Stats {
         self.with_state(|s| {

@@ -77,6 +77,13 @@ pub(crate) struct State {
     pub limits: Limits,
     /// Recent successful sends, for the flood limits.
     pub flood: Flood,
+    /// When set, the flood limits judge every request as arriving at this moment instead of
+    /// when it did (a test's manual clock: [`crate::Emulator::freeze_limits_clock`]).
+    pub limits_clock: Option<Instant>,
+    /// Bumped to end every delay injected so far ([`crate::Emulator::release_delayed`]);
+    /// `release_answers` says whether the released requests are answered or cut.
+    pub releases: u64,
+    pub release_answers: bool,
     pub faults: Faults,
     pub stats: Stats,
     /// Files people sent, by file id: (file path for downloads, bytes).
@@ -109,6 +116,9 @@ impl State {
             people: HashMap::new(),
             limits: Limits::telegram(),
             flood: Flood::default(),
+            limits_clock: None,
+            releases: 0,
+            release_answers: true,
             faults: Faults::default(),
             stats: Stats::default(),
             documents: HashMap::new(),

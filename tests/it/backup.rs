@@ -4,11 +4,10 @@
 
 use crate::support;
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
+use crate::support::{Process, Run, TIMEOUT, eventually, messages_dir};
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
-    process::{Command, Output},
     time::Duration,
 };
 use telegram_bot_api_emulator::{Emulator, User};
@@ -22,25 +21,16 @@ use tribune::{
 const OPERATOR: i64 = 29_999;
 
 fn serve(emulator: &Emulator, data: &Path, log: &Path) -> Process {
-    let mut command = support::serve_command(emulator, data, &messages_dir());
-    command.env("TRIBUNE_ADMINS", OPERATOR.to_string());
-    let stderr = std::fs::File::create(log).expect("log file");
-    Process::new(command.stderr(stderr).spawn().expect("start tribune serve"))
+    support::serve(emulator, data).env("TRIBUNE_ADMINS", OPERATOR.to_string()).log(log).spawn()
 }
 
 /// `tribune <args>` on a data directory.
-fn tribune(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(args)
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tribune")
+fn tribune(data: &Path, args: &[&str]) -> Run {
+    support::tribune(args).data(data).run()
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn stderr(output: &Run) -> String {
+    output.stderr.clone()
 }
 
 /// Sends /subscribe as each user and waits for the confirmation; the chats confirmed.
@@ -122,7 +112,7 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
             confirmed
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually(TIMEOUT, "readers subscribing meanwhile", || !users[20].messages().is_empty()).await;
     let file = root.path().join("tribune.backup");
     let output = {
         let (data, file) = (data.clone(), file.clone());
@@ -131,7 +121,7 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
             .unwrap()
     };
     assert!(output.status.success(), "backup failed: {}", stderr(&output));
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let printed = &output.stdout;
     assert!(printed.contains("from the running Tribune"), "{printed}");
     let all: BTreeSet<i64> = before.union(&during.await.unwrap()).copied().collect();
 
@@ -166,7 +156,7 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
     let exported = root.path().join("exported");
     let output = tribune(&data, &["export", exported.to_str().unwrap()]);
     assert!(output.status.success(), "export while serving: {}", stderr(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("from the running Tribune"));
+    assert!(output.stdout.contains("from the running Tribune"), "{}", output.stdout);
     assert_eq!(
         tribune::content::load_dir(&exported).unwrap().corpus,
         tribune::content::load_dir(&messages_dir()).unwrap().corpus
@@ -272,7 +262,7 @@ fn a_damaged_backup_is_refused_and_the_data_is_left_alone() {
         output = tribune(&data, &["restore", file.to_str().unwrap()]);
     }
     assert!(output.status.success(), "{}", stderr(&output));
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let printed = &output.stdout;
     assert!(printed.contains("the previous data directory is kept as"), "{printed}");
     assert!(names(root.path()).iter().any(|n| n.starts_with("data.before-restore-")));
     assert!(Store::open(&data).unwrap().corpus().unwrap().is_some());

@@ -145,6 +145,8 @@ const FLOOD_NOTICE: &str = "You are sending messages faster";
 /// whole flood.
 #[tokio::test]
 async fn a_flood_from_many_accounts_leaves_subscribers_answered_and_digests_on_time() {
+    // Measures rates or timing: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     const ACCOUNTS: i64 = 300;
     const EACH: usize = 10;
     let app =

@@ -146,13 +146,9 @@ fn dates_say_when_they_are_approximate() {
 
 #[test]
 fn the_content_check_command_passes() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("check")
-        .env("TRIBUNE_MESSAGES_DIR", support::messages_dir())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let output = support::tribune(&["check"]).run();
+    let stdout = &output.stdout;
+    assert!(output.success(), "{stdout}");
     assert!(stdout.contains("ok: 3 statements (67 paragraphs,"), "{stdout}");
 }
 
@@ -190,10 +186,6 @@ fn check_with_prisoners_line(from: &str, to: &str) -> (usize, bool, String) {
     let text = std::fs::read_to_string(&prisoners).unwrap();
     let line = 1 + text.lines().position(|l| l == from).expect("the line to change");
     std::fs::write(&prisoners, text.replacen(from, to, 1)).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("check")
-        .env("TRIBUNE_MESSAGES_DIR", dir.path())
-        .output()
-        .unwrap();
-    (line, output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    let output = support::tribune(&["check"]).messages(dir.path()).run();
+    (line, output.success(), output.stdout)
 }

@@ -4,17 +4,13 @@
 
 use crate::support;
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
-use std::{
-    io::Write,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use crate::support::{Process, TIMEOUT, eventually, gate};
+use std::{io::Write, time::Duration};
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
     delivery::Limits,
-    store::{Store, unix_now},
+    store::{Store, backup, unix_now},
     subscription::{ChatKind, Subscription},
 };
 
@@ -25,8 +21,7 @@ const CHATS: i64 = 300;
 const STOP_BOUND: Duration = Duration::from_secs(20);
 
 fn serve(emulator: &Emulator, data: &std::path::Path) -> Process {
-    let mut command = support::serve_command(emulator, data, &messages_dir());
-    Process::new(command.stderr(Stdio::inherit()).spawn().expect("start tribune serve"))
+    support::serve(emulator, data).metrics().spawn()
 }
 
 /// How the first `serve` is stopped in the middle of the fan-out.
@@ -42,6 +37,7 @@ enum Stop {
 /// third of them have their digest, then started again until every one has it. Asserts that
 /// none is lost and that duplicates stay within the sends that can be in flight.
 async fn stop_in_the_middle_of_a_fan_out(stop: Stop, first_id: i64) {
+    let _alone = gate::exclusive();
     let emulator = Emulator::start().await.unwrap();
     let users: Vec<_> =
         (1..=CHATS).map(|id| emulator.user(first_id + id, "Reader", Some("en"))).collect();
@@ -78,8 +74,9 @@ async fn stop_in_the_middle_of_a_fan_out(stop: Stop, first_id: i64) {
         users.iter().all(|u| !u.messages().is_empty())
     })
     .await;
-    // Let anything still queued go out before counting duplicates.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Anything still queued (a resend) goes out before duplicates are counted: the outbox
+    // is empty once every send is confirmed.
+    second.wait_metric("tribune_outbox_depth", Duration::from_secs(60), |depth| depth == 0).await;
     let exit = second.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "SIGTERM ends serve cleanly: {exit:?}");
 
@@ -122,10 +119,8 @@ async fn ctrl_c_stops_serve_cleanly_and_keeps_what_it_saved() {
     // The log goes beside the data directory: serve refuses a directory of other files.
     let logs = tempfile::tempdir().unwrap();
     let log_path = logs.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut command = support::serve_command(&emulator, data.path(), &messages_dir());
     let mut running =
-        Process::new(command.env("RUST_LOG", "info").stderr(log).spawn().expect("start serve"));
+        support::serve(&emulator, data.path()).env("RUST_LOG", "info").log(&log_path).spawn();
     user.send_text("/subscribe");
     user.wait_for_messages(1, TIMEOUT).await.expect("the bot answered /subscribe");
     // What a terminal sends on Ctrl-C: without a handler the process would die of SIGINT.
@@ -144,14 +139,118 @@ async fn ctrl_c_stops_serve_cleanly_and_keeps_what_it_saved() {
 fn a_second_instance_on_the_same_data_directory_is_refused_clearly() {
     let data = tempfile::tempdir().unwrap();
     let _running = Store::open(data.path()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg("import")
-        .env("TRIBUNE_DATA_DIR", data.path())
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let output = support::tribune(&["import"]).data(data.path()).run();
+    let stderr = output.fails(1);
     assert!(stderr.contains("cannot open the data directory"), "{stderr}");
     assert!(stderr.contains("is another Tribune running on it?"), "{stderr}");
+}
+
+/// SECURITY.md: "a second Tribune on the same data directory refuses to start". With `serve`
+/// itself: the second exits at once with the reason, and the first goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_the_same_data_directory_refuses_and_the_first_goes_on() {
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path().join("data");
+    let mut first = support::serve(&emulator, &data).spawn();
+    let user = emulator.user(22_101, "Reader", Some("en"));
+    assert!(support::ask(&user, "/start").await.plain_text().starts_with("Tribune carries"));
+
+    let mut second = support::serve(&emulator, &data).spawn();
+    let exit = second.exit(TIMEOUT).await;
+    let said = second.log();
+    assert_eq!(exit.code(), Some(1), "the second serve: {exit:?}\n{said}");
+    assert!(said.contains("cannot open the data directory"), "{said}");
+    assert!(said.contains("is another Tribune running on it?"), "{said}");
+    assert!(first.is_running(), "the first serve still runs:\n{}", first.log());
+    let settings = support::ask(&user, "/subscribe").await.plain_text();
+    assert!(settings.starts_with("✅ Subscribed."), "the first still answers: {settings}");
+    assert!(first.terminate(TIMEOUT).await.success(), "{}", first.log());
+    emulator.shutdown().await;
+}
+
+/// Every place a backup of the store names `chat`: (tree, where). Keys hold ids as 8
+/// big-endian bytes (the due index with its sign bit flipped); values are JSON, where an id
+/// is a number after a colon, whatever the field's name.
+fn naming(snapshot: &backup::Snapshot, chat: i64) -> Vec<String> {
+    let plain = chat.to_be_bytes();
+    let flipped = ((chat as u64) ^ (1 << 63)).to_be_bytes();
+    let number = chat.to_string();
+    let mut found = Vec::new();
+    for (tree, entries) in &snapshot.trees {
+        let tree = String::from_utf8_lossy(tree);
+        for (key, value) in entries {
+            if key.windows(8).any(|w| w == plain || w == flipped) {
+                found.push(format!("{tree}: key"));
+            }
+            let text = String::from_utf8_lossy(value);
+            let named = text.match_indices(&number).any(|(at, _)| {
+                let before = text[..at].trim_end().chars().next_back();
+                let after = text[at + number.len()..].chars().next();
+                matches!(before, Some(':' | '[' | ','))
+                    && !after.is_some_and(|c| c.is_ascii_digit())
+            });
+            if named {
+                found.push(format!("{tree}: {text}"));
+            }
+        }
+    }
+    found
+}
+
+/// PRIVACY.md: `/stop` erases "durably (the store is flushed before the answer is sent)".
+/// A reader with a delivered digest and a language choice sends /stop; the moment the
+/// answer arrives, serve is killed (SIGKILL: nothing more is flushed). A backup of what is on
+/// disk names the chat nowhere (one taken before /stop names it in several trees, so the
+/// search finds what it looks for), and the restarted bot has never heard of the reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_erases_durably_even_when_serve_is_killed_right_after_answering() {
+    const READER: i64 = 7_104_263_915;
+    const OTHER: i64 = 7_104_263_916;
+    let emulator = Emulator::start().await.unwrap();
+    let reader = emulator.user(READER, "Reader", Some("en"));
+    let other = emulator.user(OTHER, "Reader", Some("en"));
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    {
+        let store = Store::open(&data).unwrap();
+        let subs = [READER, OTHER].map(|chat| {
+            let mut sub = Subscription::new(chat, ChatKind::Private, Lang::En);
+            sub.next_due = Some(unix_now() - 60);
+            sub
+        });
+        store.load_subscriptions(subs).unwrap();
+    }
+    let mut first = support::serve(&emulator, &data).spawn();
+    for user in [&reader, &other] {
+        let digest = support::next(user).await.plain_text();
+        assert!(digest.starts_with("🗞 Tribune · "), "{digest}");
+    }
+    let lang = support::ask(&reader, "/lang ru").await.plain_text();
+    assert_eq!(lang, "Язык: русский.");
+    let before = root.path().join("before.backup");
+    support::tribune(&["backup", before.to_str().unwrap()]).data(&data).run_async().await.ok();
+    let named = naming(&backup::read(&before).unwrap(), READER);
+    assert!(named.len() >= 3, "before /stop the store names the reader: {named:#?}");
+
+    let stopped = support::ask(&reader, "/stop").await.plain_text();
+    assert!(stopped.starts_with("Готово"), "{stopped}");
+    first.kill();
+
+    let after = root.path().join("after.backup");
+    support::tribune(&["backup", after.to_str().unwrap()]).data(&data).run_async().await.ok();
+    let snapshot = backup::read(&after).unwrap();
+    assert_eq!(naming(&snapshot, READER), Vec::<String>::new(), "the erased chat is on disk");
+    assert_eq!(snapshot.subscribed_chats(), [OTHER], "the other reader is kept");
+
+    let mut second = support::serve(&emulator, &data).spawn();
+    let settings = support::ask(&reader, "/settings").await.plain_text();
+    assert_eq!(
+        settings, "This chat has no subscription. Send /subscribe to get digests.",
+        "no subscription and no language choice survived the kill"
+    );
+    let kept = support::ask(&other, "/settings").await.plain_text();
+    assert!(kept.contains("Digest settings"), "{kept}");
+    assert!(second.terminate(TIMEOUT).await.success(), "{}", second.log());
+    emulator.shutdown().await;
 }

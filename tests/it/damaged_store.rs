@@ -2,33 +2,27 @@
 //! a clear message that points to `tribune restore`, never a panic, and never write into a
 //! directory that is not a Tribune store.
 
-use crate::support::messages_dir;
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use crate::support::{self, Run};
+use std::path::{Path, PathBuf};
 use tribune::store::SCHEMA_VERSION;
 
 /// `tribune <command>` on `data`, with a token of the right shape (nothing is contacted:
 /// the store is opened first).
-fn tribune(command: &str, data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .arg(command)
+fn tribune(command: &str, data: &Path) -> Run {
+    support::tribune(&[command])
         .env("TELOXIDE_TOKEN", "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+        .data(data)
         .env("RUST_LOG", "off")
         .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("run tribune")
+        .run()
 }
 
 /// Both commands that open the store refuse with `expected` in their error.
 fn refused(data: &Path, expected: &[&str]) {
     for command in ["serve", "import"] {
         let output = tribune(command, data);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = &output.stderr;
         assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
         for words in expected {
             assert!(stderr.contains(words), "{command}: expected {words:?} in {stderr}");
@@ -42,7 +36,7 @@ fn refused(data: &Path, expected: &[&str]) {
 fn store(root: &Path, name: &str) -> PathBuf {
     let data = root.join(name);
     let output = tribune("import", &data);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.ok();
     data
 }
 
@@ -74,24 +68,13 @@ fn garbage_in_sleds_files_is_reported_as_damage() {
     let root = tempfile::tempdir().unwrap();
     let data = store(root.path(), "db-garbage");
     let backup = root.path().join("before.backup");
-    let taken = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(["backup", backup.to_str().unwrap()])
-        .env("TRIBUNE_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    assert!(taken.status.success(), "{}", String::from_utf8_lossy(&taken.stderr));
+    support::tribune(&["backup", backup.to_str().unwrap()]).data(&data).run().ok();
     std::fs::write(data.join("db"), noise(64 * 1024, 7)).unwrap();
     refused(&data, &["holds damaged data", RESTORE]);
 
     // What the message says to do works: the backup restores over the damaged directory.
-    let restored = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(["restore", backup.to_str().unwrap()])
-        .env("TRIBUNE_DATA_DIR", &data)
-        .output()
-        .unwrap();
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
-    let output = tribune("import", &data);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    support::tribune(&["restore", backup.to_str().unwrap()]).data(&data).run().ok();
+    tribune("import", &data).ok();
 
     let data = store(root.path(), "conf-garbage");
     std::fs::write(data.join("conf"), noise(200, 11)).unwrap();

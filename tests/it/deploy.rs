@@ -4,6 +4,7 @@
 //! checks the unit when it is installed.
 
 use std::{
+    io::Write,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -131,16 +132,24 @@ fn the_dockerfile_builds_what_exists_and_runs_serve() {
 
 #[test]
 fn the_binary_takes_the_subcommand_the_deploy_files_start() {
-    let help = Command::new(env!("CARGO_BIN_EXE_tribune")).args(["serve", "--help"]).output();
-    let help = help.expect("run tribune");
-    assert!(help.status.success(), "{}", String::from_utf8_lossy(&help.stderr));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--webhook"));
+    let help = crate::support::tribune(&["serve", "--help"]).run();
+    assert!(help.ok().contains("--webhook"), "{}", help.stdout);
 }
 
+/// Where systemd-analyze is missing this says so and passes, except under `CI=true`, where
+/// it fails: `.ci/run` installs it (Debian's `systemd` package).
 #[test]
 fn systemd_analyze_verifies_the_unit_when_installed() {
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
-        println!("note: systemd-analyze is not installed; the unit was not verified");
+    if let Err(e) = Command::new("systemd-analyze").arg("--version").output() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and systemd-analyze cannot run ({e}): the unit must be verified in CI"
+        );
+        // On stderr itself: libtest captures the print macros, and a skip must show.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: systemd-analyze is not installed ({e}); the unit was not verified"
+        );
         return;
     }
     // verify wants ExecStart to exist: check a copy that starts the binary cargo built.

@@ -1,22 +1,9 @@
 //! `tribune doctor` says what is right and, in plain words, what is wrong.
 
-use crate::support::{copy_dir, messages_dir};
-use std::{path::Path, process::Command};
+use crate::support::{self, copy_dir, messages_dir};
+use std::path::Path;
 use telegram_bot_api_emulator::Emulator;
 use tribune::store::Store;
-
-/// Settings a test may give; every one not given is removed, so the environment the tests run
-/// in cannot change the answer.
-const SETTINGS: [&str; 8] = [
-    "TRIBUNE_ADMINS",
-    "TRIBUNE_RATE_LIMIT",
-    "TRIBUNE_PAID_BROADCAST",
-    "TRIBUNE_POLL_TIMEOUT_SECS",
-    "TRIBUNE_METRICS_ADDR",
-    "TRIBUNE_WEBHOOK_URL",
-    "TRIBUNE_WEBHOOK_LISTEN",
-    "TRIBUNE_WEBHOOK_SECRET",
-];
 
 async fn doctor(token: &str, api_url: &str, data: &Path) -> (bool, String) {
     doctor_with(token, api_url, data, &messages_dir(), &[]).await
@@ -29,26 +16,18 @@ async fn doctor_with(
     messages: &Path,
     settings: &[(&str, &str)],
 ) -> (bool, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tribune"));
-    command
-        .arg("doctor")
+    // The CLI helper starts from an environment without any TRIBUNE_ or TELOXIDE_ variable.
+    let mut cli = support::tribune(&["doctor"])
         .env("TELOXIDE_TOKEN", token)
         .env("TELOXIDE_API_URL", api_url)
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages)
+        .data(data)
+        .messages(messages)
         .env("RUST_LOG", "off");
-    for name in SETTINGS {
-        command.env_remove(name);
-    }
     for (name, value) in settings {
-        command.env(name, value);
+        cli = cli.env(name, value);
     }
-    tokio::task::spawn_blocking(move || {
-        let output = command.output().unwrap();
-        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
-    })
-    .await
-    .unwrap()
+    let output = cli.run_async().await;
+    (output.success(), output.stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

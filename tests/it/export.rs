@@ -1,25 +1,17 @@
 //! `tribune export DIR`: the store's content written back as `messages/` files, through the
 //! real binary. Exporting then importing is lossless.
 
-use crate::support::messages_dir;
-use std::{path::Path, process::Command};
+use crate::support::{self, Run, messages_dir};
+use std::path::Path;
 use tribune::content::load_dir;
 
 /// Runs `tribune <args>` on a data directory and a messages directory.
-fn tribune(data: &Path, messages: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(args)
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tribune")
+fn tribune(data: &Path, messages: &Path, args: &[&str]) -> Run {
+    support::tribune(args).data(data).messages(messages).run()
 }
 
-fn ok(output: std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "tribune failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+fn ok(output: Run) -> String {
+    output.ok().to_string()
 }
 
 /// Every file under `dir` with its bytes, by relative path.
@@ -73,7 +65,7 @@ fn a_non_empty_directory_is_refused_unless_forced() {
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
 
     let refused = tribune(&data, &messages_dir(), &["export", out.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = &refused.stderr;
     assert!(!refused.status.success());
     assert!(stderr.contains("is not empty") && stderr.contains("--force"), "{stderr}");
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
@@ -89,7 +81,7 @@ fn a_missing_or_empty_store_has_nothing_to_export() {
     let out = root.path().join("out");
     let missing = root.path().join("missing");
     let output = tribune(&missing, &messages_dir(), &["export", out.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     assert!(!output.status.success());
     assert!(stderr.contains("there is no Tribune store in"), "{stderr}");
     assert!(!missing.exists(), "exporting does not create a store");
@@ -97,7 +89,7 @@ fn a_missing_or_empty_store_has_nothing_to_export() {
     let empty = root.path().join("empty");
     drop(tribune::store::Store::open(&empty).unwrap());
     let output = tribune(&empty, &messages_dir(), &["export", out.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     assert!(!output.status.success());
     assert!(stderr.contains("holds no content yet"), "{stderr}");
     assert!(!out.exists());

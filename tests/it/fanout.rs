@@ -15,6 +15,8 @@ const CHATS: i64 = 510;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_chats_get_their_digest_without_a_single_429() {
+    // Measures rates or timing: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     let now = DateTime::parse_from_rfc3339("2026-11-25T05:00:00Z").unwrap().with_timezone(&Utc);
     let emulator = Emulator::start().await.unwrap();
     let users: Vec<_> =

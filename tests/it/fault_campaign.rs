@@ -89,6 +89,8 @@ fn report(line: std::fmt::Arguments) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_at_random_points_loses_nothing() {
+    // Measures rates or timing: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     let seed = Rng::campaign_seed();
     let runs = std::env::var("TRIBUNE_CAMPAIGN_RUNS")
         .ok()
@@ -243,8 +245,9 @@ async fn digest_fan_out(mut run: Run) -> Outcome {
     while users.iter().any(|u| u.messages().is_empty()) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Whatever is still queued goes out before duplicates are counted.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Whatever is still queued goes out before duplicates are counted: the outbox is empty
+    // once every send is confirmed.
+    serve.wait_metric("tribune_outbox_depth", FINISH, |depth| depth == 0).await;
     let exit = serve.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "SIGTERM after the restart: {exit:?}");
     let counts: Vec<usize> = users.iter().map(|u| u.messages().len()).collect();
@@ -524,16 +527,14 @@ fn in_flight_window() -> usize {
 
 /// Starts `tribune serve` against the emulator, its log in `logs`.
 fn serve(emulator: &Emulator, data: &Path, messages: &Path, logs: &Path) -> Process {
-    let stderr = std::fs::File::create(next_log(logs)).expect("a log file");
-    Process::new(
-        support::serve_command(emulator, data, messages)
-            .env("TRIBUNE_PAID_BROADCAST", "true")
-            .env("TRIBUNE_RATE_LIMIT", RATE.to_string())
-            .env("TRIBUNE_ADMINS", OPERATOR.to_string())
-            .stderr(stderr)
-            .spawn()
-            .expect("start tribune serve"),
-    )
+    support::serve(emulator, data)
+        .messages(messages)
+        .env("TRIBUNE_PAID_BROADCAST", "true")
+        .env("TRIBUNE_RATE_LIMIT", RATE.to_string())
+        .env("TRIBUNE_ADMINS", OPERATOR.to_string())
+        .log(&next_log(logs))
+        .metrics()
+        .spawn()
 }
 
 /// Starts `serve` again on the data a killed one left; waits until it polls.

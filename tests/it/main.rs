@@ -23,6 +23,7 @@ mod fanout;
 mod fault_campaign;
 mod flood;
 mod groups_and_channels;
+mod helpers;
 mod hostile_input;
 mod html_injection;
 mod metrics;

@@ -3,11 +3,8 @@
 
 use crate::support;
 
-use crate::support::{Process, eventually, messages_dir};
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use crate::support::{Cli, eventually, free_port};
+use std::time::Duration;
 use telegram_bot_api_emulator::Emulator;
 use tribune::{
     content::Lang,
@@ -15,15 +12,8 @@ use tribune::{
     subscription::{ChatKind, Subscription},
 };
 
-fn serve(emulator: &Emulator, data: &std::path::Path, metrics: &str) -> Command {
-    let mut command = support::serve_command(emulator, data, &messages_dir());
-    command.env("TRIBUNE_METRICS_ADDR", metrics);
-    command
-}
-
-/// A port nobody listens on now (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+fn serve(emulator: &Emulator, data: &std::path::Path, metrics: &str) -> Cli {
+    support::serve(emulator, data).env("TRIBUNE_METRICS_ADDR", metrics)
 }
 
 /// The value of one sample line, e.g. `tribune_sends_total{outcome="sent"}`.
@@ -48,13 +38,7 @@ async fn metrics_follow_the_deliveries() {
         store.load_subscriptions(subs).unwrap();
     }
     let port = free_port();
-    let mut bot = Process::new(
-        serve(&emulator, data.path(), &format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    let mut bot = serve(&emulator, data.path(), &format!("127.0.0.1:{port}")).spawn();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut text = String::new();
@@ -124,9 +108,9 @@ async fn metrics_follow_the_deliveries() {
 async fn a_public_metrics_address_is_refused() {
     let emulator = Emulator::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let output = serve(&emulator, data.path(), "0.0.0.0:9464").output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let output = serve(&emulator, data.path(), "0.0.0.0:9464").run_async().await;
+    let stderr = &output.stderr;
+    assert!(!output.success());
     assert!(stderr.contains("TRIBUNE_METRICS_ADDR must be a loopback address"), "{stderr}");
     assert_eq!(emulator.requests("getMe"), 0, "nothing started");
     emulator.shutdown().await;

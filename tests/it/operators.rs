@@ -233,16 +233,17 @@ async fn cancel_stops_a_broadcast_midway() {
         progress_over(&operator).await
     };
     assert!(cancelled.contains("cancelled"), "{cancelled}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Once the engine has nothing queued or in flight, nothing more can arrive; had the
+    // cancel stopped nothing, the engine would have sent all 30 by then.
+    assert!(app.bot.engine().wait_idle(Duration::from_secs(30)).await, "the engine never idled");
     let sent = delivered(&app);
     assert!(sent < 30, "cancel stopped nothing: {sent}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(delivered(&app), sent, "messages kept going after the cancel");
     let last = progress_over(&operator).await;
     assert!(last.contains(&format!("not sent: {} of 30", 30 - sent)), "{last} (sent {sent})");
     assert_eq!(app.tribune.store().outbox_len(), 0);
     let again = ask(&operator, "/cancel").await.plain_text();
     assert!(again.contains("Nothing is running"), "{again}");
+    assert_eq!(delivered(&app), sent, "messages kept going after the cancel");
     let audit = app.tribune.store().audit_latest(1).unwrap().remove(0).action;
     assert_eq!(
         audit,
@@ -497,8 +498,9 @@ async fn withdrawing_a_running_broadcast_stops_it_and_a_reader_who_leaves_still_
     assert!(started.contains("Withdrawal of edition"), "{started}");
     let done = progress_over(&operator).await;
     assert!(done.contains("Withdrawal") && done.contains("finished"), "{done}");
-    // Nothing of the broadcast is left anywhere, and nothing more arrives.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Nothing of the broadcast is left anywhere, and nothing more arrives: once the engine
+    // has nothing queued or in flight, a send of the broadcast cannot still come.
+    assert!(app.bot.engine().wait_idle(Duration::from_secs(30)).await, "the engine never idled");
     for &chat in &chats {
         assert!(!got(&app, chat), "chat {chat} still shows the withdrawn broadcast");
     }

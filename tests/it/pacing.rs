@@ -38,6 +38,8 @@ const CYCLE: Duration = Duration::from_millis(1700);
 
 #[test]
 fn stalls_of_the_bots_runtime_never_put_sends_closer_than_telegram_allows() {
+    // Measures rates or timing: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     let telegram = runtime(1);
     let emulator = telegram.block_on(Emulator::start()).expect("start the emulator");
     emulator.set_limits(TelegramLimits { private_burst: 1, ..TelegramLimits::telegram() });

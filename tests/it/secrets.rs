@@ -1,12 +1,8 @@
 //! The bot token never appears in Tribune's output, even at the most verbose log level, and
-//! neither do readers' names or what they write.
+//! neither do readers' names, what they write, or their chat ids (PRIVACY.md).
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
-use std::{
-    path::Path,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use crate::support::{self, Process, TIMEOUT, eventually};
+use std::{path::Path, time::Duration};
 use telegram_bot_api_emulator::{Emulator, Fault, FaultTarget};
 use tribune::{
     content::Lang,
@@ -20,22 +16,14 @@ const TOKEN: &str = "123456:SECRETpartOfTheTokenNeverLogged_0123456789";
 /// `tribune serve` at trace level with `token` and `api_url`, stdout and stderr into `log`,
 /// its store in `data`.
 fn serve_at_trace(token: &str, api_url: &str, data: &Path, log: &Path) -> Process {
-    let log = std::fs::File::create(log).unwrap();
-    Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", token)
-            .env("TELOXIDE_API_URL", api_url)
-            .env("TRIBUNE_DATA_DIR", data)
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    support::tribune(&["serve"])
+        .env("TELOXIDE_TOKEN", token)
+        .env("TELOXIDE_API_URL", api_url)
+        .data(data)
+        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+        .env("RUST_LOG", "trace")
+        .log(log)
+        .spawn()
 }
 
 /// How often `what` appears in the log so far.
@@ -43,10 +31,20 @@ fn occurrences(log: &Path, what: &str) -> usize {
     std::fs::read_to_string(log).unwrap_or_default().matches(what).count()
 }
 
+/// Chat ids as Telegram hands them out today: ten digits, which no timestamp, port or
+/// counter in a log is likely to repeat by chance.
+const READER: i64 = 7_013_570_246;
+const MEMBER: i64 = 6_902_468_135;
+const SUPERGROUP: i64 = -1_002_795_318_642;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
+async fn the_token_names_words_and_chat_ids_are_never_logged_even_at_trace_level() {
     let emulator = Emulator::start().await.unwrap();
-    let user = emulator.user(70_001, "Zlatoslava", Some("en"));
+    let user = emulator.user(READER, "Zlatoslava", Some("en"));
+    let member = emulator.user(MEMBER, "Member", Some("en"));
+    let group = emulator.supergroup(SUPERGROUP, "Circle");
+    group.set_admins(&[MEMBER]);
+    let group = group.as_member(&member);
     let data = tempfile::tempdir().unwrap();
     // Logs go to a file: a pipe nobody reads would fill up and stall the bot.
     let log_path = data.path().join("serve.log");
@@ -59,6 +57,13 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
     user.send_text("/search quixotic-zebra-words");
     user.wait_for_messages(1, TIMEOUT).await.unwrap();
+    // A group, a button, and a reader's /stop: the paths where a chat id is at hand.
+    group.send_text("/subscribe@tribune_test_bot");
+    let card = group.wait_for_messages(1, TIMEOUT).await.unwrap().remove(0);
+    let pressed = support::press(&group, &card, "Weekly");
+    group.wait_for_answer(&pressed, TIMEOUT).await.unwrap();
+    user.send_text("/stop");
+    user.wait_for_messages(1, TIMEOUT).await.unwrap();
     let requests = emulator.clone();
     eventually(TIMEOUT, "a few polls", || requests.requests("getUpdates") >= 3).await;
     let status = child.terminate(TIMEOUT).await;
@@ -68,6 +73,13 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     assert!(!all.contains(secret), "the token's secret appears in the output");
     assert!(!all.contains("Zlatoslava"), "a reader's name appears in the logs");
     assert!(!all.contains("quixotic-zebra"), "a reader's words appear in the logs");
+    for id in [READER, MEMBER, SUPERGROUP] {
+        let digits = id.unsigned_abs().to_string();
+        let line = all.lines().find(|l| l.contains(&digits));
+        assert!(line.is_none(), "chat id {id} appears in the logs: {line:?}");
+    }
+    let channel_digits = &SUPERGROUP.unsigned_abs().to_string()[3..];
+    assert!(!all.contains(channel_digits), "the supergroup's id without -100 is in the logs");
     assert!(status.success(), "SIGTERM ends serve with status 0");
     emulator.shutdown().await;
 }

@@ -60,6 +60,8 @@ async fn the_bot_supports_inline_mode() {
 
 #[tokio::test]
 async fn words_find_cited_results_that_reach_other_chats_with_a_deep_link() {
+    // Times an answer: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     let app = spawn_app().await;
     let ann = app.user(40, "en");
     let started = Instant::now();

@@ -40,6 +40,8 @@ const FINISH: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_through_random_telegram_faults_delivers_everything_deliverable() {
+    // Measures rates or timing: alone on the machine (support::gate).
+    let _alone = crate::support::gate::exclusive();
     let seed = Rng::campaign_seed();
     // On stderr itself: libtest captures the print macros, not the stream.
     let _ = writeln!(

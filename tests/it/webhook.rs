@@ -5,18 +5,11 @@
 //! The emulator accepts an http://127.0.0.1 URL, which Telegram would not (it requires HTTPS);
 //! in production a reverse proxy terminates TLS and forwards to TRIBUNE_WEBHOOK_LISTEN.
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use crate::support::{self, TIMEOUT, eventually, free_port};
+use std::time::Duration;
 use telegram_bot_api_emulator::{Emulator, SECRET_HEADER};
 
 const SECRET: &str = "Webhook_secret-4f9a2c";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
@@ -25,23 +18,15 @@ async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
     let log_path = data.path().join("serve.log");
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/tribune/hook");
-    let mut serve = Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .args(["serve", "--webhook"])
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_WEBHOOK_URL", &url)
-            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut serve = support::tribune(&["serve", "--webhook"])
+        .bot_api(&emulator)
+        .data(&data.path().join("data"))
+        .env("TRIBUNE_WEBHOOK_URL", &url)
+        .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "trace")
+        .log(&log_path)
+        .spawn();
     // The request is counted when it arrives, the webhook set just after.
     let hook = emulator.clone();
     eventually(TIMEOUT, "the webhook is set", || hook.webhook_url().is_some()).await;
@@ -104,26 +89,22 @@ async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
 
 #[test]
 fn serve_webhook_without_its_settings_is_refused_clearly() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(["serve", "--webhook"])
+    let data = tempfile::tempdir().unwrap();
+    let output = support::tribune(&["serve", "--webhook"])
         .env("TELOXIDE_TOKEN", "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789")
-        .env_remove("TRIBUNE_WEBHOOK_URL")
-        .env("TRIBUNE_DATA_DIR", tempfile::tempdir().unwrap().path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+        .data(data.path())
+        .run();
+    let stderr = &output.stderr;
+    assert!(!output.success());
     assert!(stderr.contains("serve --webhook needs TRIBUNE_WEBHOOK_URL"), "{stderr}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
-        .args(["serve", "--webhook"])
+    let output = support::tribune(&["serve", "--webhook"])
         .env("TELOXIDE_TOKEN", "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789")
         .env("TRIBUNE_WEBHOOK_URL", "https://bot.example.org/hook")
         .env("TRIBUNE_WEBHOOK_SECRET", "not allowed: spaces and a secret-looking value")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+        .run();
+    let stderr = &output.stderr;
+    assert!(!output.success());
     assert!(stderr.contains("TRIBUNE_WEBHOOK_SECRET must be 1 to 256 characters"), "{stderr}");
     assert!(!stderr.contains("secret-looking"), "the secret is not echoed");
 }

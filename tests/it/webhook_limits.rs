@@ -2,16 +2,13 @@
 //! without the secret is refused before a byte of its body is read; a body over the limit is
 //! refused; hostile bodies with the right secret are each answered and never stop the bot.
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir};
+use crate::support::{self, Process, TIMEOUT, eventually, free_port};
 use proptest::{
     prelude::*,
     strategy::ValueTree,
     test_runner::{Config, TestRunner},
 };
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 use telegram_bot_api_emulator::{Emulator, SECRET_HEADER};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -31,25 +28,15 @@ struct Hooked {
 async fn serve_webhook() -> Hooked {
     let emulator = Emulator::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}{PATH}");
-    let serve = Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .args(["serve", "--webhook"])
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_WEBHOOK_URL", &url)
-            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let serve = support::tribune(&["serve", "--webhook"])
+        .bot_api(&emulator)
+        .data(&data.path().join("data"))
+        .env("TRIBUNE_WEBHOOK_URL", &url)
+        .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+        .spawn();
     let hook = emulator.clone();
     eventually(TIMEOUT, "the webhook is set", || hook.webhook_url().is_some()).await;
     Hooked { emulator, serve, port, _data: data }

@@ -1,11 +1,25 @@
 //! `spawn_app()`: a fresh Tribune for one test. A local Bot API emulator on its own port,
 //! the real bot polling it over HTTP, a temporary data directory, and the repository's
 //! `messages/`. Tests act as Telegram users and read what the bot sent.
+//!
+//! What the helpers guarantee (tests/README.md says more):
+//! - [`next`], [`ask`] and [`next_n`] are strict: a batch holding more messages than expected
+//!   fails the test and shows the extra ones;
+//! - waits are on conditions with a timeout ([`eventually`], the emulator's waits), never on a
+//!   fixed pause; absence is checked after an event proving the bot moved on ([`moved_on`]);
+//! - every bot holds the CPU gate shared, and timing tests take it exclusively
+//!   ([`gate::exclusive`]);
+//! - the real binary runs in a clean environment ([`tribune`], [`serve`]).
 #![allow(dead_code)]
+
+mod cli;
+pub mod gate;
+
+pub use cli::{Cli, Process, Run, free_port, serve, tribune};
 
 use chrono::{DateTime, Utc};
 use std::{path::PathBuf, sync::Arc, time::Duration};
-use telegram_bot_api_emulator::{BotMessage, Emulator, User};
+use telegram_bot_api_emulator::{BotMessage, Conversation, Emulator, User};
 use teloxide::Bot;
 use tribune::{
     app::Tribune,
@@ -24,6 +38,7 @@ pub struct TestApp {
     /// The manual clock, when the test asked for one.
     pub clock: Option<Arc<ManualClock>>,
     _data: tempfile::TempDir,
+    _pass: Arc<gate::Pass>,
 }
 
 pub fn messages_dir() -> PathBuf {
@@ -70,6 +85,7 @@ impl Default for Setup {
 
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
+    let pass = gate::shared();
     let data = tempfile::tempdir().expect("temp dir");
     let data_dir = setup.data_dir.clone().unwrap_or_else(|| data.path().to_path_buf());
     let messages = setup.messages_dir.clone().unwrap_or_else(messages_dir);
@@ -119,7 +135,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         ..Default::default()
     };
     let handle = serve::start(bot, tribune.clone(), options).await.expect("start bot");
-    TestApp { emulator, tribune, bot: handle, clock, _data: data }
+    TestApp { emulator, tribune, bot: handle, clock, _data: data, _pass: pass }
 }
 
 impl TestApp {
@@ -131,6 +147,38 @@ impl TestApp {
     /// Moves the manual clock to `to` (the scheduler wakes and sends what became due).
     pub fn set_time(&self, to: DateTime<Utc>) {
         self.clock.as_ref().expect("spawn_app_with a clock").set(to);
+    }
+
+    /// Waits until the bot has taken every update the emulator holds and finished with it:
+    /// nothing pending at the emulator, every admitted update handled (or dropped, its panic
+    /// or timeout counted), nothing queued, no reply waiting. What the bot sent in answer to
+    /// anything so far has been sent then: the proof for absence across chats ("the flood
+    /// got no more than its allowance").
+    pub async fn settled(&self) {
+        let observer = self.bot.observer();
+        let intake = observer.intake();
+        let settled = || {
+            let now = intake.snapshot();
+            // Admitted work ends handled, panicked, timed out, or dropped from the queue (shed
+            // when full, or stale); the two drop counts also hold a few never admitted (refused
+            // outright, or stale at arrival), hence `>=`.
+            let [_, full, stale, _, _] = now.dropped;
+            let finished = now.handled + now.panics + now.timeouts + full + stale;
+            self.emulator.pending_updates() == 0
+                && now.queued == 0
+                && now.replies == 0
+                && finished >= now.admitted
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !settled() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot did not settle: {} updates pending at the emulator, intake {:?}",
+                self.emulator.pending_updates(),
+                intake.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Stops the bot but keeps the emulator (to restart a bot against it).
@@ -146,21 +194,68 @@ impl TestApp {
     }
 }
 
-/// Sends `text` as the user and returns the bot's next message.
-pub async fn ask(user: &User, text: &str) -> BotMessage {
+/// Sends `text` as the user and returns the bot's one answer (see [`next`]).
+pub async fn ask(user: &Conversation, text: &str) -> BotMessage {
     user.send_text(text);
     next(user).await
 }
 
-/// The bot's next message to this user.
-pub async fn next(user: &User) -> BotMessage {
-    let mut messages =
-        user.wait_for_messages(1, TIMEOUT).await.expect("the bot did not answer in time");
-    messages.remove(0)
+/// The bot's next message in this chat; fails if more than one new message is there (the
+/// extra ones are in the failure): a test that expects several says so with [`next_n`].
+pub async fn next(user: &Conversation) -> BotMessage {
+    next_n(user, 1).await.remove(0)
+}
+
+/// The bot's next `n` messages in this chat; fails if fewer arrive in [`TIMEOUT`] or more
+/// are there.
+pub async fn next_n(user: &Conversation, n: usize) -> Vec<BotMessage> {
+    let messages = user
+        .wait_for_messages(n, TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("the bot did not send {n} message(s) in time: {e}"));
+    if messages.len() > n {
+        let texts: Vec<String> = messages.iter().map(BotMessage::plain_text).collect();
+        panic!(
+            "expected {n} message(s) from the bot, got {}; the extra: {:#?}\n(all: {texts:#?})",
+            messages.len(),
+            &texts[n..]
+        );
+    }
+    messages
+}
+
+/// Proves the bot has handled everything this chat sent before, and sent nothing more: asks
+/// for `/about` (harmless, one answer) and fails if anything arrived before that answer.
+/// Updates of one chat are handled in order and their replies go out in order, so a reply to
+/// an earlier update would come first. (Bulk sends, digests and broadcasts, do not take that
+/// path: wait for the delivery engine to be idle for those.)
+pub async fn moved_on(user: &Conversation) {
+    let pending = user.take_new();
+    assert!(
+        pending.is_empty(),
+        "the bot had sent more: {:#?}",
+        pending.iter().map(BotMessage::plain_text).collect::<Vec<_>>()
+    );
+    user.send_text("/about");
+    let is_about =
+        |m: &BotMessage| m.plain_text().starts_with("Tribune ") && m.text.contains("/stop");
+    let mut arrived = Vec::new();
+    while !arrived.iter().any(is_about) {
+        let batch = user
+            .wait_for_messages(1, TIMEOUT)
+            .await
+            .unwrap_or_else(|e| panic!("no answer to /about: {e}"));
+        arrived.extend(batch);
+    }
+    assert!(
+        arrived.len() == 1,
+        "the bot sent more before answering /about: {:#?}",
+        arrived.iter().map(BotMessage::plain_text).collect::<Vec<_>>()
+    );
 }
 
 /// Presses the button labelled `label` (exactly, or containing it) on `message`.
-pub fn press(user: &User, message: &BotMessage, label: &str) -> String {
+pub fn press(user: &Conversation, message: &BotMessage, label: &str) -> String {
     let button = message
         .buttons
         .iter()
@@ -187,62 +282,6 @@ pub async fn eventually(timeout: Duration, what: &str, mut condition: impl FnMut
     }
 }
 
-/// A child process (`tribune serve`) that is killed if the test ends early, so a failing test
-/// never leaves a bot running.
-pub struct Process(std::process::Child);
-
-impl Process {
-    pub fn new(child: std::process::Child) -> Process {
-        Process(child)
-    }
-
-    /// Whether the process is still running (it has not exited, crashed or been killed).
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(None))
-    }
-
-    /// SIGKILL, as a crash would.
-    pub fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    /// SIGTERM, then waits (at most `timeout`) for the process to exit; its exit status.
-    pub async fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        self.signal("TERM", timeout).await
-    }
-
-    /// Sends the signal `name` ("TERM", "INT", as `kill -NAME` takes it), then waits (at most
-    /// `timeout`) for the process to exit; its exit status.
-    pub async fn signal(&mut self, name: &str, timeout: Duration) -> std::process::ExitStatus {
-        let pid = self.0.id().to_string();
-        let sent = std::process::Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success(), "could not send SIG{name}");
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the process did not exit within {timeout:?} after SIG{name}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            self.kill();
-        }
-    }
-}
-
 /// An RFC 3339 time as UTC (test clocks).
 pub fn utc(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 time").with_timezone(&Utc)
@@ -259,28 +298,6 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).expect("copy");
         }
     }
-}
-
-/// `tribune serve` against `emulator` on `data` with the content in `messages`: a 1 s long
-/// poll, warnings logged, no stdin or stdout. Callers add what else they need (more variables,
-/// where stderr goes) and spawn it.
-pub fn serve_command(
-    emulator: &Emulator,
-    data: &std::path::Path,
-    messages: &std::path::Path,
-) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tribune"));
-    command
-        .arg("serve")
-        .env("TELOXIDE_TOKEN", emulator.token())
-        .env("TELOXIDE_API_URL", emulator.api_url())
-        .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages)
-        .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null());
-    command
 }
 
 /// splitmix64: small, seeded, and the same everywhere (the campaigns' random numbers).
