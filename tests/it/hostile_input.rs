@@ -1169,3 +1169,134 @@ async fn a_webhook_fed_hostile_update_shapes_keeps_serving() {
     reader.wait_for_messages(1, support::TIMEOUT).await.expect("the bot still answers");
     assert!(serve.terminate(std::time::Duration::from_secs(10)).await.success());
 }
+
+/// Typed answers to "Other time…" and "Other zone…", generated (times of every shape, zones
+/// as typed, any text), through the running bot: an answer the parser takes is saved exactly
+/// (read back from the store) and the card says so; any other is asked again, quoted back
+/// escaped, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_answers_are_saved_exactly_or_asked_again() {
+    use proptest::strategy::ValueTree;
+    let app = support::spawn_app_with(support::Setup {
+        clock: Some(support::utc("2026-11-25T12:00:00Z")),
+        ..support::Setup::default()
+    })
+    .await;
+    let ctx = Ctx { corpus: corpus(), lang: Lang::En, bot_username: "tribune_bot", seed: 1 };
+    let saved = ctx.t("settings.saved");
+    let typed_zone = prop_oneof![
+        3 => zone().prop_map(|z| z.name().replace('_', " ").to_lowercase()),
+        1 => "[A-Za-z/_ +-]{0,30}",
+        2 => reader_text(),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // Each sender may send ten at once: /subscribe, then four rounds of a press and an
+    // answer. The users go at once (a private chat gets a message a second).
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let rounds: Vec<(bool, String)> = (0..4)
+            .map(|round| {
+                let time = (i + round) % 2 == 0;
+                let text = if time {
+                    typed_time().new_tree(&mut runner).unwrap().current()
+                } else {
+                    typed_zone.new_tree(&mut runner).unwrap().current()
+                };
+                // Telegram delivers no blank message, and a text starting with / is a command.
+                let text = if text.trim().is_empty() || text.trim_start().starts_with('/') {
+                    format!("x{text}")
+                } else {
+                    text
+                };
+                (time, text)
+            })
+            .collect();
+        let user = app.user(7_700 + i, "en");
+        let (tribune, saved) = (app.tribune.clone(), saved.clone());
+        tasks.spawn(async move {
+            let store = tribune.store();
+            let chat = user.chat_id();
+            let card = support::ask(&user, "/subscribe").await.message_id;
+            let (mut taken, mut asked_again) = (0, 0);
+            for (time, text) in rounds {
+                let step = if time { SettingsStep::AskTime } else { SettingsStep::AskZone };
+                user.press(card, &Action::Settings { chat, step }.encode());
+                let asked = user.wait_for_messages(1, support::TIMEOUT).await.unwrap();
+                assert_eq!(asked.len(), 1, "{asked:?}");
+                let before = store.subscription(chat).unwrap().expect("subscribed");
+                user.send_text(&text);
+                let answer = user.wait_for_messages(1, support::TIMEOUT).await.unwrap();
+                let answer = answer.last().unwrap().plain_text();
+                let after = store.subscription(chat).unwrap().expect("subscribed");
+                let change = if time {
+                    LocalTime::parse(&text).map(Change::Time)
+                } else {
+                    Zone::parse(&text).map(Change::Zone)
+                };
+                match change {
+                    Some(change) => {
+                        taken += 1;
+                        let mut expected = before.clone();
+                        change.apply(&mut expected);
+                        expected.next_due = after.next_due;
+                        assert_eq!(after, expected, "{text:?}");
+                        assert!(answer.starts_with(&saved), "{text:?} answered {answer:?}");
+                    }
+                    None => {
+                        asked_again += 1;
+                        assert_eq!(
+                            after, before,
+                            "{text:?} was refused but changed the subscription"
+                        );
+                        let shown: String = text.chars().take(64).collect();
+                        assert!(
+                            answer.contains(shown.trim()) || !shown.trim().is_ascii(),
+                            "{text:?} is not quoted back in {answer:?}"
+                        );
+                        assert!(!answer.starts_with(&saved), "{text:?} answered {answer:?}");
+                    }
+                }
+            }
+            (taken, asked_again)
+        });
+    }
+    let (mut taken, mut asked_again) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        let (t, a) = done.expect("every typed answer checked");
+        (taken, asked_again) = (taken + t, asked_again + a);
+    }
+    eprintln!("{taken} typed answers taken, {asked_again} asked again");
+    assert!(taken >= 8 && asked_again >= 8, "{taken} taken, {asked_again} asked again");
+    app.stop().await;
+}
+
+/// Inline queries with hostile text and forged offsets, through the running bot: each is
+/// answered with results Telegram accepts (the emulator checks them as Telegram does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_inline_queries_are_answered() {
+    use proptest::strategy::ValueTree;
+    let app = support::spawn_app().await;
+    let offsets = prop_oneof![
+        3 => Just(String::new()),
+        1 => "[0-9]{1,3}",
+        1 => "-?[0-9]{10,25}",
+        1 => ".{0,12}",
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // Inline queries have an allowance of thirty at once: twenty each, from three users.
+    for i in 0..3 {
+        let user = app.user(7_800 + i, "en");
+        for _ in 0..20 {
+            let query = reader_text().new_tree(&mut runner).unwrap().current();
+            let offset = offsets.new_tree(&mut runner).unwrap().current();
+            let answer = user
+                .inline_page(&query, &offset, support::TIMEOUT)
+                .await
+                .unwrap_or_else(|e| panic!("{query:?} at {offset:?} was not answered: {e}"));
+            assert!(answer.results.len() <= render::INLINE_PAGE);
+        }
+    }
+    let reader = app.user(7_899, "en");
+    assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    app.stop().await;
+}
