@@ -994,8 +994,9 @@ proptest! {
     }
 }
 
-/// Every command of both sets with hostile arguments, sent by readers and by an operator
-/// to the running bot: each is answered, and a reader is answered afterwards.
+/// Every command of both sets with hostile arguments, and `/start` with forged deep links,
+/// sent by readers and by operators to the running bot: each is answered, and a reader is
+/// answered afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_with_hostile_arguments_is_answered() {
     use proptest::strategy::ValueTree;
@@ -1017,6 +1018,11 @@ async fn every_command_with_hostile_arguments_is_answered() {
     for (i, name) in operators.iter().enumerate() {
         let args = hostile_args().new_tree(&mut runner).unwrap().current();
         sends.push((OPERATOR + (i / 8) as i64, format!("/{name} {args}")));
+    }
+    // Deep links that start like the real thing and go wrong.
+    for i in 0..8 {
+        let payload = forged_payload().new_tree(&mut runner).unwrap().current();
+        sends.push((7_490 + i / 8, format!("/start {payload}")));
     }
     let mut by_user: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
     for (user, text) in sends {
