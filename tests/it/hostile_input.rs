@@ -761,7 +761,21 @@ proptest! {
                     assert_sendable(&render::prisoners(&ctx, ""));
                     assert_sendable(&render::search(&ctx, "Ali Veli"));
                     for prisoner in corpus.prisoners.iter().filter(|p| p.id.starts_with("hostile")) {
-                        assert_sendable(&render::prisoner(&ctx, &prisoner.id));
+                        // The card as its button opens it (`/prisoner` takes a name, not an id).
+                        let card = render::on_action(&ctx, &Action::Prisoner(prisoner.id.clone()))
+                            .expect("a card");
+                        // The hostile text is on the card as text: escaped, whole (when short
+                        // enough not to be cut), never as markup.
+                        let html: String = card.messages.iter().map(|m| m.html.as_str()).collect();
+                        for value in [Some(&prisoner.affiliation), prisoner.note.as_ref()].into_iter().flatten() {
+                            if value.chars().count() <= 300 {
+                                prop_assert!(
+                                    html.contains(&render::html::escape(value)),
+                                    "{:?} is not on the card as text: {:?}", value, html
+                                );
+                            }
+                        }
+                        assert_sendable(&card);
                     }
                     for slogan in corpus.slogans.iter().filter(|s| s.id.starts_with("hostile")) {
                         assert_sendable(&render::slogan(&ctx, &slogan.id));
