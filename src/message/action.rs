@@ -289,6 +289,9 @@ fn excerpt_key(s: &str, l: &str, p: &str) -> Option<ExcerptKey> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

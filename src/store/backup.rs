@@ -400,4 +400,6 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -255,8 +255,15 @@ impl Store {
 
     /// A fresh id, increasing across restarts (sled persists the counter) and restores
     /// (the id base).
+    /// Below `u64::MAX`, so that the id after it (a snapshot's `next_id`) exists too. An id
+    /// base near the top (a crafted backup's) would otherwise wrap ids back to small numbers,
+    /// handed out before: an error instead.
     fn next_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id()? + self.id_base)
+        self.db
+            .generate_id()?
+            .checked_add(self.id_base)
+            .filter(|id| *id < u64::MAX)
+            .ok_or_else(|| StoreError::Corrupt("ids are used up (the id base is too high)".into()))
     }
 
     /// Holds off a backup's snapshot while a write runs; refuses when writes are failing.

@@ -516,3 +516,830 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Statement files' front matter and tables: valid TOML with hostile values.
+
+/// A value a content writer (or an attacker with the repository) might put in a field:
+/// markup to be escaped, every script and mark, NUL, a placeholder, very long text.
+fn hostile_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => reader_text(),
+        1 => prop::sample::select(vec![
+            "<script>alert(1)</script>",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "</b><i>",
+            "&lt;&gt;&amp;&#0;&#x110000;",
+            "{name} {input} {n}",
+            "\u{0}\u{1}\u{7f}",
+            "\u{202e}gnp.exe",
+            "a\u{301}\u{301}\u{301}\u{301}",
+            "👨‍👩‍👧‍👦🏳️‍🌈",
+            "line one\nline two\r\n",
+            "   ",
+            "",
+            // Dates that are not: no such day, month or year, other digits, other forms.
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13",
+            "1899",
+            "2101-01-01",
+            "２０２４-03",
+            "2024-03-08T00:00:00Z",
+            "-2024",
+            "2024--01",
+        ])
+        .prop_map(String::from),
+        1 => (any::<char>(), 2_000usize..12_000).prop_map(|(c, n)| c.to_string().repeat(n)),
+        1 => "[a-zа-яəığ <>&\"' ]{4000,9000}",
+        1 => any::<String>(),
+    ]
+}
+
+/// What a TOML field slot holds: a good value, a hostile string, a value of the wrong type,
+/// nothing, or the key twice.
+#[derive(Clone, Debug)]
+enum Field {
+    Good,
+    Hostile(String),
+    WrongType(&'static str),
+    Missing,
+    Twice(String),
+}
+
+/// A field's slot. `free` fields take any text (names of organisations, notes, titles):
+/// hostile text there is accepted and served. In a `strict` file every other field is good
+/// and free ones hold non-blank text, so that a good share of files is accepted and what
+/// they hold is served; otherwise any slot can be anything.
+fn field(free: bool, strict: bool) -> BoxedStrategy<Field> {
+    let text = || hostile_value().prop_filter("not blank", |v| !v.trim().is_empty());
+    let wrong = prop::sample::select(vec![
+        "5",
+        "-9223372036854775808",
+        "1e400",
+        "inf",
+        "nan",
+        "true",
+        "[1, \"x\"]",
+        "{ a = 1 }",
+        "1979-05-27T07:32:00Z",
+        "2026-02-30",
+        "[]",
+    ]);
+    match (strict, free) {
+        (true, false) => Just(Field::Good).boxed(),
+        (true, true) => {
+            prop_oneof![1 => Just(Field::Good), 3 => text().prop_map(Field::Hostile)].boxed()
+        }
+        (false, free) => prop_oneof![
+            (if free { 1 } else { 3 }) => Just(Field::Good),
+            (if free { 4 } else { 2 }) => hostile_value().prop_map(Field::Hostile),
+            1 => wrong.prop_map(Field::WrongType),
+            1 => Just(Field::Missing),
+            1 => hostile_value().prop_map(Field::Twice),
+        ]
+        .boxed(),
+    }
+}
+
+/// Slots for fields, free or not, in a file strict or not (70% are).
+fn fields(free: &'static [bool]) -> impl Strategy<Value = Vec<Field>> {
+    prop::bool::weighted(0.7)
+        .prop_flat_map(move |strict| free.iter().map(|&f| field(f, strict)).collect::<Vec<_>>())
+}
+
+/// `key = value` lines for a field, as the slot says (`good` is already TOML).
+fn toml_field(key: &str, good: &str, slot: &Field) -> String {
+    match slot {
+        Field::Good => format!("{key} = {good}\n"),
+        Field::Hostile(value) if key == "aliases" => format!("{key} = [{}]\n", toml_string(value)),
+        Field::Hostile(value) => format!("{key} = {}\n", toml_string(value)),
+        Field::WrongType(raw) => format!("{key} = {raw}\n"),
+        Field::Missing => String::new(),
+        Field::Twice(value) => format!("{key} = {good}\n{key} = {}\n", toml_string(value)),
+    }
+}
+
+/// A dated statement whose front matter's every field is a slot, with a body naming a
+/// prisoner and holding a slogan, so good prisoner and slogan entries point into it.
+fn hostile_statement() -> impl Strategy<Value = String> {
+    // id, kind, organisation, date, date_approximate, date_note, source, original_language,
+    // the English title.
+    const FREE: &[bool] = &[false, false, true, false, false, true, true, false, true];
+    (fields(FREE), hostile_value()).prop_map(|(slots, paragraph)| {
+        let fields = [
+            ("id", "\"hostile\""),
+            ("kind", "\"statement\""),
+            ("organisation", "\"Org\""),
+            ("date", "\"2024-03-08\""),
+            ("date_approximate", "false"),
+            ("date_note", "\"spring\""),
+            ("source", "\"https://example.org\""),
+            ("original_language", "\"en\""),
+        ];
+        let mut front: String = fields
+            .iter()
+            .zip(&slots)
+            .map(|((key, good), slot)| toml_field(key, good, slot))
+            .collect();
+        front.push_str("\n[title]\n");
+        front.push_str(&toml_field("en", "\"A title\"", &slots[8]));
+        // A paragraph of hostile text, then one every good entry can quote.
+        let paragraph = paragraph.replace("+++", "").replace("===", "");
+        format!(
+            "+++\n{front}+++\n\n=== en ===\n\n{paragraph}\n\nFree Ali Veli, the courier of Baku. Solidarity wins.\n"
+        )
+    })
+}
+
+fn hostile_slogans() -> impl Strategy<Value = String> {
+    // The text must be word for word in the statement: no free field.
+    prop::collection::vec(fields(&[false; 4]), 0..3).prop_map(|entries| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, slots)| {
+                let good = [
+                    ("id", format!("\"hostile-{i}\"")),
+                    ("statement", "\"hostile\"".to_string()),
+                    ("lang", "\"en\"".to_string()),
+                    ("text", "\"Solidarity wins.\"".to_string()),
+                ];
+                let body: String = good
+                    .iter()
+                    .zip(slots)
+                    .map(|((key, value), slot)| toml_field(key, value, slot))
+                    .collect();
+                format!("\n[[slogan]]\n{body}")
+            })
+            .collect()
+    })
+}
+
+fn hostile_prisoners() -> impl Strategy<Value = String> {
+    // id, name, aliases, group, affiliation, statement, quote, status, since, note.
+    const FREE: &[bool] = &[false, false, true, false, true, false, false, false, false, true];
+    prop::collection::vec(fields(FREE), 0..3).prop_map(|entries| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, slots)| {
+                let good = [
+                    ("id", format!("\"hostile-{i}\"")),
+                    ("name", "\"Ali Veli\"".to_string()),
+                    ("aliases", "[\"Əli Vəli\"]".to_string()),
+                    ("group", "\"courier-union\"".to_string()),
+                    ("affiliation", "\"Couriers' union\"".to_string()),
+                    ("statement", "\"hostile\"".to_string()),
+                    ("quote", "\"Free Ali Veli\"".to_string()),
+                    ("status", "\"imprisoned\"".to_string()),
+                    ("since", "\"2024-03\"".to_string()),
+                    ("note", "\"Held without charge\"".to_string()),
+                ];
+                let body: String = good
+                    .iter()
+                    .zip(slots)
+                    .map(|((key, value), slot)| toml_field(key, value, slot))
+                    .collect();
+                format!("\n[[prisoner]]\n{body}")
+            })
+            .collect()
+    })
+}
+
+/// The repository's content with a hostile statement added and hostile entries appended to
+/// its tables.
+fn hostile_content(statement: &str, slogans: &str, prisoners: &str) -> Vec<(String, String)> {
+    static FILES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let files = FILES.get_or_init(|| {
+        tribune::content::parse::read_files(&support::messages_dir()).expect("the content")
+    });
+    let mut files = files.clone();
+    for (name, text) in &mut files {
+        match name.as_str() {
+            "slogans.toml" => text.push_str(slogans),
+            "prisoners.toml" => text.push_str(prisoners),
+            _ => {}
+        }
+    }
+    files.push(("statements/hostile.md".to_string(), statement.to_string()));
+    files
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
+
+    /// Valid TOML, hostile values: a corpus or `file:line` problems inside the files, never a
+    /// panic; and what is served from an accepted corpus is escaped HTML within 4096.
+    #[test]
+    fn content_with_hostile_values_parses_or_reports_and_serves_escaped_html(
+        statement in hostile_statement(),
+        slogans in hostile_slogans(),
+        prisoners in hostile_prisoners(),
+    ) {
+        let files = hostile_content(&statement, &slogans, &prisoners);
+        match parse_files(&files) {
+            Err(problems) => {
+                prop_assert!(!problems.is_empty());
+                for p in &problems {
+                    let text = files.iter().find(|(name, _)| *name == p.file).map(|(_, t)| t);
+                    let text = text.unwrap_or_else(|| panic!("{p} names no file"));
+                    let lines = text.split('\n').count();
+                    prop_assert!((1..=lines).contains(&p.line), "{} is past the end ({} lines)", p, lines);
+                    prop_assert!(!p.message.trim().is_empty());
+                }
+            }
+            Ok(corpus) => {
+                let hostile = corpus.statements.iter().find(|s| s.id == "hostile");
+                for lang in Lang::ALL {
+                    let ctx = Ctx { corpus: &corpus, lang, bot_username: "tribune_bot", seed: 11 };
+                    assert_sendable(&render::read(&ctx, "hostile"));
+                    assert_sendable(&render::prisoners(&ctx, ""));
+                    assert_sendable(&render::search(&ctx, "Ali Veli"));
+                    for prisoner in corpus.prisoners.iter().filter(|p| p.id.starts_with("hostile")) {
+                        // The card as its button opens it (`/prisoner` takes a name, not an id).
+                        let card = render::on_action(&ctx, &Action::Prisoner(prisoner.id.clone()))
+                            .expect("a card");
+                        // The hostile text is on the card as text: escaped, whole (when short
+                        // enough not to be cut), never as markup.
+                        let html: String = card.messages.iter().map(|m| m.html.as_str()).collect();
+                        for value in [Some(&prisoner.affiliation), prisoner.note.as_ref()].into_iter().flatten() {
+                            if value.chars().count() <= 300 {
+                                prop_assert!(
+                                    html.contains(&render::html::escape(value)),
+                                    "{:?} is not on the card as text: {:?}", value, html
+                                );
+                            }
+                        }
+                        assert_sendable(&card);
+                    }
+                    for slogan in corpus.slogans.iter().filter(|s| s.id.starts_with("hostile")) {
+                        assert_sendable(&render::slogan(&ctx, &slogan.id));
+                    }
+                    if let Some(reply) = render::on_action(&ctx, &Action::Statements) {
+                        assert_sendable(&reply);
+                    }
+                    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+                    for r in render::inline(&ctx, "Ali", "", today).results {
+                        assert_sendable(&Reply::html(r.html.clone(), r.buttons.clone()));
+                    }
+                }
+                prop_assert!(hostile.is_some(), "the hostile statement was accepted");
+            }
+        }
+    }
+}
+
+/// The slots are not all refused: a good share of generated content is accepted, hostile
+/// values included, so the serving half of the property above runs.
+#[test]
+fn a_good_share_of_hostile_content_is_accepted_and_served() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (hostile_statement(), hostile_slogans(), hostile_prisoners());
+    let (mut accepted, mut hostile_prisoners_served) = (0, 0);
+    for _ in 0..60 {
+        let (statement, slogans, prisoners) = strategy.new_tree(&mut runner).unwrap().current();
+        if let Ok(corpus) = parse_files(&hostile_content(&statement, &slogans, &prisoners)) {
+            accepted += 1;
+            hostile_prisoners_served +=
+                corpus.prisoners.iter().filter(|p| p.id.starts_with("hostile")).count();
+        }
+    }
+    eprintln!("{accepted} of 60 accepted, serving {hostile_prisoners_served} hostile prisoners");
+    assert!(accepted >= 10, "only {accepted} of 60 accepted");
+    assert!(hostile_prisoners_served >= 1, "no hostile prisoner entry was ever accepted");
+}
+
+// ---------------------------------------------------------------------------------------
+// Through the running bot.
+
+/// A value that is not ASCII: four bytes with a character across byte 2 (the real panic's
+/// shape), or a multi-byte character among digits and letters, or a long run of one.
+fn non_ascii_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec!["a€", "€a", "1é2", "ßß", "0٣0", "\u{301}07", "12\u{a0}", "🙂"])
+            .prop_map(String::from),
+        (
+            "[0-9a-z/_]{0,6}",
+            any::<char>().prop_filter("not ASCII", |c| !c.is_ascii()),
+            "[0-9a-z/_]{0,6}"
+        )
+            .prop_map(|(a, c, b)| format!("{a}{c}{b}")),
+        (any::<char>().prop_filter("not ASCII", |c| !c.is_ascii()), 10usize..80)
+            .prop_map(|(c, n)| c.to_string().repeat(n)),
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Keep,
+    NonAscii(String),
+    Ascii(String),
+}
+
+fn part() -> impl Strategy<Value = Part> {
+    prop_oneof![
+        8 => Just(Part::Keep),
+        2 => non_ascii_value().prop_map(Part::NonAscii),
+        1 => "[ -~]{0,8}".prop_map(Part::Ascii),
+    ]
+}
+
+/// A settings button of `chat`'s card: a real step's data, its key and value slots (and
+/// now and then its chat slot) kept or replaced.
+fn fuzzed_settings_press(chat: i64) -> impl Strategy<Value = String> {
+    let step = prop_oneof![
+        8 => change().prop_map(SettingsStep::Set),
+        1 => Just(SettingsStep::AskTime),
+        1 => Just(SettingsStep::AskZone),
+        1 => Just(SettingsStep::Open),
+        1 => Just(SettingsStep::Done),
+    ];
+    (step, part(), part(), prop::option::weighted(0.1, non_ascii_value())).prop_map(
+        move |(step, key, value, chat_slot)| {
+            let data = Action::Settings { chat, step }.encode();
+            let mut parts: Vec<String> = data.splitn(4, ':').map(String::from).collect();
+            for (i, part) in [(2, key), (3, value)] {
+                match part {
+                    Part::Keep => {}
+                    Part::NonAscii(v) | Part::Ascii(v) => parts[i] = v,
+                }
+            }
+            if let Some(forged) = chat_slot {
+                parts[1] = forged;
+            }
+            parts.join(":")
+        },
+    )
+}
+
+/// Forged presses on subscribers' own settings cards, each slot fuzzed, through the running
+/// bot: a press the decoder takes reaches the settings handler and changes exactly what it
+/// says (read back from the store); a press it refuses gets the "expired" notice and changes
+/// nothing; a good share get past decoding. A last round presses forged and tampered buttons
+/// of every kind (each answered; refused ones change nothing). A reader is answered after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzed_settings_presses_reach_their_handler_or_change_nothing() {
+    use proptest::strategy::ValueTree;
+    let app = support::spawn_app_with(support::Setup {
+        // A manual clock that never moves: no digest changes a subscription meanwhile.
+        clock: Some(support::utc("2026-11-25T12:00:00Z")),
+        ..support::Setup::default()
+    })
+    .await;
+    let stale: Vec<String> = Lang::ALL
+        .iter()
+        .map(|&lang| {
+            let ctx = Ctx { corpus: corpus(), lang, bot_username: "tribune_bot", seed: 1 };
+            render::stale_button(&ctx).notice.expect("a notice")
+        })
+        .collect();
+    // Each sender may send ten at once: /subscribe and eight presses each, users in turn.
+    const USERS: i64 = 14;
+    const PRESSES: usize = 8;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let user = app.user(7_300 + i, "en");
+        let card = support::ask(&user, "/subscribe").await;
+        users.push((user, card.message_id));
+    }
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let store = app.tribune.store();
+    let (mut decoded, mut changed) = (0, 0);
+    for round in 0..PRESSES {
+        for (user, card) in &users {
+            let chat = user.chat_id();
+            // The last round presses any forged or tampered button, not only settings.
+            let data = if round + 1 == PRESSES {
+                prop_oneof![forged_callback_data(), tampered_callback_data()]
+                    .new_tree(&mut runner)
+                    .unwrap()
+                    .current()
+            } else {
+                fuzzed_settings_press(chat).new_tree(&mut runner).unwrap().current()
+            };
+            let before = store.subscription(chat).unwrap().expect("subscribed");
+            let query = user.press(*card, &data);
+            let answer = user
+                .wait_for_answer(&query, support::TIMEOUT)
+                .await
+                .unwrap_or_else(|e| panic!("press {round} {data:?} was not answered: {e}"));
+            let after = store.subscription(chat).unwrap().expect("still subscribed");
+            let refused = answer.text.as_ref().is_some_and(|t| stale.contains(t));
+            match Action::decode(&data) {
+                Some(Action::Settings { chat: target, .. }) if target != chat => {
+                    // Another chat's card: refused (not an administrator), nothing changes.
+                    assert_eq!(after, before, "{data:?}, for chat {target}, changed this one");
+                }
+                Some(Action::Settings { step, .. }) => {
+                    assert!(!refused, "{data:?} decodes but was answered as expired");
+                    decoded += 1;
+                    let mut expected = before.clone();
+                    if let SettingsStep::Set(change) = step {
+                        change.apply(&mut expected);
+                        changed += 1;
+                    }
+                    expected.next_due = after.next_due;
+                    assert_eq!(after, expected, "{data:?} did not do what it says");
+                }
+                Some(_) => {}
+                None => {
+                    assert!(refused, "{data:?} was refused by the decoder, answered {answer:?}");
+                    assert_eq!(after, before, "{data:?}, refused, changed the subscription");
+                }
+            }
+        }
+    }
+    let total = USERS as usize * (PRESSES - 1);
+    eprintln!("{decoded} of {total} fuzzed settings presses got past decoding, {changed} changes");
+    assert!(decoded * 3 >= total, "only {decoded} of {total} presses got past decoding");
+    assert!(decoded < total, "every press decoded: the fuzzing changed nothing");
+    let reader = app.user(7_399, "en");
+    assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    app.stop().await;
+}
+
+/// Arguments a reader or operator might give a command.
+fn hostile_args() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => reader_text(),
+        1 => Just(String::new()),
+        1 => "[0-9 -]{1,30}",
+        1 => "-?[0-9]{15,30}",
+        1 => (any::<char>(), 1000usize..4000).prop_map(|(c, n)| c.to_string().repeat(n)),
+        1 => any::<String>(),
+    ]
+}
+
+proptest! {
+    /// Every command of both command sets with generated arguments, as the parser sees it:
+    /// the command it names, and its arguments whole.
+    #[test]
+    fn every_command_with_any_arguments_parses_to_itself(
+        pick in any::<prop::sample::Index>(),
+        mention in any::<bool>(),
+        args in hostile_args(),
+    ) {
+        use tribune::telegram::operator::OperatorCommand;
+        let names: Vec<String> = Command::bot_commands()
+            .into_iter()
+            .chain(OperatorCommand::bot_commands())
+            .map(|c| c.command.trim_start_matches('/').to_string())
+            .collect();
+        let name = pick.get(&names);
+        let at = if mention { "@tribune_bot" } else { "" };
+        let text = format!("/{name}{at} {args}");
+        let public = Command::parse(&text, "tribune_bot");
+        let operator = OperatorCommand::parse(&text, "tribune_bot");
+        prop_assert!(public.is_ok() != operator.is_ok(), "{:?} is in exactly one set", name);
+        let got = match (public, operator) {
+            (Ok(c), _) => format!("{c:?}"),
+            (_, Ok(c)) => format!("{c:?}"),
+            _ => unreachable!(),
+        };
+        // The variant is the command's name; its one field is the arguments.
+        prop_assert!(got.to_lowercase().starts_with(&format!("{name}(")), "{} from {:?}", got, text);
+        prop_assert!(got.contains(&format!("{:?}", args.trim_start())) || got.contains(&format!("{:?}", args)), "{} lost {:?}", got, args);
+    }
+}
+
+/// Every command of both sets with hostile arguments, and `/start` with forged deep links,
+/// sent by readers and by operators to the running bot: each is answered, and a reader is
+/// answered afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_with_hostile_arguments_is_answered() {
+    use proptest::strategy::ValueTree;
+    const OPERATOR: i64 = 7_500;
+    let app = support::spawn_app_with(support::Setup {
+        operators: vec![OPERATOR, OPERATOR + 1, OPERATOR + 2, OPERATOR + 3],
+        ..support::Setup::default()
+    })
+    .await;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut sends: Vec<(i64, String)> = Vec::new();
+    // Each command twice; eight sends a sender (the allowance is ten at once).
+    let public = render::COMMANDS.iter().flat_map(|c| [c, c]).collect::<Vec<_>>();
+    for (i, name) in public.iter().enumerate() {
+        let args = hostile_args().new_tree(&mut runner).unwrap().current();
+        sends.push((7_400 + (i / 8) as i64, format!("/{name} {args}")));
+    }
+    let operators = render::OPERATOR_COMMANDS.iter().flat_map(|c| [c, c]).collect::<Vec<_>>();
+    for (i, name) in operators.iter().enumerate() {
+        let args = hostile_args().new_tree(&mut runner).unwrap().current();
+        sends.push((OPERATOR + (i / 8) as i64, format!("/{name} {args}")));
+    }
+    // Deep links that start like the real thing and go wrong.
+    for i in 0..8 {
+        let payload = forged_payload().new_tree(&mut runner).unwrap().current();
+        sends.push((7_490 + i / 8, format!("/start {payload}")));
+    }
+    let mut by_user: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for (user, text) in sends {
+        by_user.entry(user).or_default().push(text);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (id, texts) in by_user {
+        let user = app.user(id, "en");
+        tasks.spawn(async move {
+            for text in texts {
+                user.send_text(&text);
+                let shown: String = text.chars().take(60).collect();
+                user.wait_for_activity(support::TIMEOUT)
+                    .await
+                    .unwrap_or_else(|e| panic!("{shown:?} was not answered: {e}"));
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("every command answered");
+    }
+    let reader = app.user(7_499, "en");
+    assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    app.stop().await;
+}
+
+/// Text that JSON allows and no Rust integer or float holds, deep nesting (within and past
+/// serde_json's recursion limit of 128), a key given twice.
+fn raw_json() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "123456789012345678901234567890",
+            "-99999999999999999999",
+            "18446744073709551616",
+            "1e400",
+            "-0",
+            "2.5",
+            "{\"id\":1,\"id\":\"x\"}",
+            "\"\\u0000\\ud800\"",
+        ])
+        .prop_map(String::from),
+        (1usize..400).prop_map(|d| format!("{}1{}", "[".repeat(d), "]".repeat(d))),
+        (1usize..400).prop_map(|d| format!("{}null{}", "{\"a\":".repeat(d), "}".repeat(d))),
+    ]
+}
+
+/// An update of a kind Tribune handles, with hostile text in its text slots and up to three
+/// of its fields (any depth) given a value of the wrong type, raw JSON, or removed.
+fn hostile_webhook_body() -> impl Strategy<Value = String> {
+    use serde_json::{Value, json};
+    let base = (any::<u32>(), reader_text(), forged_callback_data(), 1i64..1_000_000).prop_map(
+        |(id, text, data, user)| {
+            let from =
+                json!({ "id": user, "is_bot": false, "first_name": text, "language_code": "en" });
+            let chat = json!({ "id": user, "type": "private", "first_name": "x" });
+            let message = json!({
+                "message_id": id, "date": 1_900_000_000, "chat": chat, "from": from, "text": text,
+            });
+            [
+                json!({ "update_id": id, "message": message }),
+                json!({ "update_id": id, "callback_query": {
+                    "id": "q", "from": from, "message": message, "data": data, "chat_instance": "c",
+                } }),
+                json!({ "update_id": id, "inline_query": {
+                    "id": "i", "from": from, "query": text, "offset": data,
+                } }),
+            ]
+        },
+    );
+    let swap = prop_oneof![
+        Just(Some(Value::Null)),
+        Just(Some(json!([]))),
+        Just(Some(json!({}))),
+        any::<bool>().prop_map(|b| Some(json!(b))),
+        any::<i64>().prop_map(|n| Some(json!(n))),
+        any::<f64>().prop_map(|n| Some(json!(n))),
+        any::<String>().prop_map(|s| Some(json!(s))),
+        raw_json().prop_map(|raw| Some(json!(format!("__raw__{raw}")))),
+        Just(None),
+    ];
+    (base, 0usize..3, prop::collection::vec((any::<prop::sample::Index>(), swap), 0..=3)).prop_map(
+        |(bases, kind, swaps)| {
+            let mut update = bases[kind].clone();
+            let mut raws = Vec::new();
+            for (at, swap) in swaps {
+                fn paths(v: &Value, at: String, out: &mut Vec<String>) {
+                    if let Value::Object(map) = v {
+                        for (k, child) in map {
+                            paths(child, format!("{at}/{k}"), out);
+                        }
+                    }
+                    if !at.is_empty() {
+                        out.push(at);
+                    }
+                }
+                let mut all = Vec::new();
+                paths(&update, String::new(), &mut all);
+                let path = at.get(&all).clone();
+                match swap {
+                    Some(Value::String(s)) if s.starts_with("__raw__") => {
+                        raws.push(s["__raw__".len()..].to_string());
+                        *update.pointer_mut(&path).unwrap() =
+                            json!(format!("__raw{}__", raws.len() - 1));
+                    }
+                    Some(value) => *update.pointer_mut(&path).unwrap() = value,
+                    None => {
+                        let (parent, key) = path.rsplit_once('/').unwrap();
+                        if let Some(Value::Object(map)) = update.pointer_mut(parent) {
+                            map.remove(key);
+                        }
+                    }
+                }
+            }
+            let mut text = update.to_string();
+            for (i, raw) in raws.iter().enumerate() {
+                text = text.replace(&format!("\"__raw{i}__\""), raw);
+            }
+            text
+        },
+    )
+}
+
+/// `tribune serve --webhook` fed hostile update shapes with the right secret: every request
+/// is answered 200 (taken or let go), the process keeps serving, and a reader is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_fed_hostile_update_shapes_keeps_serving() {
+    use proptest::strategy::ValueTree;
+    use telegram_bot_api_emulator::{Emulator, SECRET_HEADER};
+    const SECRET: &str = "Hostile_shapes-51";
+    let emulator = Emulator::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let mut serve = support::Process::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .args(["serve", "--webhook"])
+            .env("TELOXIDE_TOKEN", emulator.token())
+            .env("TELOXIDE_API_URL", emulator.api_url())
+            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
+            .env("TRIBUNE_MESSAGES_DIR", support::messages_dir())
+            .env("TRIBUNE_WEBHOOK_URL", &url)
+            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "off")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let hook = emulator.clone();
+    support::eventually(support::TIMEOUT, "the webhook is set", || hook.webhook_url().is_some())
+        .await;
+    let client = reqwest::Client::new();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = hostile_webhook_body();
+    for _ in 0..cases(120) {
+        let body = strategy.new_tree(&mut runner).unwrap().current();
+        let shown: String = body.chars().take(300).collect();
+        let answer = client
+            .post(&url)
+            .header(SECRET_HEADER, SECRET)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no answer to {shown:?}: {e}"));
+        assert_eq!(answer.status(), 200, "{shown:?}");
+    }
+    assert!(serve.is_running(), "the bot stopped");
+    let reader = emulator.user(7_600, "Reader", Some("en"));
+    reader.send_text("/help");
+    reader.wait_for_messages(1, support::TIMEOUT).await.expect("the bot still answers");
+    assert!(serve.terminate(std::time::Duration::from_secs(10)).await.success());
+}
+
+/// Typed answers to "Other time…" and "Other zone…", generated (times of every shape, zones
+/// as typed, any text), through the running bot: an answer the parser takes is saved exactly
+/// (read back from the store) and the card says so; any other is asked again, quoted back
+/// escaped, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_answers_are_saved_exactly_or_asked_again() {
+    use proptest::strategy::ValueTree;
+    let app = support::spawn_app_with(support::Setup {
+        clock: Some(support::utc("2026-11-25T12:00:00Z")),
+        ..support::Setup::default()
+    })
+    .await;
+    let ctx = Ctx { corpus: corpus(), lang: Lang::En, bot_username: "tribune_bot", seed: 1 };
+    let saved = ctx.t("settings.saved");
+    let typed_zone = prop_oneof![
+        3 => zone().prop_map(|z| z.name().replace('_', " ").to_lowercase()),
+        1 => "[A-Za-z/_ +-]{0,30}",
+        2 => reader_text(),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // Each sender may send ten at once: /subscribe, then four rounds of a press and an
+    // answer. The users go at once (a private chat gets a message a second).
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let rounds: Vec<(bool, String)> = (0..4)
+            .map(|round| {
+                let time = (i + round) % 2 == 0;
+                let text = if time {
+                    typed_time().new_tree(&mut runner).unwrap().current()
+                } else {
+                    typed_zone.new_tree(&mut runner).unwrap().current()
+                };
+                // Telegram delivers no blank message, and a text starting with / is a command.
+                let text = if text.trim().is_empty() || text.trim_start().starts_with('/') {
+                    format!("x{text}")
+                } else {
+                    text
+                };
+                (time, text)
+            })
+            .collect();
+        let user = app.user(7_700 + i, "en");
+        let (tribune, saved) = (app.tribune.clone(), saved.clone());
+        tasks.spawn(async move {
+            let store = tribune.store();
+            let chat = user.chat_id();
+            let card = support::ask(&user, "/subscribe").await.message_id;
+            let (mut taken, mut asked_again) = (0, 0);
+            for (time, text) in rounds {
+                let step = if time { SettingsStep::AskTime } else { SettingsStep::AskZone };
+                user.press(card, &Action::Settings { chat, step }.encode());
+                let asked = user.wait_for_messages(1, support::TIMEOUT).await.unwrap();
+                assert_eq!(asked.len(), 1, "{asked:?}");
+                let before = store.subscription(chat).unwrap().expect("subscribed");
+                user.send_text(&text);
+                let answer = user.wait_for_messages(1, support::TIMEOUT).await.unwrap();
+                let answer = answer.last().unwrap().plain_text();
+                let after = store.subscription(chat).unwrap().expect("subscribed");
+                let change = if time {
+                    LocalTime::parse(&text).map(Change::Time)
+                } else {
+                    Zone::parse(&text).map(Change::Zone)
+                };
+                match change {
+                    Some(change) => {
+                        taken += 1;
+                        let mut expected = before.clone();
+                        change.apply(&mut expected);
+                        expected.next_due = after.next_due;
+                        assert_eq!(after, expected, "{text:?}");
+                        assert!(answer.starts_with(&saved), "{text:?} answered {answer:?}");
+                    }
+                    None => {
+                        asked_again += 1;
+                        assert_eq!(
+                            after, before,
+                            "{text:?} was refused but changed the subscription"
+                        );
+                        let shown: String = text.chars().take(64).collect();
+                        assert!(
+                            answer.contains(shown.trim()) || !shown.trim().is_ascii(),
+                            "{text:?} is not quoted back in {answer:?}"
+                        );
+                        assert!(!answer.starts_with(&saved), "{text:?} answered {answer:?}");
+                    }
+                }
+            }
+            (taken, asked_again)
+        });
+    }
+    let (mut taken, mut asked_again) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        let (t, a) = done.expect("every typed answer checked");
+        (taken, asked_again) = (taken + t, asked_again + a);
+    }
+    eprintln!("{taken} typed answers taken, {asked_again} asked again");
+    assert!(taken >= 8 && asked_again >= 8, "{taken} taken, {asked_again} asked again");
+    app.stop().await;
+}
+
+/// Inline queries with hostile text and forged offsets, through the running bot: each is
+/// answered with results Telegram accepts (the emulator checks them as Telegram does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_inline_queries_are_answered() {
+    use proptest::strategy::ValueTree;
+    let app = support::spawn_app().await;
+    let offsets = prop_oneof![
+        3 => Just(String::new()),
+        1 => "[0-9]{1,3}",
+        1 => "-?[0-9]{10,25}",
+        1 => ".{0,12}",
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // Inline queries have an allowance of thirty at once: twenty each, from three users.
+    for i in 0..3 {
+        let user = app.user(7_800 + i, "en");
+        for _ in 0..20 {
+            let query = reader_text().new_tree(&mut runner).unwrap().current();
+            let offset = offsets.new_tree(&mut runner).unwrap().current();
+            let answer = user
+                .inline_page(&query, &offset, support::TIMEOUT)
+                .await
+                .unwrap_or_else(|e| panic!("{query:?} at {offset:?} was not answered: {e}"));
+            assert!(answer.results.len() <= render::INLINE_PAGE);
+        }
+    }
+    let reader = app.user(7_899, "en");
+    assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    app.stop().await;
+}
