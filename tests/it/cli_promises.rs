@@ -2,7 +2,7 @@
 //! lists every subcommand with its one line, `demo --lang ru|az` speaks that language from
 //! its first screen, and a failed export leaves nothing behind.
 
-use crate::support::{Process, TIMEOUT, eventually, messages_dir, serve_command};
+use crate::support::{TIMEOUT, eventually, messages_dir};
 use std::{
     io::Write,
     path::Path,
@@ -163,9 +163,7 @@ async fn a_failed_export_leaves_nothing_behind() {
     let emulator = Emulator::start().await.unwrap();
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
-    let _serve = Process::new(
-        serve_command(&emulator, &data, &messages_dir()).stderr(Stdio::null()).spawn().unwrap(),
-    );
+    let _serve = crate::support::serve(&emulator, &data).spawn();
     eventually(TIMEOUT, "serve listens on its socket", || data.join("tribune.sock").exists()).await;
     let out = root.path().join("exports");
     std::fs::create_dir(&out).unwrap();

@@ -1170,23 +1170,14 @@ async fn a_webhook_fed_hostile_update_shapes_keeps_serving() {
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/hook");
-    let mut serve = support::Process::new(
-        std::process::Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .args(["serve", "--webhook"])
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
-            .env("TRIBUNE_MESSAGES_DIR", support::messages_dir())
-            .env("TRIBUNE_WEBHOOK_URL", &url)
-            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "off")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut serve = support::tribune(&["serve", "--webhook"])
+        .bot_api(&emulator)
+        .data(&data.path().join("data"))
+        .env("TRIBUNE_WEBHOOK_URL", &url)
+        .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "off")
+        .spawn();
     let hook = emulator.clone();
     support::eventually(support::TIMEOUT, "the webhook is set", || hook.webhook_url().is_some())
         .await;

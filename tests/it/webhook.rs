@@ -120,25 +120,17 @@ async fn health_tells_a_quiet_webhook_from_one_telegram_no_longer_uses() {
     let log_path = data.path().join("serve.log");
     let (port, metrics) = (free_port(), free_port());
     let url = format!("http://127.0.0.1:{port}/tribune/hook");
-    let mut serve = Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .args(["serve", "--webhook"])
-            .env("TELOXIDE_TOKEN", emulator.token())
-            .env("TELOXIDE_API_URL", emulator.api_url())
-            .env("TRIBUNE_DATA_DIR", data.path().join("data"))
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_WEBHOOK_URL", &url)
-            .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
-            .env("TRIBUNE_WEBHOOK_CHECK_SECS", "1")
-            .env("TRIBUNE_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut serve = support::tribune(&["serve", "--webhook"])
+        .bot_api(&emulator)
+        .data(&data.path().join("data"))
+        .env("TRIBUNE_WEBHOOK_URL", &url)
+        .env("TRIBUNE_WEBHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRIBUNE_WEBHOOK_SECRET", SECRET)
+        .env("TRIBUNE_WEBHOOK_CHECK_SECS", "1")
+        .env("TRIBUNE_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+        .env("RUST_LOG", "info")
+        .log(&log_path)
+        .spawn();
     let hook = emulator.clone();
     eventually(TIMEOUT, "the webhook is set", || hook.webhook_url().is_some()).await;
     let health = format!("http://127.0.0.1:{metrics}/health");
