@@ -836,6 +836,14 @@ fn a_good_share_of_hostile_content_is_accepted_and_served() {
 // ---------------------------------------------------------------------------------------
 // Through the running bot.
 
+/// No handler panicked or ran out of time, and nothing was dropped (each sender stayed
+/// within the allowance): every update the test sent was handled to its end.
+fn assert_every_update_handled(app: &support::TestApp) {
+    let health = app.bot.observer().intake().snapshot();
+    assert_eq!((health.panics, health.timeouts), (0, 0), "handlers panicked or timed out");
+    assert!(health.dropped.iter().all(|&n| n == 0), "updates dropped: {:?}", health.dropped);
+}
+
 /// A value that is not ASCII: four bytes with a character across byte 2 (the real panic's
 /// shape), or a multi-byte character among digits and letters, or a long run of one.
 fn non_ascii_value() -> impl Strategy<Value = String> {
@@ -979,6 +987,7 @@ async fn fuzzed_settings_presses_reach_their_handler_or_change_nothing() {
     assert!(decoded < total, "every press decoded: the fuzzing changed nothing");
     let reader = app.user(7_399, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1078,6 +1087,7 @@ async fn every_command_with_hostile_arguments_is_answered() {
     }
     let reader = app.user(7_499, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1328,6 +1338,7 @@ async fn typed_answers_are_saved_exactly_or_asked_again() {
     }
     eprintln!("{taken} typed answers taken, {asked_again} asked again");
     assert!(taken >= 8 && asked_again >= 8, "{taken} taken, {asked_again} asked again");
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1359,5 +1370,6 @@ async fn hostile_inline_queries_are_answered() {
     }
     let reader = app.user(7_899, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
 }
