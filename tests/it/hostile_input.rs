@@ -726,6 +726,11 @@ fn hostile_content(statement: &str, slogans: &str, prisoners: &str) -> Vec<(Stri
     files
 }
 
+/// Text without its whitespace: a message's layout may fold a value's line breaks and spaces.
+fn squeezed(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
 }
@@ -757,7 +762,20 @@ proptest! {
                 let hostile = corpus.statements.iter().find(|s| s.id == "hostile");
                 for lang in Lang::ALL {
                     let ctx = Ctx { corpus: &corpus, lang, bot_username: "tribune_bot", seed: 11 };
-                    assert_sendable(&render::read(&ctx, "hostile"));
+                    let read = render::read(&ctx, "hostile");
+                    if let Some(statement) = hostile {
+                        // Its title and organisation are on the page as text, escaped.
+                        let html: String = read.messages.iter().map(|m| m.html.as_str()).collect();
+                        for value in [statement.title(lang), statement.organisation.as_str()] {
+                            if value.chars().count() <= 300 {
+                                prop_assert!(
+                                    squeezed(&html).contains(&squeezed(&render::html::escape(value))),
+                                    "{:?} is not on the page as text: {:?}", value, html
+                                );
+                            }
+                        }
+                    }
+                    assert_sendable(&read);
                     assert_sendable(&render::prisoners(&ctx, ""));
                     assert_sendable(&render::search(&ctx, "Ali Veli"));
                     for prisoner in corpus.prisoners.iter().filter(|p| p.id.starts_with("hostile")) {
@@ -765,12 +783,12 @@ proptest! {
                         let card = render::on_action(&ctx, &Action::Prisoner(prisoner.id.clone()))
                             .expect("a card");
                         // The hostile text is on the card as text: escaped, whole (when short
-                        // enough not to be cut), never as markup.
+                        // enough not to be cut; spaces and line breaks aside), never as markup.
                         let html: String = card.messages.iter().map(|m| m.html.as_str()).collect();
                         for value in [Some(&prisoner.affiliation), prisoner.note.as_ref()].into_iter().flatten() {
                             if value.chars().count() <= 300 {
                                 prop_assert!(
-                                    html.contains(&render::html::escape(value)),
+                                    squeezed(&html).contains(&squeezed(&render::html::escape(value))),
                                     "{:?} is not on the card as text: {:?}", value, html
                                 );
                             }
@@ -817,6 +835,14 @@ fn a_good_share_of_hostile_content_is_accepted_and_served() {
 
 // ---------------------------------------------------------------------------------------
 // Through the running bot.
+
+/// No handler panicked or ran out of time, and nothing was dropped (each sender stayed
+/// within the allowance): every update the test sent was handled to its end.
+fn assert_every_update_handled(app: &support::TestApp) {
+    let health = app.bot.observer().intake().snapshot();
+    assert_eq!((health.panics, health.timeouts), (0, 0), "handlers panicked or timed out");
+    assert!(health.dropped.iter().all(|&n| n == 0), "updates dropped: {:?}", health.dropped);
+}
 
 /// A value that is not ASCII: four bytes with a character across byte 2 (the real panic's
 /// shape), or a multi-byte character among digits and letters, or a long run of one.
@@ -961,6 +987,7 @@ async fn fuzzed_settings_presses_reach_their_handler_or_change_nothing() {
     assert!(decoded < total, "every press decoded: the fuzzing changed nothing");
     let reader = app.user(7_399, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1060,6 +1087,7 @@ async fn every_command_with_hostile_arguments_is_answered() {
     }
     let reader = app.user(7_499, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1301,6 +1329,7 @@ async fn typed_answers_are_saved_exactly_or_asked_again() {
     }
     eprintln!("{taken} typed answers taken, {asked_again} asked again");
     assert!(taken >= 8 && asked_again >= 8, "{taken} taken, {asked_again} asked again");
+    assert_every_update_handled(&app);
     app.stop().await;
 }
 
@@ -1332,5 +1361,267 @@ async fn hostile_inline_queries_are_answered() {
     }
     let reader = app.user(7_899, "en");
     assert!(support::ask(&reader, "/help").await.plain_text().contains("/subscribe"));
+    assert_every_update_handled(&app);
     app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Operators' content commands with arguments of the right shape and hostile values, on one
+// Tribune whose content they keep changing: `/addslogan <statement> [lang] <text>`,
+// `/setprisoner <id> <status> [date] [note]`, `/edits [drop <n>]` and `/cancel [edition]`.
+// Never a panic; what is saved keeps the content valid, and is served as escaped HTML that
+// Telegram accepts, within 4096.
+mod operator_args {
+    use super::*;
+    use proptest::test_runner::Config;
+    use std::sync::OnceLock;
+    use tribune::{
+        app::{Caller, EditOutcome, Operator, Tribune},
+        schedule::Clock,
+    };
+
+    const OPERATOR: i64 = 900;
+
+    fn cases(default: u32) -> u32 {
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+    }
+
+    /// One Tribune for every case: the edits pile up, as they would in a long-running bot. (Its
+    /// temporary directory lives as long as the test process.)
+    fn app() -> (&'static Tribune, &'static Operator) {
+        static APP: OnceLock<(tempfile::TempDir, Tribune, Operator)> = OnceLock::new();
+        let (_, app, operator) = APP.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("a directory");
+            let messages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("messages");
+            let start =
+                chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").expect("a time");
+            let (clock, _) = Clock::manual(start.with_timezone(&chrono::Utc));
+            let (app, _) = Tribune::open_with_clock(&dir.path().join("data"), &messages, clock)
+                .expect("a Tribune");
+            let app = app.with_operators(vec![OPERATOR]);
+            let operator = app.operator(&Caller::private(OPERATOR)).expect("an operator");
+            (dir, app, operator)
+        });
+        (app, operator)
+    }
+
+    /// The tests share one Tribune: one case at a time, so what one sees is its own doing.
+    fn alone() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Text an operator might type, or paste: markup, every script and mark, NUL, long.
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-zа-яəığ0-9 .,!-]{1,40}",
+            2 => prop::sample::select(vec![
+                "<b>bold</b>", "</a>", "&amp;", "&", "<script>alert(1)</script>", "\u{202e}x",
+                "a\u{301}\u{301}", "🙂🏳️‍🌈", "\u{0}", "{name}", "2026-02-31", "99999999999999999999",
+            ])
+            .prop_map(String::from),
+            1 => any::<String>(),
+            1 => (any::<char>(), 100usize..3000).prop_map(|(c, n)| c.to_string().repeat(n)),
+            // Markup Telegram would take as markup: only escaping keeps it text.
+            3 => (prop::sample::select(vec!["b", "i", "u", "s", "code", "tg-spoiler"]), "[a-z ]{1,10}")
+                .prop_map(|(tag, words)| format!("<{tag}>{words}</{tag}>")),
+        ]
+    }
+
+    /// A statement's paragraphs by language.
+    type Texts = Vec<(Lang, Vec<String>)>;
+
+    /// `/addslogan`'s arguments: a statement of the corpus (or a hostile word), a language it
+    /// has (or none, or a hostile word), and words of its text in that language (so that the
+    /// slogan can be word for word), or hostile text.
+    fn add_slogan_args(corpus: &Corpus) -> impl Strategy<Value = String> + use<> {
+        let statements: Vec<(String, Lang, Texts)> = corpus
+            .statements
+            .iter()
+            .map(|s| {
+                let texts = s
+                    .texts
+                    .iter()
+                    .map(|(lang, ps)| (*lang, ps.iter().map(|p| p.text.clone()).collect()))
+                    .collect();
+                (s.id.clone(), s.text_lang(s.original_language), texts)
+            })
+            .collect();
+        let index = || any::<prop::sample::Index>();
+        let bad = || prop::option::weighted(0.2, hostile());
+        ((index(), index(), index(), index(), 1usize..12), (bad(), bad(), bad(), any::<bool>()))
+            .prop_map(move |((s, l, p, w, n), (bad_id, bad_lang, bad_text, name_lang))| {
+                let (id, original, texts) = &statements[s.index(statements.len())];
+                let (lang, paragraphs) = if name_lang {
+                    &texts[l.index(texts.len())]
+                } else {
+                    texts.iter().find(|(lang, _)| lang == original).unwrap_or(&texts[0])
+                };
+                let paragraph = &paragraphs[p.index(paragraphs.len())];
+                let words: Vec<&str> = paragraph.split_whitespace().collect();
+                let start = w.index(words.len().max(1));
+                let excerpt =
+                    words.iter().skip(start).take(n).copied().collect::<Vec<_>>().join(" ");
+                let lang = match (bad_lang, name_lang) {
+                    (Some(bad), _) => Some(bad),
+                    (None, true) => Some(lang.code().to_string()),
+                    (None, false) => None,
+                };
+                [
+                    Some(bad_id.unwrap_or_else(|| id.clone())),
+                    lang,
+                    Some(bad_text.unwrap_or(excerpt)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+            })
+    }
+
+    fn set_prisoner_args(corpus: &Corpus) -> impl Strategy<Value = String> + use<> {
+        let ids: Vec<String> = corpus.prisoners.iter().map(|p| p.id.clone()).collect();
+        let status = prop_oneof![
+            4 => prop::sample::select(vec!["imprisoned", "released", "sentenced", "transferred", "unknown"])
+                .prop_map(String::from),
+            1 => hostile(),
+        ];
+        let date = prop::option::of(prop_oneof![
+            2 => (1900u16..=2100, prop::option::of(1u8..=12)).prop_map(|(y, m)| match m {
+                Some(m) => format!("{y}-{m:02}"),
+                None => y.to_string(),
+            }),
+            1 => prop::sample::select(vec!["2026-02-31", "1899", "2101-01", "2024-13", "０２０２"])
+                .prop_map(String::from),
+        ]);
+        let id = prop_oneof![4 => prop::sample::select(ids), 1 => hostile()];
+        (id, status, date, prop::option::of(hostile())).prop_map(|(id, status, date, note)| {
+            [Some(id), Some(status), date, note].into_iter().flatten().collect::<Vec<_>>().join(" ")
+        })
+    }
+
+    /// A prisoner's note (when short enough not to be cut) is on their card as text: escaped,
+    /// line breaks and spaces aside.
+    fn note_on_card_as_text(corpus: &Corpus, id: &str) -> Result<(), TestCaseError> {
+        let prisoner = corpus.prisoners.iter().find(|p| p.id == id);
+        let note = prisoner.and_then(|p| p.note.as_ref()).filter(|n| n.chars().count() <= 300);
+        if let Some(note) = note {
+            let ctx = Ctx { corpus, lang: Lang::En, bot_username: "tribune_bot", seed: 3 };
+            let card = render::on_action(&ctx, &Action::Prisoner(id.to_string()));
+            let html: String =
+                card.iter().flat_map(|r| &r.messages).map(|m| m.html.as_str()).collect();
+            prop_assert!(
+                squeezed(&html).contains(&squeezed(&render::html::escape(note))),
+                "{:?} is not on the card as text: {:?}",
+                note,
+                html
+            );
+        }
+        Ok(())
+    }
+
+    /// What a reader would be sent from this corpus is HTML Telegram takes, within its limit.
+    fn served(corpus: &Corpus) -> Result<(), TestCaseError> {
+        let ctx = Ctx { corpus, lang: Lang::En, bot_username: "tribune_bot", seed: 3 };
+        let mut replies = vec![render::prisoners(&ctx, ""), render::slogan(&ctx, "")];
+        for p in &corpus.prisoners {
+            replies.extend(render::on_action(&ctx, &Action::Prisoner(p.id.clone())));
+        }
+        for s in &corpus.slogans {
+            replies.push(render::slogan(&ctx, &s.id));
+        }
+        for message in replies.iter().flat_map(|r| &r.messages) {
+            prop_assert!(visible_len(&message.html) <= 4096);
+            if let Err(why) = check_html(&message.html) {
+                return Err(TestCaseError::fail(format!(
+                    "Telegram would refuse {:?}: {why}",
+                    message.html
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: cases(32), ..Config::default() })]
+
+        #[test]
+        fn addslogan_with_any_arguments_saves_valid_content_or_says_why(
+            args in add_slogan_args(&app().0.corpus()),
+        ) {
+            let (app, operator) = app();
+            let _alone = alone();
+            let before = app.corpus().slogans.len();
+            let outcome = app.add_slogan(operator, &args).expect("the store works");
+            let after = app.corpus();
+            match outcome {
+                EditOutcome::Saved { .. } => prop_assert_eq!(after.slogans.len(), before + 1),
+                _ => prop_assert_eq!(after.slogans.len(), before),
+            }
+            served(&after)?;
+        }
+
+        #[test]
+        fn setprisoner_with_any_arguments_saves_valid_content_or_says_why(
+            args in set_prisoner_args(&app().0.corpus()),
+        ) {
+            let (app, operator) = app();
+            let _alone = alone();
+            let outcome = app.set_prisoner(operator, &args).expect("the store works");
+            let after = app.corpus();
+            if let EditOutcome::Saved { .. } = outcome {
+                // The status written is the one asked for.
+                let mut words = args.split_whitespace();
+                let (id, status) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let prisoner = after.prisoners.iter().find(|p| p.id == id);
+                prop_assert_eq!(prisoner.map(|p| p.status.code()), Some(status));
+                note_on_card_as_text(&after, id)?;
+            }
+            served(&after)?;
+        }
+
+        #[test]
+        fn edits_and_cancel_with_any_arguments_answer(
+            args in prop_oneof![
+                hostile(),
+                (0u64..40).prop_map(|n| format!("drop {n}")),
+                hostile().prop_map(|h| format!("drop {h}")),
+            ],
+        ) {
+            let (app, operator) = app();
+            let _alone = alone();
+            let _ = app.edits(operator, &args).expect("the store works");
+            let _ = app.cancel(operator, &args).expect("the store works");
+            served(&app.corpus())?;
+        }
+    }
+
+    /// The shapes get past the argument checks: a good share of generated commands is saved
+    /// (else the properties above would only see usage messages).
+    #[test]
+    fn a_good_share_of_generated_content_commands_is_saved() {
+        use proptest::{strategy::ValueTree, test_runner::TestRunner};
+        let (app, operator) = app();
+        let _alone = alone();
+        let mut runner = TestRunner::deterministic();
+        let corpus = app.corpus();
+        let slogans = add_slogan_args(&corpus);
+        let prisoners = set_prisoner_args(&corpus);
+        let (mut slogans_saved, mut prisoners_saved) = (0, 0);
+        for _ in 0..40 {
+            let args = slogans.new_tree(&mut runner).expect("a value").current();
+            let saved = app.add_slogan(operator, &args).expect("the store works");
+            slogans_saved += usize::from(matches!(saved, EditOutcome::Saved { .. }));
+            let args = prisoners.new_tree(&mut runner).expect("a value").current();
+            let saved = app.set_prisoner(operator, &args).expect("the store works");
+            if matches!(saved, EditOutcome::Saved { .. }) {
+                prisoners_saved += 1;
+                let id = args.split_whitespace().next().unwrap_or_default();
+                note_on_card_as_text(&app.corpus(), id).expect("the note is on the card as text");
+                served(&app.corpus()).expect("served as Telegram takes it");
+            }
+        }
+        eprintln!("saved: {slogans_saved} of 40 slogans, {prisoners_saved} of 40 prisoner changes");
+        assert!(slogans_saved >= 5 && prisoners_saved >= 5, "{slogans_saved}, {prisoners_saved}");
+    }
 }
