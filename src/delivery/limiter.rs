@@ -5,10 +5,10 @@ use crate::subscription::ChatKind;
 use std::{collections::VecDeque, sync::Mutex, time::Duration};
 use tokio::{sync::Notify, time::Instant};
 
-/// Pace a little under each limit, so network jitter between the bot and Telegram cannot
-/// push one send too many into the same window: at 30 msg/s, 31 sends span 1025 ms, so a
-/// window is only broken by more than 25 ms of jitter.
-pub const SAFETY: f64 = 0.975;
+/// Admissions are spaced a little under the limit (at 30 msg/s, 31 span 1010 ms), so that
+/// answers coming within 10 ms cost nothing. The limit itself is held by the window rule
+/// (see [`Pacer`]), whatever the jitter between the bot and Telegram.
+pub const SAFETY: f64 = 0.99;
 
 /// A slot this close is not slept for: tokio's timer works in milliseconds, and sleeping for
 /// a fraction of one would cost a whole one per send at high rates. Slots still advance by
@@ -90,7 +90,7 @@ impl Lane {
 /// several reserved senders together (429s at 30 msg/s, BENCHMARKS.md).
 ///
 /// Formally, admissions t₀ < t₁ < … satisfy tᵢ₊ₖ ≥ tᵢ + k·interval − 2·EARLY for every k, so
-/// at 30 msg/s any 31 sends span at least 1021 ms: no one-second window holds more than 30.
+/// at 30 msg/s any 31 admissions span at least 1006 ms.
 ///
 /// **And whatever the jitter between here and Telegram:** a request reaches Telegram
 /// somewhere between its admission and its answer, so spacing admissions alone breaks a
@@ -145,15 +145,39 @@ impl Turns {
         self.waiting[lane.index()].retain(|t| *t != ticket);
     }
 
-    /// Whether the window lets one more send go.
+    /// Whether the window lets one more send go: the send a window back must have been
+    /// answered a second ago. Every earlier one was, too, whatever order the answers came
+    /// in: each was a window back when a send no later than this one was admitted.
     fn window(&self, window: usize, now: Instant) -> Window {
+        if self.recent.len() < window {
+            return Window::Open;
+        }
         match self.recent.front() {
-            _ if self.recent.len() < window => Window::Open,
-            Some((_, Some(answered))) if *answered + WINDOW > now => {
-                Window::OpensAt(*answered + WINDOW)
+            Some((_, Some(answered))) => {
+                let opens = *answered + WINDOW;
+                if opens > now { Window::OpensAt(opens) } else { Window::Open }
             }
             Some((_, None)) => Window::InFlight,
-            _ => Window::Open,
+            None => Window::Open,
+        }
+    }
+
+    /// Records an admission, forgetting the oldest once more than `window` are kept.
+    fn admit(&mut self, window: usize) -> u64 {
+        self.admitted += 1;
+        self.recent.push_back((self.admitted, None));
+        while self.recent.len() > window {
+            self.recent.pop_front();
+        }
+        self.admitted
+    }
+
+    /// Records the answer to admission `number`.
+    fn answered(&mut self, number: u64, at: Instant) {
+        let Some(&(first, _)) = self.recent.front() else { return };
+        let Some(index) = number.checked_sub(first) else { return };
+        if let Some(entry) = usize::try_from(index).ok().and_then(|i| self.recent.get_mut(i)) {
+            entry.1 = Some(at);
         }
     }
 }
@@ -189,12 +213,7 @@ impl Slot<'_> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let Some(number) = self.number else { return };
-        let mut turns = self.pacer.turns();
-        let now = Instant::now();
-        if let Some(entry) = turns.recent.iter_mut().find(|(n, _)| *n == number) {
-            entry.1 = Some(now);
-        }
-        drop(turns);
+        self.pacer.turns().answered(number, Instant::now());
         self.pacer.changed.notify_waiters();
     }
 }
@@ -283,12 +302,7 @@ impl Pacer {
                             turns.contested = [0; 2];
                         }
                         turns.leave(lane, ticket.ticket);
-                        turns.admitted += 1;
-                        let number = turns.admitted;
-                        turns.recent.push_back((number, None));
-                        while turns.recent.len() > self.window {
-                            turns.recent.pop_front();
-                        }
+                        let number = turns.admit(self.window);
                         ticket.admitted = true;
                         drop(turns);
                         self.changed.notify_waiters();
