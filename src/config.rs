@@ -1,9 +1,24 @@
 //! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(
+        "reader data is encrypted at rest and needs a key: set TRIBUNE_KEY_FILE to a file holding one (`tribune keygen FILE` writes it; keep it outside the data directory, e.g. on a tmpfs or in systemd's LoadCredential=), or TRIBUNE_PASSPHRASE_FILE to a file holding a passphrase"
+    )]
+    MissingKey,
+    #[error("set TRIBUNE_KEY_FILE or TRIBUNE_PASSPHRASE_FILE, not both")]
+    TwoKeys,
+    #[error(
+        "{name} ({path}) is inside the data directory: the key must never be stored beside the data it protects; move it elsewhere (a tmpfs, systemd's LoadCredential=)"
+    )]
+    KeyInDataDir { name: &'static str, path: String },
     #[error("TELOXIDE_TOKEN is not set: get a token from @BotFather and put it in .env")]
     MissingToken,
     #[error(
@@ -169,6 +184,71 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Webhook settings, when `TRIBUNE_WEBHOOK_URL` is set (used by `serve --webhook`).
     pub webhook: Option<Webhook>,
+    /// Where the key that seals reader data comes from.
+    pub key: KeySource,
+}
+
+/// Where the key that seals reader data at rest comes from (never the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `TRIBUNE_KEY_FILE`: 32 bytes, raw or as 64 hex digits.
+    File(PathBuf),
+    /// `TRIBUNE_PASSPHRASE_FILE`: a passphrase (its first line), stretched with Argon2id.
+    Passphrase(PathBuf),
+}
+
+impl KeySource {
+    /// The key's source from the environment: exactly one of the two variables, naming a
+    /// file outside the data directory.
+    pub fn from_env() -> Result<KeySource, ConfigError> {
+        let source = match (var("TRIBUNE_KEY_FILE"), var("TRIBUNE_PASSPHRASE_FILE")) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoKeys),
+            (None, None) => return Err(ConfigError::MissingKey),
+            (Some(file), None) => KeySource::File(PathBuf::from(file)),
+            (None, Some(file)) => KeySource::Passphrase(PathBuf::from(file)),
+        };
+        let data_dir = Paths::from_env().data_dir;
+        if source.is_inside(&data_dir) {
+            let path = source.path().display().to_string();
+            return Err(ConfigError::KeyInDataDir { name: source.var(), path });
+        }
+        Ok(source)
+    }
+
+    /// The variable that names it.
+    pub fn var(&self) -> &'static str {
+        match self {
+            KeySource::File(_) => "TRIBUNE_KEY_FILE",
+            KeySource::Passphrase(_) => "TRIBUNE_PASSPHRASE_FILE",
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            KeySource::File(p) | KeySource::Passphrase(p) => p,
+        }
+    }
+
+    /// Whether the file lies in `dir` (compared as absolute paths, links resolved where they
+    /// exist).
+    pub fn is_inside(&self, dir: &Path) -> bool {
+        inside(self.path(), dir)
+    }
+}
+
+/// Whether `path` lies in `dir`, comparing absolute forms (links resolved where they exist).
+pub fn inside(path: &Path, dir: &Path) -> bool {
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p).ok().or_else(|| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = std::fs::canonicalize(parent).ok()?;
+            Some(parent.join(p.file_name()?))
+        })
+    };
+    match (absolute(path), absolute(dir)) {
+        (Some(path), Some(dir)) => path.starts_with(dir),
+        _ => false,
+    }
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -218,6 +298,7 @@ impl Config {
             var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose(),
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
+        let key = Config::keep(&mut problems, KeySource::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -233,6 +314,7 @@ impl Config {
             admins,
             metrics_addr,
             webhook,
+            key,
         ) {
             (
                 Some(token),
@@ -243,6 +325,7 @@ impl Config {
                 Some(admins),
                 Some(metrics_addr),
                 Some(webhook),
+                Some(key),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -255,6 +338,7 @@ impl Config {
                 channels,
                 metrics_addr,
                 webhook,
+                key,
             }),
             _ => Err(problems),
         }
@@ -377,6 +461,7 @@ mod tests {
                 listen: "127.0.0.1:8080".parse().unwrap(),
                 secret: WebhookSecret::parse("WebhookSecretValue_42").unwrap(),
             }),
+            key: KeySource::File(PathBuf::from("/run/credentials/tribune.service/key")),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

@@ -63,12 +63,24 @@ impl Tribune {
     }
 
     /// The same on another clock (tests move a manual one), which also stamps the import.
+    /// Both open the store with the public test key: `serve` uses [`Tribune::open_keyed`].
     pub fn open_with_clock(
         data_dir: &Path,
         messages_dir: &Path,
         clock: Clock,
     ) -> Result<(Tribune, ContentSource), AppError> {
-        let store = Store::open(data_dir)?;
+        let secret = crate::store::Secret::public_test_key();
+        Tribune::open_keyed(data_dir, messages_dir, &secret, clock)
+    }
+
+    /// Opens the store with the operator's key and brings its content up to date.
+    pub fn open_keyed(
+        data_dir: &Path,
+        messages_dir: &Path,
+        secret: &crate::store::Secret,
+        clock: Clock,
+    ) -> Result<(Tribune, ContentSource), AppError> {
+        let store = Store::open_keyed(data_dir, secret)?;
         let (corpus, source) = sync_content(&store, messages_dir, clock.unix())?;
         let tribune = Tribune {
             store,
