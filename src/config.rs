@@ -13,6 +13,8 @@ pub enum ConfigError {
         "reader data is encrypted at rest and needs a key: set TRIBUNE_KEY_FILE to a file holding one (`tribune keygen FILE` writes it; keep it outside the data directory, e.g. on a tmpfs or in systemd's LoadCredential=), or TRIBUNE_PASSPHRASE_FILE to a file holding a passphrase"
     )]
     MissingKey,
+    #[error("{name} must be a whole number of seconds from {min} to {max}, not {value:?}")]
+    BadSeconds { name: &'static str, value: String, min: u64, max: u64 },
     #[error("set TRIBUNE_KEY_FILE or TRIBUNE_PASSPHRASE_FILE, not both")]
     TwoKeys,
     #[error(
@@ -186,6 +188,10 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// Where the key that seals reader data comes from.
     pub key: KeySource,
+    /// How long after a `/stop` the keys rotate (`TRIBUNE_SHRED_AFTER_SECS`, default an hour).
+    pub shred_after: Duration,
+    /// How often the keys rotate anyway (`TRIBUNE_ROTATE_EVERY_SECS`, default a day).
+    pub rotate_every: Duration,
 }
 
 /// Where the key that seals reader data at rest comes from (never the data directory).
@@ -299,6 +305,12 @@ impl Config {
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
         let key = Config::keep(&mut problems, KeySource::from_env());
+        let shred_after =
+            Config::keep(&mut problems, seconds("TRIBUNE_SHRED_AFTER_SECS", 3600, 1..=86_400));
+        let rotate_every = Config::keep(
+            &mut problems,
+            seconds("TRIBUNE_ROTATE_EVERY_SECS", 86_400, 60..=30 * 86_400),
+        );
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -315,6 +327,8 @@ impl Config {
             metrics_addr,
             webhook,
             key,
+            shred_after,
+            rotate_every,
         ) {
             (
                 Some(token),
@@ -326,6 +340,8 @@ impl Config {
                 Some(metrics_addr),
                 Some(webhook),
                 Some(key),
+                Some(shred_after),
+                Some(rotate_every),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -339,6 +355,8 @@ impl Config {
                 metrics_addr,
                 webhook,
                 key,
+                shred_after,
+                rotate_every,
             }),
             _ => Err(problems),
         }
@@ -346,6 +364,23 @@ impl Config {
 
     fn keep<T>(problems: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
         result.map_err(|e| problems.push(e)).ok()
+    }
+}
+
+/// A number of seconds in `range`, or `default` when the variable is not set.
+fn seconds(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
+            _ => {
+                Err(ConfigError::BadSeconds { name, value, min: *range.start(), max: *range.end() })
+            }
+        },
     }
 }
 
@@ -462,6 +497,8 @@ mod tests {
                 secret: WebhookSecret::parse("WebhookSecretValue_42").unwrap(),
             }),
             key: KeySource::File(PathBuf::from("/run/credentials/tribune.service/key")),
+            shred_after: Duration::from_secs(3600),
+            rotate_every: Duration::from_secs(86_400),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

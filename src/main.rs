@@ -173,6 +173,10 @@ async fn serve(webhook: bool) -> Result<()> {
         limits: Limits::telegram(f64::from(config.rate_limit), config.paid_broadcast),
         channels: config.channels.clone(),
         webhook,
+        shredding: tribune::app::Shredding {
+            after_stop: config.shred_after,
+            every: config.rotate_every,
+        },
         ..ServeOptions::default()
     };
     let handle = serve::start(bot, app.clone(), options)

@@ -54,6 +54,8 @@ impl Store {
                 break;
             }
         }
+        // The next key rotation shreds what was removed here from sled's log too.
+        self.meta.insert(super::rotation::SHRED_PENDING_KEY, &[1])?;
         self.sync()?;
         Ok(read)
     }

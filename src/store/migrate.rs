@@ -27,7 +27,9 @@ impl Store {
         done += self.migrate_tree(&self.chats.clone(), |key, raw| {
             let chat = id8(key)?;
             let key = keys::chat_key(&self.tag(chat));
-            Some(vec![(super::CHATS, key.to_vec(), self.seal(CHATS, &key, raw))])
+            let mut plain = chat.to_be_bytes().to_vec();
+            plain.extend_from_slice(raw);
+            Some(vec![(super::CHATS, key.to_vec(), self.seal(CHATS, &key, &plain))])
         })?;
         done += self.migrate_tree(&self.subs.clone(), |key, raw| {
             let chat = id8(key)?;

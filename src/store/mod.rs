@@ -55,6 +55,7 @@ mod open;
 mod operator;
 mod outbox;
 mod questions;
+mod rotation;
 pub mod seal;
 mod stats;
 mod subs;
@@ -67,6 +68,7 @@ pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
+pub use rotation::Rotation;
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 pub use subs::Committed;
 
@@ -182,6 +184,8 @@ pub struct Store {
     dead_chats: sled::Tree,
     /// The epoch keys reader data is sealed with (see `seal.rs`, `keyring.rs`).
     keyring: Arc<RwLock<keyring::Keyring>>,
+    /// The data directory (where the keyring file is).
+    dir: std::path::PathBuf,
 }
 
 impl Store {
@@ -254,7 +258,7 @@ impl Store {
         let key = keys::chat_key(&self.tag(chat_id));
         Ok(match self.chats.get(key)? {
             None => ChatSettings::default(),
-            Some(raw) => self.open_json(CHATS, &key, &raw, "chat settings").unwrap_or_else(|e| {
+            Some(raw) => self.open_chat_settings(&key, &raw).unwrap_or_else(|e| {
                 log::warn!("settings of one chat do not read ({e}); using defaults");
                 ChatSettings::default()
             }),
@@ -267,10 +271,27 @@ impl Store {
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);
         let key = keys::chat_key(&self.tag(chat_id));
-        let sealed = self.seal_json(CHATS, &key, &settings)?;
+        let sealed = self.seal_chat_settings(&key, chat_id, &settings)?;
         self.chats.insert(key, sealed)?;
         self.sync()?;
         Ok(())
+    }
+
+    /// A `chats` value: the chat id (so a key rotation can tag it anew) and the settings.
+    fn seal_chat_settings(
+        &self,
+        key: &[u8],
+        chat: i64,
+        settings: &ChatSettings,
+    ) -> Result<Vec<u8>> {
+        let mut plain = chat.to_be_bytes().to_vec();
+        plain.extend_from_slice(&to_json(settings)?);
+        Ok(self.seal(CHATS, key, &plain))
+    }
+
+    fn open_chat_settings(&self, key: &[u8], raw: &[u8]) -> Result<ChatSettings> {
+        let plain = self.open_sealed(CHATS, key, raw)?;
+        from_json(plain.get(8..).unwrap_or_default(), "chat settings")
     }
 
     /// How many chats have stored settings.

@@ -103,12 +103,14 @@ impl Store {
             outbox_chats: db.open_tree(super::OUTBOX_CHATS)?,
             dead_chats: db.open_tree(super::DEAD_CHATS)?,
             keyring: Arc::new(RwLock::new(keyring)),
+            dir: dir.to_path_buf(),
             db,
         };
         store.stats.set_merge_operator(stats::merge);
         if found == Some(1) {
             store.migrate_from_plaintext()?;
         }
+        store.finish_interrupted_rotation()?;
         if found != Some(SCHEMA_VERSION) {
             store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             store.db.flush()?;

@@ -252,7 +252,7 @@ impl Store {
                     let key = keys::chat_key(&new);
                     chats.insert(
                         &key,
-                        self.seal_json(super::CHATS, &key, settings).map_err(abort)?,
+                        self.seal_chat_settings(&key, to, settings).map_err(abort)?,
                     )?;
                 }
                 if let Some(sub) = &sub {
