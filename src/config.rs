@@ -1,9 +1,26 @@
 //! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(
+        "reader data is encrypted at rest and needs a key: set TRIBUNE_KEY_FILE to a file holding one (`tribune keygen FILE` writes it; keep it outside the data directory, e.g. on a tmpfs or in systemd's LoadCredential=), or TRIBUNE_PASSPHRASE_FILE to a file holding a passphrase"
+    )]
+    MissingKey,
+    #[error("{name} must be a whole number of seconds from {min} to {max}, not {value:?}")]
+    BadSeconds { name: &'static str, value: String, min: u64, max: u64 },
+    #[error("set TRIBUNE_KEY_FILE or TRIBUNE_PASSPHRASE_FILE, not both")]
+    TwoKeys,
+    #[error(
+        "{name} ({path}) is inside the data directory: the key must never be stored beside the data it protects; move it elsewhere (a tmpfs, systemd's LoadCredential=)"
+    )]
+    KeyInDataDir { name: &'static str, path: String },
     #[error("TELOXIDE_TOKEN is not set: get a token from @BotFather and put it in .env")]
     MissingToken,
     #[error(
@@ -188,6 +205,75 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// What bounds interactive work; each `None` keeps the intake's default.
     pub intake: IntakeLimits,
+    /// Where the key that seals reader data comes from.
+    pub key: KeySource,
+    /// How long after a `/stop` the keys rotate (`TRIBUNE_SHRED_AFTER_SECS`, default an hour).
+    pub shred_after: Duration,
+    /// How often the keys rotate anyway (`TRIBUNE_ROTATE_EVERY_SECS`, default a day).
+    pub rotate_every: Duration,
+}
+
+/// Where the key that seals reader data at rest comes from (never the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `TRIBUNE_KEY_FILE`: 32 bytes, raw or as 64 hex digits.
+    File(PathBuf),
+    /// `TRIBUNE_PASSPHRASE_FILE`: a passphrase (its first line), stretched with Argon2id.
+    Passphrase(PathBuf),
+}
+
+impl KeySource {
+    /// The key's source from the environment: exactly one of the two variables, naming a
+    /// file outside the data directory.
+    pub fn from_env() -> Result<KeySource, ConfigError> {
+        let source = match (var("TRIBUNE_KEY_FILE"), var("TRIBUNE_PASSPHRASE_FILE")) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoKeys),
+            (None, None) => return Err(ConfigError::MissingKey),
+            (Some(file), None) => KeySource::File(PathBuf::from(file)),
+            (None, Some(file)) => KeySource::Passphrase(PathBuf::from(file)),
+        };
+        let data_dir = Paths::from_env().data_dir;
+        if source.is_inside(&data_dir) {
+            let path = source.path().display().to_string();
+            return Err(ConfigError::KeyInDataDir { name: source.var(), path });
+        }
+        Ok(source)
+    }
+
+    /// The variable that names it.
+    pub fn var(&self) -> &'static str {
+        match self {
+            KeySource::File(_) => "TRIBUNE_KEY_FILE",
+            KeySource::Passphrase(_) => "TRIBUNE_PASSPHRASE_FILE",
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            KeySource::File(p) | KeySource::Passphrase(p) => p,
+        }
+    }
+
+    /// Whether the file lies in `dir` (compared as absolute paths, links resolved where they
+    /// exist).
+    pub fn is_inside(&self, dir: &Path) -> bool {
+        inside(self.path(), dir)
+    }
+}
+
+/// Whether `path` lies in `dir`, comparing absolute forms (links resolved where they exist).
+pub fn inside(path: &Path, dir: &Path) -> bool {
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p).ok().or_else(|| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = std::fs::canonicalize(parent).ok()?;
+            Some(parent.join(p.file_name()?))
+        })
+    };
+    match (absolute(path), absolute(dir)) {
+        (Some(path), Some(dir)) => path.starts_with(dir),
+        _ => false,
+    }
 }
 
 /// The intake's bounds an operator may change (`TRIBUNE_INTAKE_*`): how many updates are
@@ -274,6 +360,13 @@ impl Config {
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
         let intake = Config::keep(&mut problems, IntakeLimits::from_env());
+        let key = Config::keep(&mut problems, KeySource::from_env());
+        let shred_after =
+            Config::keep(&mut problems, seconds("TRIBUNE_SHRED_AFTER_SECS", 3600, 1..=86_400));
+        let rotate_every = Config::keep(
+            &mut problems,
+            seconds("TRIBUNE_ROTATE_EVERY_SECS", 86_400, 60..=30 * 86_400),
+        );
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -290,6 +383,9 @@ impl Config {
             metrics_addr,
             webhook,
             intake,
+            key,
+            shred_after,
+            rotate_every,
         ) {
             (
                 Some(token),
@@ -301,6 +397,9 @@ impl Config {
                 Some(metrics_addr),
                 Some(webhook),
                 Some(intake),
+                Some(key),
+                Some(shred_after),
+                Some(rotate_every),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -314,6 +413,9 @@ impl Config {
                 metrics_addr,
                 webhook,
                 intake,
+                key,
+                shred_after,
+                rotate_every,
             }),
             _ => Err(problems),
         }
@@ -321,6 +423,23 @@ impl Config {
 
     fn keep<T>(problems: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
         result.map_err(|e| problems.push(e)).ok()
+    }
+}
+
+/// A number of seconds in `range`, or `default` when the variable is not set.
+fn seconds(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
+            _ => {
+                Err(ConfigError::BadSeconds { name, value, min: *range.start(), max: *range.end() })
+            }
+        },
     }
 }
 
@@ -453,6 +572,9 @@ mod tests {
                 check_every: Duration::from_secs(60),
             }),
             intake: IntakeLimits::default(),
+            key: KeySource::File(PathBuf::from("/run/credentials/tribune.service/key")),
+            shred_after: Duration::from_secs(3600),
+            rotate_every: Duration::from_secs(86_400),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

@@ -63,12 +63,24 @@ impl Tribune {
     }
 
     /// The same on another clock (tests move a manual one), which also stamps the import.
+    /// Both open the store with the public test key: `serve` uses [`Tribune::open_keyed`].
     pub fn open_with_clock(
         data_dir: &Path,
         messages_dir: &Path,
         clock: Clock,
     ) -> Result<(Tribune, ContentSource), AppError> {
-        let store = Store::open(data_dir)?;
+        let secret = crate::store::Secret::public_test_key();
+        Tribune::open_keyed(data_dir, messages_dir, &secret, clock)
+    }
+
+    /// Opens the store with the operator's key and brings its content up to date.
+    pub fn open_keyed(
+        data_dir: &Path,
+        messages_dir: &Path,
+        secret: &crate::store::Secret,
+        clock: Clock,
+    ) -> Result<(Tribune, ContentSource), AppError> {
+        let store = Store::open_keyed(data_dir, secret)?;
         let (corpus, source) = sync_content(&store, messages_dir, clock.unix())?;
         let tribune = Tribune {
             store,
@@ -271,6 +283,57 @@ pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
             Err(e) => log::warn!("cannot forget expired questions: {e}"),
         }
         app.clock.sleep_until(app.clock.now() + every).await;
+    }
+}
+
+/// When reader data is re-sealed under fresh keys and the old ones destroyed (see
+/// `store/rotation.rs`): what `/stop` erased becomes unreadable on disk within `after_stop`
+/// (plus one check, at most a minute), and everything else removed (deactivated chats,
+/// delivered messages, expired questions) within `every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shredding {
+    /// How long after a `/stop` the keys are rotated (`TRIBUNE_SHRED_AFTER_SECS`).
+    pub after_stop: Duration,
+    /// How often they are rotated anyway (`TRIBUNE_ROTATE_EVERY_SECS`).
+    pub every: Duration,
+}
+
+impl Default for Shredding {
+    fn default() -> Shredding {
+        Shredding { after_stop: Duration::from_secs(3600), every: Duration::from_secs(86_400) }
+    }
+}
+
+/// Rotates the keys as `policy` says, on the app's clock. Runs until the task is dropped.
+pub async fn rotate_keys(app: Arc<Tribune>, policy: Shredding) {
+    let check = (policy.after_stop.min(policy.every) / 2)
+        .clamp(Duration::from_millis(200), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(check);
+    let mut stopped_since: Option<i64> = None;
+    let mut last = app.clock.unix();
+    loop {
+        tick.tick().await;
+        let now = app.clock.unix();
+        match app.store.shred_pending() {
+            Ok(true) => {
+                stopped_since.get_or_insert(now);
+            }
+            Ok(false) => stopped_since = None,
+            Err(e) => log::warn!("cannot tell whether a /stop waits to be shredded: {e}"),
+        }
+        let after_stop = policy.after_stop.as_secs() as i64;
+        let due = stopped_since.is_some_and(|t| now - t >= after_stop)
+            || now - last >= policy.every.as_secs() as i64;
+        if !due {
+            continue;
+        }
+        match app.store.rotate_keys() {
+            Ok(rotation) => {
+                log::info!("keys rotated: {} records re-sealed", rotation.resealed);
+                (last, stopped_since) = (now, None);
+            }
+            Err(e) => log::error!("cannot rotate the keys (will try again): {e}"),
+        }
     }
 }
 

@@ -10,6 +10,12 @@
 //! ```
 //! `next_id` is above every id the store handed out, so a restored store never reuses an
 //! outbox sequence or an edition number (see `ID_BASE_KEY`).
+//!
+//! Reader data is in the trees as sled holds it, sealed (see `seal.rs`). The keyring file
+//! travels as one more "tree", [`KEYRING_TREE`], holding its bytes: epoch keys wrapped by the
+//! master key, which the backup never holds. A restore checks the key against the keyring's
+//! canary before it writes anything, and writes the keyring as the file it is, never into
+//! sled.
 
 use super::{ID_BASE_KEY, Result, SCHEMA_VERSION, Store, StoreError};
 use std::{
@@ -18,6 +24,8 @@ use std::{
 };
 
 const MAGIC: &[u8; 8] = b"TRIBBAK\n";
+/// The pseudo-tree that carries the keyring file (no sled tree has this name).
+pub const KEYRING_TREE: &[u8] = b"\0keyring file";
 /// The backup file format this build writes and reads.
 pub const FORMAT: u32 = 1;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
@@ -96,6 +104,11 @@ impl Store {
             }
             trees.push((name.to_vec(), entries));
         }
+        let keyring = self.keys().encode();
+        trees.push((
+            KEYRING_TREE.to_vec(),
+            vec![(super::keyring::FILE.as_bytes().to_vec(), keyring)],
+        ));
         Ok(Snapshot {
             schema: SCHEMA_VERSION,
             created_at: super::unix_now(),
@@ -120,16 +133,45 @@ impl Snapshot {
         self.trees.iter().find(|(n, _)| n == name.as_bytes()).map_or(&[], |(_, e)| e.as_slice())
     }
 
-    /// The chat ids with a subscription.
-    pub fn subscribed_chats(&self) -> Vec<i64> {
-        self.tree("subs").iter().map(|(key, _)| super::i64_at(key, 0)).collect()
+    /// The subscriptions the backup holds, opened with `secret` (for checks and tests; a
+    /// backup made before encryption holds them in the clear).
+    pub fn subscriptions(
+        &self,
+        secret: &super::Secret,
+    ) -> std::result::Result<Vec<crate::subscription::Subscription>, BackupError> {
+        let keyring =
+            self.keyring().map(|k| super::keyring::Keyring::decode(k, secret)).transpose()?;
+        let mut subs = Vec::new();
+        for (key, value) in self.tree(super::SUBS) {
+            let plain = match &keyring {
+                None => Some(value.clone()),
+                Some(keyring) => super::seal::epoch_of(value)
+                    .and_then(|id| keyring.epoch(id))
+                    .and_then(|epoch| epoch.open(super::SUBS, key, value)),
+            };
+            let plain = plain.ok_or_else(|| StoreError::Corrupt("a sealed subscription".into()))?;
+            subs.push(super::from_json(&plain, "subscription")?);
+        }
+        Ok(subs)
+    }
+
+    /// The keyring file the backup carries (none in a backup made before encryption).
+    pub fn keyring(&self) -> Option<&[u8]> {
+        self.tree(std::str::from_utf8(KEYRING_TREE).unwrap_or_default())
+            .first()
+            .map(|(_, bytes)| bytes.as_slice())
     }
 
     pub fn summary(&self, bytes: u64) -> Summary {
         Summary {
             bytes,
-            trees: self.trees.len(),
-            entries: self.trees.iter().map(|(_, e)| e.len()).sum(),
+            trees: self.trees.iter().filter(|(n, _)| n != KEYRING_TREE).count(),
+            entries: self
+                .trees
+                .iter()
+                .filter(|(n, _)| n != KEYRING_TREE)
+                .map(|(_, e)| e.len())
+                .sum(),
             subscriptions: self.tree("subs").len(),
         }
     }
@@ -219,7 +261,12 @@ pub fn restore(
     snapshot: &Snapshot,
     dir: &Path,
     stamp: &str,
+    secret: &super::Secret,
 ) -> std::result::Result<Option<PathBuf>, BackupError> {
+    // The key first: a wrong one is said before anything is written.
+    if let Some(keyring) = snapshot.keyring() {
+        super::keyring::Keyring::decode(keyring, secret)?;
+    }
     let shown = dir.display().to_string();
     let target = |why: &str| BackupError::Target { dir: shown.clone(), why: why.to_string() };
     let Some(name) = dir.file_name() else { return Err(target("it has no directory name")) };
@@ -240,7 +287,7 @@ pub fn restore(
         let path = path.display().to_string();
         move |source| BackupError::Io { what, path, source }
     };
-    if let Err(e) = build(snapshot, &building) {
+    if let Err(e) = build(snapshot, &building, secret) {
         let _ = std::fs::remove_dir_all(&building);
         return Err(e);
     }
@@ -263,10 +310,20 @@ pub fn restore(
 }
 
 /// Writes every tree into a new store at `dir` and checks it reopens with the same entries.
-fn build(snapshot: &Snapshot, dir: &Path) -> std::result::Result<(), BackupError> {
+fn build(
+    snapshot: &Snapshot,
+    dir: &Path,
+    secret: &super::Secret,
+) -> std::result::Result<(), BackupError> {
     {
         let db = super::open::open_db(dir)?;
+        if let Some(keyring) = snapshot.keyring() {
+            super::keyring::write_atomically(dir, keyring)?;
+        }
         for (name, entries) in &snapshot.trees {
+            if name == KEYRING_TREE {
+                continue;
+            }
             let tree = db.open_tree(name).map_err(StoreError::from)?;
             let mut batch = sled::Batch::default();
             for (key, value) in entries {
@@ -278,7 +335,7 @@ fn build(snapshot: &Snapshot, dir: &Path) -> std::result::Result<(), BackupError
         meta.insert(ID_BASE_KEY, &snapshot.next_id.to_be_bytes()).map_err(StoreError::from)?;
         db.flush().map_err(StoreError::from)?;
     }
-    let store = open_when_released(dir)?;
+    let store = open_when_released(dir, secret)?;
     // Compare everything but the id base, the one value the restore itself adds.
     let comparable = |trees: &[(Vec<u8>, Entries)]| {
         let mut trees: Vec<_> = trees
@@ -288,6 +345,10 @@ fn build(snapshot: &Snapshot, dir: &Path) -> std::result::Result<(), BackupError
                 if name == b"meta" {
                     entries.retain(|(k, _)| k != ID_BASE_KEY);
                 }
+                // Re-wrapped with fresh nonces at each snapshot: compared by opening, above.
+                if name == KEYRING_TREE {
+                    entries.clear();
+                }
                 (name.clone(), entries)
             })
             .filter(|(_, entries)| !entries.is_empty())
@@ -295,7 +356,9 @@ fn build(snapshot: &Snapshot, dir: &Path) -> std::result::Result<(), BackupError
         trees.sort();
         trees
     };
-    if comparable(&store.snapshot()?.trees) != comparable(&snapshot.trees)
+    // A backup made before encryption was sealed when the store opened: its entries changed.
+    let sealed_now = snapshot.schema < SCHEMA_VERSION;
+    if (!sealed_now && comparable(&store.snapshot()?.trees) != comparable(&snapshot.trees))
         || store.id_base != snapshot.next_id
     {
         return Err(BackupError::Target {
@@ -308,10 +371,10 @@ fn build(snapshot: &Snapshot, dir: &Path) -> std::result::Result<(), BackupError
 }
 
 /// sled may hold its lock for a moment after the last handle is dropped.
-fn open_when_released(dir: &Path) -> Result<Store> {
+fn open_when_released(dir: &Path, secret: &super::Secret) -> Result<Store> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match Store::open(dir) {
+        match Store::open_keyed(dir, secret) {
             Err(StoreError::Open { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

@@ -145,6 +145,7 @@ fn a_second_instance_on_the_same_data_directory_is_refused_clearly() {
     let data = tempfile::tempdir().unwrap();
     let _running = Store::open(data.path()).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .arg("import")
         .env("TRIBUNE_DATA_DIR", data.path())
         .env("TRIBUNE_MESSAGES_DIR", messages_dir())

@@ -13,6 +13,7 @@ use tribune::store::SCHEMA_VERSION;
 /// the store is opened first).
 fn tribune(command: &str, data: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .arg(command)
         .env("TELOXIDE_TOKEN", "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
@@ -75,6 +76,7 @@ fn garbage_in_sleds_files_is_reported_as_damage() {
     let data = store(root.path(), "db-garbage");
     let backup = root.path().join("before.backup");
     let taken = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .args(["backup", backup.to_str().unwrap()])
         .env("TRIBUNE_DATA_DIR", &data)
         .output()
@@ -85,6 +87,7 @@ fn garbage_in_sleds_files_is_reported_as_damage() {
 
     // What the message says to do works: the backup restores over the damaged directory.
     let restored = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .args(["restore", backup.to_str().unwrap()])
         .env("TRIBUNE_DATA_DIR", &data)
         .output()

@@ -40,6 +40,8 @@ async fn doctor_with(
     for name in SETTINGS {
         command.env_remove(name);
     }
+    command.env("TRIBUNE_KEY_FILE", crate::support::test_key_file());
+    command.env_remove("TRIBUNE_PASSPHRASE_FILE");
     for (name, value) in settings {
         command.env(name, value);
     }

@@ -8,6 +8,7 @@ use tribune::content::load_dir;
 /// Runs `tribune <args>` on a data directory and a messages directory.
 fn tribune(data: &Path, messages: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .args(args)
         .env("TRIBUNE_DATA_DIR", data)
         .env("TRIBUNE_MESSAGES_DIR", messages)

@@ -23,6 +23,7 @@ fn serve_at_trace(token: &str, api_url: &str, data: &Path, log: &Path) -> Proces
     let log = std::fs::File::create(log).unwrap();
     Process::new(
         Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
             .arg("serve")
             .env("TELOXIDE_TOKEN", token)
             .env("TELOXIDE_API_URL", api_url)

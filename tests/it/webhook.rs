@@ -27,6 +27,7 @@ async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
     let url = format!("http://127.0.0.1:{port}/tribune/hook");
     let mut serve = Process::new(
         Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
             .args(["serve", "--webhook"])
             .env("TELOXIDE_TOKEN", emulator.token())
             .env("TELOXIDE_API_URL", emulator.api_url())
@@ -105,6 +106,7 @@ async fn serve_webhook_answers_refuses_forgeries_and_stops_cleanly() {
 #[test]
 fn serve_webhook_without_its_settings_is_refused_clearly() {
     let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .args(["serve", "--webhook"])
         .env("TELOXIDE_TOKEN", "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789")
         .env_remove("TRIBUNE_WEBHOOK_URL")
@@ -116,6 +118,7 @@ fn serve_webhook_without_its_settings_is_refused_clearly() {
     assert!(stderr.contains("serve --webhook needs TRIBUNE_WEBHOOK_URL"), "{stderr}");
 
     let output = Command::new(env!("CARGO_BIN_EXE_tribune"))
+        .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
         .args(["serve", "--webhook"])
         .env("TELOXIDE_TOKEN", "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789")
         .env("TRIBUNE_WEBHOOK_URL", "https://bot.example.org/hook")

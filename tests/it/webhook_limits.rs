@@ -35,6 +35,7 @@ async fn serve_webhook() -> Hooked {
     let url = format!("http://127.0.0.1:{port}{PATH}");
     let serve = Process::new(
         Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
             .args(["serve", "--webhook"])
             .env("TELOXIDE_TOKEN", emulator.token())
             .env("TELOXIDE_API_URL", emulator.api_url())

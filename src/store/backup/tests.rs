@@ -31,8 +31,11 @@ fn a_backup_restores_every_tree_and_ids_keep_increasing() {
     }
     let snapshot = read(&file).unwrap();
     let target = root.path().join("b");
-    assert_eq!(restore(&snapshot, &target, "t1").unwrap(), None);
-    let restored = open_when_released(&target).unwrap();
+    assert_eq!(
+        restore(&snapshot, &target, "t1", &crate::store::Secret::public_test_key()).unwrap(),
+        None
+    );
+    let restored = open_when_released(&target, &crate::store::Secret::public_test_key()).unwrap();
     assert_eq!(restored.subscription_count(), 5);
     assert_eq!(restored.chat(1).unwrap().lang, Some(Lang::Az));
     assert_eq!(restored.due_until(i64::MAX, 100).unwrap().len(), 5);
@@ -49,7 +52,7 @@ fn restoring_over_a_store_keeps_the_old_one_aside() {
     drop(store_with_subscribers(&data, 1));
     let snapshot = read(&file).unwrap();
     let kept = loop {
-        match restore(&snapshot, &data, "t2") {
+        match restore(&snapshot, &data, "t2", &crate::store::Secret::public_test_key()) {
             Err(BackupError::InUse { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
@@ -57,8 +60,18 @@ fn restoring_over_a_store_keeps_the_old_one_aside() {
         }
     };
     assert!(kept.ends_with("data.before-restore-t2"));
-    assert_eq!(open_when_released(&data).unwrap().subscription_count(), 3);
-    assert_eq!(open_when_released(&kept).unwrap().subscription_count(), 1);
+    assert_eq!(
+        open_when_released(&data, &crate::store::Secret::public_test_key())
+            .unwrap()
+            .subscription_count(),
+        3
+    );
+    assert_eq!(
+        open_when_released(&kept, &crate::store::Secret::public_test_key())
+            .unwrap()
+            .subscription_count(),
+        1
+    );
 }
 
 #[test]

@@ -277,10 +277,24 @@ pub fn serve_command(
         .env("TRIBUNE_DATA_DIR", data)
         .env("TRIBUNE_MESSAGES_DIR", messages)
         .env("TRIBUNE_POLL_TIMEOUT_SECS", "1")
+        .env("TRIBUNE_KEY_FILE", test_key_file())
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
     command
+}
+
+/// A key file holding the public test key (the one `Store::open` and `Tribune::open` use), for
+/// `tribune` commands run by tests: `TRIBUNE_KEY_FILE`. Outside every test's data directory.
+pub fn test_key_file() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tribune-test.key");
+    if std::fs::read(&path).ok().as_deref() != Some(tribune::store::keyring::PUBLIC_TEST_KEY) {
+        // Written beside and renamed, so tests running at once never read half a key.
+        let temp = path.with_extension(format!("{}", std::process::id()));
+        std::fs::write(&temp, tribune::store::keyring::PUBLIC_TEST_KEY).expect("write test key");
+        std::fs::rename(&temp, &path).expect("place test key");
+    }
+    path
 }
 
 /// splitmix64: small, seeded, and the same everywhere (the campaigns' random numbers).
