@@ -42,6 +42,8 @@ pub enum ConfigError {
     BadWebhookSecret,
     #[error("webhook mode needs {0} (see .env.example)")]
     MissingWebhook(&'static str),
+    #[error("{name} must be a whole number of days from {min} to 3650, not {value:?}")]
+    BadDays { name: &'static str, value: String, min: u64 },
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -169,6 +171,83 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Webhook settings, when `TRIBUNE_WEBHOOK_URL` is set (used by `serve --webhook`).
     pub webhook: Option<Webhook>,
+    /// How long each kind of record is kept (`TRIBUNE_KEEP_*_DAYS`).
+    pub retention: Retention,
+}
+
+const DAY: u64 = 24 * 3600;
+
+/// How long Tribune keeps each kind of record before the pruning task removes it (PRIVACY.md
+/// lists them). Every period is counted on the app's clock from the record's own time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivery records (which chat got which edition, and Telegram's message ids): what a
+    /// withdrawal (Telegram allows 48 hours) and a correction need. Corrections are taken for
+    /// as long as these are kept. `TRIBUNE_KEEP_DELIVERIES_DAYS`, default 14, at least 2.
+    pub deliveries: Duration,
+    /// Dead letters (messages given up on, with the reason). `TRIBUNE_KEEP_DEAD_LETTERS_DAYS`,
+    /// default 7.
+    pub dead_letters: Duration,
+    /// Chats that blocked the bot, left or removed it: erased entirely (as `/stop` does) this
+    /// long after. `TRIBUNE_KEEP_DEACTIVATED_DAYS`, default 30.
+    pub deactivated: Duration,
+    /// Editions, operators' jobs and broadcast drafts (no reader data): `/editions` and job
+    /// progress read them. `TRIBUNE_KEEP_RECORDS_DAYS`, default 90, never shorter than
+    /// `deliveries`.
+    pub records: Duration,
+    /// The audit log of what operators did. `TRIBUNE_KEEP_AUDIT_DAYS`, default 365.
+    pub audit: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        let days = |n| Duration::from_secs(n * DAY);
+        Retention {
+            deliveries: days(14),
+            dead_letters: days(7),
+            deactivated: days(30),
+            records: days(90),
+            audit: days(365),
+        }
+    }
+}
+
+impl Retention {
+    /// The periods set in the environment, defaults for the others.
+    pub fn from_env() -> Result<Retention, ConfigError> {
+        let d = Retention::default();
+        let deliveries = days("TRIBUNE_KEEP_DELIVERIES_DAYS", d.deliveries, 2)?;
+        let records = days("TRIBUNE_KEEP_RECORDS_DAYS", d.records, 1)?;
+        Ok(Retention {
+            deliveries,
+            dead_letters: days("TRIBUNE_KEEP_DEAD_LETTERS_DAYS", d.dead_letters, 1)?,
+            deactivated: days("TRIBUNE_KEEP_DEACTIVATED_DAYS", d.deactivated, 1)?,
+            // An edition outliving its records is harmless; records outliving their edition
+            // could no longer be found by age.
+            records: records.max(deliveries),
+            audit: days("TRIBUNE_KEEP_AUDIT_DAYS", d.audit, 1)?,
+        })
+    }
+}
+
+/// A number of days from `min` to ten years, or `default` when unset.
+fn days(name: &'static str, default: Duration, min: u64) -> Result<Duration, ConfigError> {
+    parse_days(name, var(name), default, min)
+}
+
+fn parse_days(
+    name: &'static str,
+    raw: Option<String>,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if (min..=3650).contains(&n) => Ok(Duration::from_secs(n * DAY)),
+            _ => Err(ConfigError::BadDays { name, value, min }),
+        },
+    }
 }
 
 /// The parts of the configuration that do not involve Telegram (used by `check`, `import`, `demo`).
@@ -218,6 +297,7 @@ impl Config {
             var("TRIBUNE_METRICS_ADDR").map(|raw| metrics_addr(&raw)).transpose(),
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
+        let retention = Config::keep(&mut problems, Retention::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -233,6 +313,7 @@ impl Config {
             admins,
             metrics_addr,
             webhook,
+            retention,
         ) {
             (
                 Some(token),
@@ -243,6 +324,7 @@ impl Config {
                 Some(admins),
                 Some(metrics_addr),
                 Some(webhook),
+                Some(retention),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -255,6 +337,7 @@ impl Config {
                 channels,
                 metrics_addr,
                 webhook,
+                retention,
             }),
             _ => Err(problems),
         }
@@ -325,6 +408,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retention_periods_are_whole_days_within_bounds() {
+        let default = Duration::from_secs(9);
+        let parse = |raw: Option<&str>, min| {
+            parse_days("TRIBUNE_KEEP_X_DAYS", raw.map(String::from), default, min)
+        };
+        assert_eq!(parse(None, 1).unwrap(), default);
+        assert_eq!(parse(Some(" 3 "), 1).unwrap(), Duration::from_secs(3 * DAY));
+        for bad in ["0", "-1", "1.5", "3651", "a week"] {
+            assert!(parse(Some(bad), 1).is_err(), "{bad}");
+        }
+        let e = parse(Some("1"), 2).unwrap_err().to_string();
+        assert!(e.contains("TRIBUNE_KEEP_X_DAYS") && e.contains("from 2"), "{e}");
+    }
+
+    #[test]
     fn tokens_are_checked_and_never_printed() {
         let token = Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap();
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
@@ -377,6 +475,7 @@ mod tests {
                 listen: "127.0.0.1:8080".parse().unwrap(),
                 secret: WebhookSecret::parse("WebhookSecretValue_42").unwrap(),
             }),
+            retention: Retention::default(),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

@@ -131,7 +131,7 @@ async fn serve(webhook: bool) -> Result<()> {
     };
     let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
     report_source(source);
-    let app = Arc::new(app.with_operators(config.admins.clone()));
+    let app = Arc::new(app.with_operators(config.admins.clone()).with_retention(config.retention));
     // `tribune backup` reaches the running process through this socket.
     let control = match Control::start(&config.data_dir, app.store().clone()) {
         Ok(control) => Some(control),

@@ -2,8 +2,10 @@
 //! name it, and finding what still names a chat (for tests and checks).
 
 use super::{
-    OutboxItem, Result, Store, from_json, key2, operator::count_erased, subs::due_key, tx_error,
-    u64_at,
+    OutboxItem, Result, Store, from_json, key2,
+    operator::count_erased,
+    subs::{due_key, gone_key, gone_since},
+    tx_error, u64_at,
 };
 use crate::subscription::Subscription;
 use sled::Transactional;
@@ -66,6 +68,7 @@ impl Store {
         let trees = (
             &self.subs,
             &self.due,
+            &self.gone,
             &self.chats,
             &self.deliveries,
             &self.chat_editions,
@@ -79,6 +82,7 @@ impl Store {
                 |(
                     subs,
                     due,
+                    gone,
                     chats,
                     deliveries,
                     chat_editions,
@@ -89,9 +93,13 @@ impl Store {
                 )| {
                     if let Some(raw) = subs.remove(&chat)?
                         && let Ok(sub) = from_json::<Subscription>(&raw, "subscription")
-                        && let Some(at) = sub.next_due
                     {
-                        due.remove(&due_key(at, chat_id))?;
+                        if let Some(at) = sub.next_due {
+                            due.remove(&due_key(at, chat_id))?;
+                        }
+                        if let Some(at) = gone_since(&sub) {
+                            gone.remove(&gone_key(at, chat_id))?;
+                        }
                     }
                     chats.remove(&chat)?;
                     // The editions this chat was part of: a bulk job among them counts the chat

@@ -11,6 +11,8 @@
 //! - `subs`: chat id → [`Subscription`](crate::subscription::Subscription) as JSON.
 //! - `due`: due time (u64 Unix seconds) ++ chat id → empty: the time-ordered index the
 //!   scheduler reads, so finding who is due costs O(due), not O(subscribers).
+//! - `gone`: deactivation time ++ chat id (laid out as `due`) → empty: deactivated chats,
+//!   oldest first, so erasing those past their grace period costs O(expired).
 //! - `outbox`: sequence (u64) → [`OutboxItem`]: one message to one chat, written and flushed
 //!   before it is sent, removed only once Telegram confirmed it.
 //! - `deliveries`: edition ++ chat id → [`DeliveryRecord`] (Telegram message ids, outcome);
@@ -52,6 +54,7 @@ mod open;
 mod operator;
 mod outbox;
 mod questions;
+mod retention;
 mod stats;
 mod subs;
 #[cfg(test)]
@@ -62,6 +65,7 @@ pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
+pub use retention::Pruned;
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 pub use subs::Committed;
 
@@ -128,6 +132,7 @@ pub struct Store {
     chats: sled::Tree,
     subs: sled::Tree,
     due: sled::Tree,
+    gone: sled::Tree,
     outbox: sled::Tree,
     deliveries: sled::Tree,
     chat_editions: sled::Tree,

@@ -53,6 +53,7 @@ impl Store {
             chats: db.open_tree("chats")?,
             subs: db.open_tree("subs")?,
             due: db.open_tree("due")?,
+            gone: db.open_tree("gone")?,
             outbox: db.open_tree("outbox")?,
             deliveries: db.open_tree("deliveries")?,
             chat_editions: db.open_tree("chat_editions")?,

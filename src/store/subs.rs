@@ -14,7 +14,14 @@ pub(super) fn due_key(due: i64, chat_id: i64) -> [u8; 16] {
     key2((due.max(0) as u64).to_be_bytes(), ((chat_id as u64) ^ (1 << 63)).to_be_bytes())
 }
 
-fn due_chat(key: &[u8]) -> i64 {
+/// The `gone` index: when a chat was deactivated, then the chat, laid out as the due index
+/// (so whatever the due index's chat part becomes, this follows), oldest first.
+pub(super) fn gone_key(at: i64, chat_id: i64) -> [u8; 16] {
+    due_key(at, chat_id)
+}
+
+/// The chat of a due-index or `gone` key.
+pub(super) fn due_chat(key: &[u8]) -> i64 {
     (u64_at(key, 8) ^ (1 << 63)) as i64
 }
 
@@ -33,11 +40,17 @@ pub enum Committed {
     Changed,
 }
 
+/// When a deactivated subscription's grace period started, if it is in the `gone` index.
+pub(super) fn gone_since(sub: &Subscription) -> Option<i64> {
+    if sub.active { None } else { sub.deactivated_at }
+}
+
 /// Within a transaction: stores a subscription and moves its due-index entry from the stored
-/// version's due time to the new one.
+/// version's due time to the new one, and its `gone` entry likewise.
 fn write_subscription(
     subs: &TransactionalTree,
     due: &TransactionalTree,
+    gone: &TransactionalTree,
     sub: &Subscription,
     json: &[u8],
 ) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
@@ -47,10 +60,16 @@ fn write_subscription(
         if let Some(at) = old.next_due {
             due.remove(&due_key(at, old.chat_id))?;
         }
+        if let Some(at) = gone_since(&old) {
+            gone.remove(&gone_key(at, old.chat_id))?;
+        }
     }
     subs.insert(&chat, json)?;
     if let Some(at) = sub.next_due {
         due.insert(&due_key(at, sub.chat_id), &[])?;
+    }
+    if let Some(at) = gone_since(sub) {
+        gone.insert(&gone_key(at, sub.chat_id), &[])?;
     }
     Ok(())
 }
@@ -82,9 +101,9 @@ impl Store {
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let _writing = self.writing()?;
         let json = to_json(sub)?;
-        (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
-                write_subscription(subs, due, sub, &json)?;
+        (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
+                write_subscription(subs, due, gone, sub, &json)?;
                 Ok(())
             })
             .map_err(tx_error)
@@ -101,19 +120,25 @@ impl Store {
         let mut count = 0;
         let mut sub_batch = sled::Batch::default();
         let mut due_batch = sled::Batch::default();
+        let mut gone_batch = sled::Batch::default();
         for sub in subs {
             sub_batch.insert(&sub.chat_id.to_be_bytes(), to_json(&sub)?);
             if let Some(at) = sub.next_due {
                 due_batch.insert(&due_key(at, sub.chat_id), &[]);
             }
+            if let Some(at) = gone_since(&sub) {
+                gone_batch.insert(&gone_key(at, sub.chat_id), &[]);
+            }
             count += 1;
             if count % 10_000 == 0 {
                 self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
                 self.due.apply_batch(std::mem::take(&mut due_batch))?;
+                self.gone.apply_batch(std::mem::take(&mut gone_batch))?;
             }
         }
         self.subs.apply_batch(sub_batch)?;
         self.due.apply_batch(due_batch)?;
+        self.gone.apply_batch(gone_batch)?;
         self.sync()?;
         Ok(count)
     }
@@ -138,8 +163,8 @@ impl Store {
         for item in items {
             queued.push((self.next_id()?, item.clone(), to_json(item)?));
         }
-        let outcome = (&self.subs, &self.due, &self.outbox)
-            .transaction(|(subs, due, outbox)| {
+        let outcome = (&self.subs, &self.due, &self.gone, &self.outbox)
+            .transaction(|(subs, due, gone, outbox)| {
                 let Some(raw) = subs.get(sub.chat_id.to_be_bytes())? else {
                     return Ok(Committed::Erased);
                 };
@@ -147,7 +172,7 @@ impl Store {
                 if stored != *read {
                     return Ok(Committed::Changed);
                 }
-                write_subscription(subs, due, sub, &json)?;
+                write_subscription(subs, due, gone, sub, &json)?;
                 for (seq, _, raw) in &queued {
                     outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
                 }
@@ -178,21 +203,27 @@ impl Store {
         Ok(self.due.first()?.map(|(key, _)| u64_at(&key, 0) as i64))
     }
 
-    /// Marks a chat gone (blocked the bot, was deleted, removed the bot): no more digests,
-    /// kept for counts. Returns whether it was active.
-    pub fn deactivate(&self, chat_id: i64) -> Result<bool> {
+    /// Marks a chat gone (blocked the bot, was deleted, removed the bot) at `now`: no more
+    /// digests, kept for counts until the retention's grace period has passed (then erased as
+    /// by `/stop`). Returns whether it was active.
+    pub fn deactivate(&self, chat_id: i64, now: i64) -> Result<bool> {
         let _writing = self.writing()?;
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
         // and a setting changed meanwhile is kept.
-        let was = (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
+        let was = (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
                 let Some(raw) = subs.get(chat_id.to_be_bytes())? else { return Ok(false) };
                 let mut sub: Subscription = from_json(&raw, "subscription").map_err(abort)?;
                 let was = sub.active;
+                if !was && sub.deactivated_at.is_some() {
+                    // Gone already: the grace period runs from the first time.
+                    return Ok(false);
+                }
                 sub.active = false;
                 sub.next_due = None;
+                sub.deactivated_at = Some(now);
                 let json = to_json(&sub).map_err(abort)?;
-                write_subscription(subs, due, &sub, &json)?;
+                write_subscription(subs, due, gone, &sub, &json)?;
                 Ok(was)
             })
             .map_err(tx_error)?;
@@ -219,8 +250,8 @@ impl Store {
         let _writing = self.writing()?;
         let settings = self.chats.get(from.to_be_bytes())?;
         let sub = self.subscription(from)?;
-        (&self.chats, &self.subs, &self.due)
-            .transaction(|(chats, subs, due)| {
+        (&self.chats, &self.subs, &self.due, &self.gone)
+            .transaction(|(chats, subs, due, gone)| {
                 if let Some(raw) = &settings {
                     chats.remove(&from.to_be_bytes())?;
                     chats.insert(&to.to_be_bytes(), raw.clone())?;
@@ -230,6 +261,10 @@ impl Store {
                     if let Some(at) = sub.next_due {
                         due.remove(&due_key(at, from))?;
                         due.insert(&due_key(at, to), &[])?;
+                    }
+                    if let Some(at) = gone_since(sub) {
+                        gone.remove(&gone_key(at, from))?;
+                        gone.insert(&gone_key(at, to), &[])?;
                     }
                     let mut moved = sub.clone();
                     moved.chat_id = to;

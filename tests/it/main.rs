@@ -29,6 +29,7 @@ mod operators;
 mod pacing;
 mod prisoners;
 mod reading;
+mod retention;
 mod secrets;
 mod sharing;
 mod stats;

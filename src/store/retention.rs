@@ -1,0 +1,246 @@
+//! Retention: every record about readers has a period, after which the pruning task removes
+//! it, a bounded step at a time (never a scan of the whole store, never a long transaction).
+//!
+//! What each step removes, oldest first (periods in [`Retention`], listed in PRIVACY.md):
+//! - chats deactivated longer than the grace period, erased entirely as `/stop` does (found
+//!   through the `gone` index, so O(expired));
+//! - delivery records (`deliveries` and their `chat_editions` twins) of editions older than
+//!   their period, found by the edition's key prefix: the chat part of each `chat_editions`
+//!   key is taken from the `deliveries` key as opaque bytes, never decoded. A cursor in `meta`
+//!   (`pruned_deliveries_through`) keeps steps from re-reading editions already pruned;
+//! - editions, their jobs and broadcast drafts older than theirs (any record written for an
+//!   edition after its records were pruned goes with it then);
+//! - dead letters and audit entries older than theirs (their keys are sequence numbers, so
+//!   the oldest come first and a step stops at the first young one).
+//!
+//! Kept without a period, because they name no reader and stay small: the content and
+//! operators' content edits (`content`, `edits`, `prisoner_log`: what Tribune publishes),
+//! `meta`, and `stats` (counts per day, a few entries a day). Subscriptions and settings live
+//! as long as the reader wants them (`/stop` erases them at once); `due` follows `subs`; the
+//! outbox empties as it sends; questions expire after 30 minutes (`questions.rs`).
+
+use super::{
+    Result, Store, from_json,
+    subs::{due_chat, gone_key},
+    u64_at,
+};
+use crate::{
+    broadcast::{Draft, Job, JobState},
+    config::Retention,
+};
+
+/// Where delivery records are pruned up to (an edition id), in `meta`.
+const DELIVERIES_CURSOR: &[u8] = b"pruned_deliveries_through";
+/// At most this many chats past their grace period are erased in one step: each is a
+/// transaction of its own, with a flush.
+const CHATS_PER_STEP: usize = 100;
+
+/// What one step of pruning removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Deactivated chats erased after their grace period.
+    pub chats: usize,
+    /// Delivery records removed (each with its `chat_editions` entry).
+    pub deliveries: usize,
+    /// Editions removed, with their jobs.
+    pub editions: usize,
+    pub drafts: usize,
+    pub dead_letters: usize,
+    pub audit: usize,
+}
+
+impl Pruned {
+    /// Records removed in all.
+    pub fn total(&self) -> usize {
+        self.chats + self.deliveries + self.editions + self.drafts + self.dead_letters + self.audit
+    }
+}
+
+/// The delivery record's key (edition ++ chat part) → the same record's `chat_editions` key
+/// (chat part ++ edition). The chat part is whatever bytes follow the edition.
+fn chat_editions_key(delivery_key: &[u8]) -> Option<Vec<u8>> {
+    let (edition, chat) = (delivery_key.get(..8)?, delivery_key.get(8..)?);
+    Some([chat, edition].concat())
+}
+
+/// `now - period` in Unix seconds: records stamped at or before it are due.
+fn cutoff(now: i64, period: std::time::Duration) -> i64 {
+    now.saturating_sub(i64::try_from(period.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Store {
+    /// One step of pruning at `now`: removes at most about `budget` records (and at most
+    /// [`CHATS_PER_STEP`] chats), flushed before it returns. Call again while it removes
+    /// something: a step that removed fewer than `budget` found nothing more that was due.
+    pub fn prune(&self, retention: &Retention, now: i64, budget: usize) -> Result<Pruned> {
+        let mut pruned = Pruned {
+            chats: self.erase_gone(cutoff(now, retention.deactivated))?,
+            ..Pruned::default()
+        };
+        let mut left = budget.saturating_sub(pruned.chats);
+        let _writing = self.writing()?;
+        pruned.deliveries = self.prune_deliveries(cutoff(now, retention.deliveries), &mut left)?;
+        (pruned.editions, pruned.deliveries) = {
+            let (editions, more) =
+                self.prune_editions(cutoff(now, retention.records), &mut left)?;
+            (editions, pruned.deliveries + more)
+        };
+        pruned.drafts = self.prune_drafts(cutoff(now, retention.records), &mut left)?;
+        pruned.dead_letters =
+            prune_by_age(&self.dead, cutoff(now, retention.dead_letters), &mut left, dead_at)?;
+        pruned.audit =
+            prune_by_age(&self.audit, cutoff(now, retention.audit), &mut left, audit_at)?;
+        if pruned.total() > pruned.chats {
+            self.sync()?;
+        }
+        Ok(pruned)
+    }
+
+    /// Erases the chats deactivated at or before `until`, as `/stop` would.
+    fn erase_gone(&self, until: i64) -> Result<usize> {
+        let end = gone_key(until, i64::MAX);
+        let expired: Vec<sled::IVec> = self
+            .gone
+            .range(..=end.as_slice())
+            .keys()
+            .take(CHATS_PER_STEP)
+            .collect::<std::result::Result<_, _>>()?;
+        for key in &expired {
+            self.erase_chat(due_chat(key))?;
+            // Erasing removes the entry with the subscription; one whose subscription no
+            // longer reads would otherwise come back at every step.
+            let _writing = self.writing()?;
+            self.gone.remove(key)?;
+        }
+        Ok(expired.len())
+    }
+
+    /// Removes the delivery records of editions created at or before `until`, oldest first,
+    /// from the cursor on.
+    fn prune_deliveries(&self, until: i64, left: &mut usize) -> Result<usize> {
+        let from = self.meta.get(DELIVERIES_CURSOR)?.map_or(0, |raw| u64_at(&raw, 0) + 1);
+        let mut removed = 0;
+        for entry in self.editions.range(from.to_be_bytes()..) {
+            let (key, raw) = entry?;
+            // An edition that does not read has no age: its records stay for its metadata's
+            // turn, which removes it anyway.
+            let created =
+                from_json::<super::Edition>(&raw, "edition").map_or(i64::MAX, |e| e.created_at);
+            if created > until || *left == 0 {
+                break;
+            }
+            let (count, done) = self.remove_deliveries(&key, left)?;
+            removed += count;
+            if !done {
+                break;
+            }
+            self.meta.insert(DELIVERIES_CURSOR, &key)?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes up to `left` delivery records of one edition; returns how many and whether none
+    /// is left.
+    fn remove_deliveries(&self, edition: &[u8], left: &mut usize) -> Result<(usize, bool)> {
+        let keys: Vec<sled::IVec> = self
+            .deliveries
+            .scan_prefix(edition)
+            .keys()
+            .take(*left + 1)
+            .collect::<std::result::Result<_, _>>()?;
+        let done = keys.len() <= *left;
+        let keys = &keys[..keys.len().min(*left)];
+        // The index entries go first: a crash between the two batches leaves records that the
+        // next step finds again by their edition, never an index entry nothing leads to.
+        let mut index = sled::Batch::default();
+        let mut records = sled::Batch::default();
+        for key in keys {
+            if let Some(twin) = chat_editions_key(key) {
+                index.remove(twin);
+            }
+            records.remove(key.clone());
+        }
+        self.chat_editions.apply_batch(index)?;
+        self.deliveries.apply_batch(records)?;
+        *left -= keys.len();
+        Ok((keys.len(), done))
+    }
+
+    /// Removes editions (and their jobs) created at or before `until`, with any delivery
+    /// record still left of them; a job still running keeps its edition.
+    fn prune_editions(&self, until: i64, left: &mut usize) -> Result<(usize, usize)> {
+        let (mut editions, mut records) = (0, 0);
+        for entry in self.editions.iter() {
+            let (key, raw) = entry?;
+            let created =
+                from_json::<super::Edition>(&raw, "edition").map_or(i64::MIN, |e| e.created_at);
+            if created > until || *left == 0 {
+                break;
+            }
+            let running = self
+                .jobs
+                .get(&key)?
+                .and_then(|raw| from_json::<Job>(&raw, "job").ok())
+                .is_some_and(|job| job.state == JobState::Running);
+            if running {
+                continue;
+            }
+            let (count, done) = self.remove_deliveries(&key, left)?;
+            records += count;
+            if !done || *left == 0 {
+                break;
+            }
+            self.jobs.remove(&key)?;
+            self.editions.remove(&key)?;
+            editions += 1;
+            *left -= 1;
+        }
+        Ok((editions, records))
+    }
+
+    /// Removes broadcast drafts created at or before `until` (sent, discarded or left open).
+    fn prune_drafts(&self, until: i64, left: &mut usize) -> Result<usize> {
+        // Draft ids are sequence numbers: the oldest come first.
+        prune_by_age(&self.drafts, until, left, |raw| {
+            from_json::<Draft>(raw, "draft").ok().map(|d| d.created_at)
+        })
+    }
+}
+
+fn dead_at(raw: &[u8]) -> Option<i64> {
+    from_json::<super::DeadLetter>(raw, "dead letter").ok().map(|d| d.at)
+}
+
+fn audit_at(raw: &[u8]) -> Option<i64> {
+    from_json::<super::AuditEntry>(raw, "audit entry").ok().map(|a| a.at)
+}
+
+/// Removes entries from the front of a tree keyed by sequence number while they are stamped at
+/// or before `until` (an entry that does not read has no age and goes too: it could never be
+/// shown). Stops at the first younger one.
+fn prune_by_age(
+    tree: &sled::Tree,
+    until: i64,
+    left: &mut usize,
+    stamped: impl Fn(&[u8]) -> Option<i64>,
+) -> Result<usize> {
+    let mut batch = sled::Batch::default();
+    let mut removed = 0;
+    for entry in tree.iter() {
+        if *left == 0 {
+            break;
+        }
+        let (key, raw) = entry?;
+        if stamped(&raw).is_some_and(|at| at > until) {
+            break;
+        }
+        batch.remove(key);
+        removed += 1;
+        *left -= 1;
+    }
+    tree.apply_batch(batch)?;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests;
