@@ -289,20 +289,13 @@ fn backup(file: &Path) -> Result<()> {
 
 fn restore(file: &Path) -> Result<()> {
     let paths = Paths::from_env();
-    // The whole file is checked before anything is touched.
-    let snapshot = backup::read(file)?;
     if control::is_serving(&paths.data_dir) {
         return Err(backup::BackupError::InUse { dir: paths.data_dir.display().to_string() }.into());
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let kept = backup::restore(&snapshot, &paths.data_dir, &stamp)?;
-    let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
-    println!(
-        "{}: restored from {}: {}",
-        paths.data_dir.display(),
-        file.display(),
-        snapshot.summary(bytes)
-    );
+    // The whole file is checked before anything is touched.
+    let (summary, kept) = backup::restore(file, &paths.data_dir, &stamp)?;
+    println!("{}: restored from {}: {summary}", paths.data_dir.display(), file.display());
     if let Some(kept) = kept {
         println!("the previous data directory is kept as {}", kept.display());
     }

@@ -314,10 +314,6 @@ fn key2(a: [u8; 8], b: [u8; 8]) -> [u8; 16] {
     key
 }
 
-fn u32_at(raw: &[u8], at: usize) -> u32 {
-    raw.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes)
-}
-
 fn u64_at(raw: &[u8], at: usize) -> u64 {
     raw.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
 }

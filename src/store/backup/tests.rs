@@ -29,9 +29,9 @@ fn a_backup_restores_every_tree_and_ids_keep_increasing() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the backup is readable only by its owner");
     }
-    let snapshot = read(&file).unwrap();
     let target = root.path().join("b");
-    assert_eq!(restore(&snapshot, &target, "t1").unwrap(), None);
+    let (restored_summary, kept) = restore(&file, &target, "t1").unwrap();
+    assert_eq!((restored_summary, kept), (summary, None));
     let restored = open_when_released(&target).unwrap();
     assert_eq!(restored.subscription_count(), 5);
     assert_eq!(restored.chat(1).unwrap().lang, Some(Lang::Az));
@@ -47,13 +47,12 @@ fn restoring_over_a_store_keeps_the_old_one_aside() {
     store_with_subscribers(&root.path().join("src"), 3).write_backup(&file).unwrap();
     let data = root.path().join("data");
     drop(store_with_subscribers(&data, 1));
-    let snapshot = read(&file).unwrap();
     let kept = loop {
-        match restore(&snapshot, &data, "t2") {
+        match restore(&file, &data, "t2") {
             Err(BackupError::InUse { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
-            other => break other.unwrap().unwrap(),
+            other => break other.unwrap().1.unwrap(),
         }
     };
     assert!(kept.ends_with("data.before-restore-t2"));
@@ -61,22 +60,126 @@ fn restoring_over_a_store_keeps_the_old_one_aside() {
     assert_eq!(open_when_released(&kept).unwrap().subscription_count(), 1);
 }
 
+/// A store's backup as bytes.
+fn backup_bytes(store: &Store) -> Vec<u8> {
+    let mut raw = Vec::new();
+    store.backup_to(&mut raw, "memory").unwrap();
+    raw
+}
+
 #[test]
 fn damaged_and_foreign_files_are_refused_before_anything_changes() {
     let root = tempfile::tempdir().unwrap();
     let store = store_with_subscribers(&root.path().join("a"), 3);
-    let good = store.snapshot().unwrap().encode();
+    let good = backup_bytes(&store);
     let text = |raw: &[u8]| Snapshot::decode(raw, "b").unwrap_err().to_string();
     assert!(text(b"hello").contains("not a Tribune backup"));
+    assert!(text(b"TRIBBAK").contains("not a Tribune backup"));
     assert!(text(&good[..good.len() - 1]).contains("cut short"));
-    assert!(text(&good[..20]).contains("cut short"));
+    assert!(text(&good[..20]).contains("cut short at 20 bytes"));
+    let mut longer = good.clone();
+    longer.push(0);
+    assert!(text(&longer).contains("unexpected bytes after its end"), "{}", text(&longer));
+    // A value's byte changed: only the checksum can tell.
+    let at = good.len() - 40;
     let mut flipped = good.clone();
-    flipped[HEADER + 10] ^= 1;
-    assert!(text(&flipped).contains("checksum mismatch"));
+    flipped[at] ^= 1;
+    assert!(text(&flipped).contains("checksum mismatch"), "{}", text(&flipped));
+    // A tag changed: the bytes no longer parse, and the checksum says why.
+    // The first item follows the 32 bytes of the header: a tree.
+    assert_eq!(good[32], b'T');
+    let mut broken = good.clone();
+    broken[32] = b'?';
+    assert!(text(&broken).contains("checksum mismatch"), "{}", text(&broken));
     let mut newer = good.clone();
     newer[8..12].copy_from_slice(&(FORMAT + 1).to_be_bytes());
-    assert!(text(&newer).contains("format 2"));
+    assert!(text(&newer).contains("format 3"));
     assert!(Snapshot::decode(&good, "b").is_ok());
+}
+
+#[test]
+fn any_bytes_are_refused_or_read_never_a_panic() {
+    let root = tempfile::tempdir().unwrap();
+    let good = backup_bytes(&store_with_subscribers(&root.path().join("a"), 2));
+    // Every single-byte change and every cut of a real backup, and a huge forged length.
+    for at in 0..good.len() {
+        let mut changed = good.clone();
+        changed[at] = changed[at].wrapping_add(0x41);
+        assert!(Snapshot::decode(&changed, "b").is_err(), "a change at {at} was not seen");
+        assert!(Snapshot::decode(&good[..at], "b").is_err());
+    }
+    let mut forged = good[..32].to_vec();
+    forged.extend_from_slice(b"T");
+    forged.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert!(text_of(&forged).contains("cut short"));
+}
+
+fn text_of(raw: &[u8]) -> String {
+    Snapshot::decode(raw, "b").unwrap_err().to_string()
+}
+
+/// Format 1, as the previous build wrote it (a body length and counts up front).
+fn format_one(snapshot: &Snapshot) -> Vec<u8> {
+    let put = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let mut body = (snapshot.trees.len() as u32).to_be_bytes().to_vec();
+    for (name, entries) in &snapshot.trees {
+        put(&mut body, name);
+        body.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+        for (key, value) in entries {
+            put(&mut body, key);
+            put(&mut body, value);
+        }
+    }
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&1u32.to_be_bytes());
+    out.extend_from_slice(&snapshot.schema.to_be_bytes());
+    out.extend_from_slice(&snapshot.created_at.to_be_bytes());
+    out.extend_from_slice(&snapshot.next_id.to_be_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    out.extend_from_slice(&body);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+#[test]
+fn a_backup_in_the_previous_format_is_still_read_and_restored() {
+    let root = tempfile::tempdir().unwrap();
+    let store = store_with_subscribers(&root.path().join("a"), 4);
+    let snapshot = store.snapshot().unwrap();
+    let old = format_one(&snapshot);
+    assert_eq!(Snapshot::decode(&old, "old").unwrap(), snapshot);
+    let mut cut = old.clone();
+    cut.truncate(old.len() - 10);
+    assert!(Snapshot::decode(&cut, "old").is_err());
+    let mut flipped = old.clone();
+    let at = old.len() - 30;
+    flipped[at] ^= 1;
+    assert!(text_of(&flipped).contains("checksum mismatch"));
+    let file = root.path().join("old.backup");
+    std::fs::write(&file, &old).unwrap();
+    let (summary, _) = restore(&file, &root.path().join("b"), "t3").unwrap();
+    assert_eq!(summary.subscriptions, 4);
+    assert_eq!(open_when_released(&root.path().join("b")).unwrap().subscription_count(), 4);
+}
+
+#[test]
+fn a_restored_store_that_differs_from_the_file_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let store = store_with_subscribers(&root.path().join("a"), 3);
+    let file = root.path().join("backup");
+    store.write_backup(&file).unwrap();
+    let built = root.path().join("built");
+    build(&file, &built).unwrap();
+    compare(&file, &built).unwrap();
+    {
+        let changed = open_when_released(&built).unwrap();
+        changed.set_chat_lang(2, Lang::Ru).unwrap();
+    }
+    assert!(matches!(compare(&file, &built), Err(BackupError::Target { .. })));
 }
 
 #[test]
