@@ -65,7 +65,7 @@ pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
-pub use retention::Pruned;
+pub use retention::{Pruned, Retained};
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 pub use subs::Committed;
 

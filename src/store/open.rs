@@ -2,7 +2,9 @@
 //! sled database, or files sled cannot read (each pointing to `tribune restore`), and checking
 //! the schema version.
 
-use super::{ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate, stats};
+use super::{
+    ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate, retention, stats,
+};
 use std::{
     path::Path,
     sync::{Arc, atomic::AtomicBool},
@@ -72,6 +74,8 @@ impl Store {
         match store.meta.get(SCHEMA_KEY)? {
             None => {
                 store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                // A new store has no chat deactivated before the `gone` index existed.
+                store.meta.insert(retention::BACKFILL_CURSOR, retention::BACKFILLED)?;
                 store.db.flush()?;
             }
             Some(raw) => {

@@ -31,6 +31,10 @@ use crate::{
 
 /// Where delivery records are pruned up to (an edition id), in `meta`.
 const DELIVERIES_CURSOR: &[u8] = b"pruned_deliveries_through";
+/// In `meta`: how far the subscriptions were searched for chats deactivated before the `gone`
+/// index existed (the last key searched), and, once done, [`BACKFILLED`].
+pub(super) const BACKFILL_CURSOR: &[u8] = b"gone_backfill";
+pub(super) const BACKFILLED: &[u8] = b"done";
 /// At most this many chats past their grace period are erased in one step: each is a
 /// transaction of its own, with a flush.
 const CHATS_PER_STEP: usize = 100;
@@ -68,11 +72,40 @@ fn cutoff(now: i64, period: std::time::Duration) -> i64 {
     now.saturating_sub(i64::try_from(period.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// How many records the trees that retention bounds hold (for benchmarks and checks: each
+/// count reads its whole tree).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retained {
+    pub deliveries: usize,
+    pub chat_editions: usize,
+    pub editions: usize,
+    pub jobs: usize,
+    pub drafts: usize,
+    pub dead_letters: usize,
+    pub audit: usize,
+    pub gone: usize,
+}
+
 impl Store {
+    /// What the trees that retention bounds hold now.
+    pub fn retained(&self) -> Retained {
+        Retained {
+            deliveries: self.deliveries.len(),
+            chat_editions: self.chat_editions.len(),
+            editions: self.editions.len(),
+            jobs: self.jobs.len(),
+            drafts: self.drafts.len(),
+            dead_letters: self.dead.len(),
+            audit: self.audit.len(),
+            gone: self.gone.len(),
+        }
+    }
+
     /// One step of pruning at `now`: removes at most about `budget` records (and at most
     /// [`CHATS_PER_STEP`] chats), flushed before it returns. Call again while it removes
     /// something: a step that removed fewer than `budget` found nothing more that was due.
     pub fn prune(&self, retention: &Retention, now: i64, budget: usize) -> Result<Pruned> {
+        self.backfill_gone(now, budget)?;
         let mut pruned = Pruned {
             chats: self.erase_gone(cutoff(now, retention.deactivated))?,
             ..Pruned::default()
@@ -94,6 +127,36 @@ impl Store {
             self.sync()?;
         }
         Ok(pruned)
+    }
+
+    /// Gives chats deactivated by an earlier Tribune (no `deactivated_at`, not in the `gone`
+    /// index) their grace period from `now`: `budget` subscriptions a step, from a cursor,
+    /// until every one was seen once.
+    fn backfill_gone(&self, now: i64, budget: usize) -> Result<()> {
+        let from = match self.meta.get(BACKFILL_CURSOR)? {
+            Some(raw) if raw == BACKFILLED => return Ok(()),
+            Some(raw) => std::ops::Bound::Excluded(raw.to_vec()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut last = None;
+        for entry in self.subs.range((from, std::ops::Bound::Unbounded)).take(budget) {
+            let (key, raw) = entry?;
+            if let Ok(mut sub) =
+                from_json::<crate::subscription::Subscription>(&raw, "subscription")
+                && !sub.active
+                && sub.deactivated_at.is_none()
+            {
+                sub.deactivated_at = Some(now);
+                self.put_subscription(&sub)?;
+            }
+            last = Some(key);
+        }
+        let _writing = self.writing()?;
+        match last {
+            Some(key) => self.meta.insert(BACKFILL_CURSOR, key)?,
+            None => self.meta.insert(BACKFILL_CURSOR, BACKFILLED)?,
+        };
+        Ok(())
     }
 
     /// Erases the chats deactivated at or before `until`, as `/stop` would.

@@ -204,3 +204,29 @@ fn a_migrated_group_keeps_its_grace_period_under_its_new_id() {
     assert!(store.subscription(new).unwrap().is_none());
     assert_eq!(store.trees_naming(new).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn chats_deactivated_before_the_gone_index_get_their_grace_period_from_the_upgrade() {
+    let (_dir, store) = store();
+    let t0 = 1_000 * DAY;
+    // As an earlier Tribune left them: inactive, no time, not in the index.
+    let old: Vec<i64> = (0..5).map(|i| 7_400_000_000 + i).collect();
+    for &chat in &old {
+        let mut sub = Subscription::new(chat, ChatKind::Private, Lang::En);
+        sub.active = false;
+        store.put_subscription(&sub).unwrap();
+    }
+    store
+        .save_subscription(&Subscription::new(7_400_000_009, ChatKind::Private, Lang::En))
+        .unwrap();
+    store.meta.remove(super::BACKFILL_CURSOR).unwrap();
+    // Two subscriptions a step: three steps see all six, a fourth marks the search done.
+    for _ in 0..4 {
+        assert_eq!(store.prune(&retention(), t0, 2).unwrap(), Pruned::default());
+    }
+    assert_eq!(store.meta.get(super::BACKFILL_CURSOR).unwrap().unwrap(), super::BACKFILLED);
+    assert_eq!(store.gone.len(), 5);
+    assert_eq!(prune_all(&store, t0 + 30 * DAY - 1, 1000).0.chats, 0);
+    assert_eq!(prune_all(&store, t0 + 30 * DAY, 1000).0.chats, 5);
+    assert_eq!(store.subscription_count(), 1, "the active one stays");
+}
