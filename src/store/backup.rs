@@ -27,9 +27,11 @@ use std::{
 const MAGIC: &[u8; 8] = b"TRIBBAK\n";
 /// The backup file format this build writes (it reads 1 too).
 pub const FORMAT: u32 = 2;
-/// Entries written to the new store between two flushes in a restore: sled's write path
-/// keeps what is unflushed in memory.
-const RESTORE_BATCH: usize = 20_000;
+/// Entries written to the new store between two flushes in a restore. sled 0.34 keeps what
+/// a batch wrote in memory well past its flush: 80,000 entries cost 232 MiB in batches of
+/// 20,000 and 77 MiB in batches of 1,000, and 400,000 in batches of 1,000 only 86 MiB
+/// (BENCHMARKS.md, "million").
+const RESTORE_BATCH: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

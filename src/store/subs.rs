@@ -130,10 +130,13 @@ impl Store {
                 gone_batch.insert(&gone_key(at, sub.chat_id), &[]);
             }
             count += 1;
-            if count % 10_000 == 0 {
+            // Small batches, each flushed: sled keeps a big unflushed batch's pages in memory
+            // (a million subscriptions in batches of 10,000 left 6 GB; see BENCHMARKS.md).
+            if count % 1_000 == 0 {
                 self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
                 self.due.apply_batch(std::mem::take(&mut due_batch))?;
                 self.gone.apply_batch(std::mem::take(&mut gone_batch))?;
+                self.sync()?;
             }
         }
         self.subs.apply_batch(sub_batch)?;
