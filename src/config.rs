@@ -61,6 +61,8 @@ pub enum ConfigError {
     BadWebhookSecret,
     #[error("webhook mode needs {0} (see .env.example)")]
     MissingWebhook(&'static str),
+    #[error("{name} must be a whole number of days from {min} to 3650, not {value:?}")]
+    BadDays { name: &'static str, value: String, min: u64 },
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -211,6 +213,8 @@ pub struct Config {
     pub shred_after: Duration,
     /// How often the keys rotate anyway (`TRIBUNE_ROTATE_EVERY_SECS`, default a day).
     pub rotate_every: Duration,
+    /// How long each kind of record is kept (`TRIBUNE_KEEP_*_DAYS`).
+    pub retention: Retention,
 }
 
 /// Where the key that seals reader data at rest comes from (never the data directory).
@@ -298,6 +302,61 @@ impl IntakeLimits {
     }
 }
 
+const DAY: u64 = 24 * 3600;
+
+/// How long Tribune keeps each kind of record before the pruning task removes it (PRIVACY.md
+/// lists them). Every period is counted on the app's clock from the record's own time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivery records (which chat got which edition, and Telegram's message ids): what a
+    /// withdrawal (Telegram allows 48 hours) and a correction need. Corrections are taken for
+    /// as long as these are kept. `TRIBUNE_KEEP_DELIVERIES_DAYS`, default 14, at least 2.
+    pub deliveries: Duration,
+    /// Dead letters (messages given up on, with the reason). `TRIBUNE_KEEP_DEAD_LETTERS_DAYS`,
+    /// default 7.
+    pub dead_letters: Duration,
+    /// Chats that blocked the bot, left or removed it: erased entirely (as `/stop` does) this
+    /// long after. `TRIBUNE_KEEP_DEACTIVATED_DAYS`, default 30.
+    pub deactivated: Duration,
+    /// Editions, operators' jobs and broadcast drafts (no reader data): `/editions` and job
+    /// progress read them. `TRIBUNE_KEEP_RECORDS_DAYS`, default 90, never shorter than
+    /// `deliveries`.
+    pub records: Duration,
+    /// The audit log of what operators did. `TRIBUNE_KEEP_AUDIT_DAYS`, default 365.
+    pub audit: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        let days = |n| Duration::from_secs(n * DAY);
+        Retention {
+            deliveries: days(14),
+            dead_letters: days(7),
+            deactivated: days(30),
+            records: days(90),
+            audit: days(365),
+        }
+    }
+}
+
+impl Retention {
+    /// The periods set in the environment, defaults for the others.
+    pub fn from_env() -> Result<Retention, ConfigError> {
+        let d = Retention::default();
+        let deliveries = days("TRIBUNE_KEEP_DELIVERIES_DAYS", d.deliveries, 2)?;
+        let records = days("TRIBUNE_KEEP_RECORDS_DAYS", d.records, 1)?;
+        Ok(Retention {
+            deliveries,
+            dead_letters: days("TRIBUNE_KEEP_DEAD_LETTERS_DAYS", d.dead_letters, 1)?,
+            deactivated: days("TRIBUNE_KEEP_DEACTIVATED_DAYS", d.deactivated, 1)?,
+            // An edition outliving its records is harmless; records outliving their edition
+            // could no longer be found by age.
+            records: records.max(deliveries),
+            audit: days("TRIBUNE_KEEP_AUDIT_DAYS", d.audit, 1)?,
+        })
+    }
+}
+
 /// A whole number within `min..=max`, if set.
 fn bounded(
     name: &'static str,
@@ -309,6 +368,26 @@ fn bounded(
     match value.trim().parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(ConfigError::OutOfRange { name, value, min, max }),
+    }
+}
+
+/// A number of days from `min` to ten years, or `default` when unset.
+fn days(name: &'static str, default: Duration, min: u64) -> Result<Duration, ConfigError> {
+    parse_days(name, var(name), default, min)
+}
+
+fn parse_days(
+    name: &'static str,
+    raw: Option<String>,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if (min..=3650).contains(&n) => Ok(Duration::from_secs(n * DAY)),
+            _ => Err(ConfigError::BadDays { name, value, min }),
+        },
     }
 }
 
@@ -367,6 +446,7 @@ impl Config {
             &mut problems,
             seconds("TRIBUNE_ROTATE_EVERY_SECS", 86_400, 60..=30 * 86_400),
         );
+        let retention = Config::keep(&mut problems, Retention::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -386,6 +466,7 @@ impl Config {
             key,
             shred_after,
             rotate_every,
+            retention,
         ) {
             (
                 Some(token),
@@ -400,6 +481,7 @@ impl Config {
                 Some(key),
                 Some(shred_after),
                 Some(rotate_every),
+                Some(retention),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -416,6 +498,7 @@ impl Config {
                 key,
                 shred_after,
                 rotate_every,
+                retention,
             }),
             _ => Err(problems),
         }
@@ -518,6 +601,21 @@ mod tests {
     }
 
     #[test]
+    fn retention_periods_are_whole_days_within_bounds() {
+        let default = Duration::from_secs(9);
+        let parse = |raw: Option<&str>, min| {
+            parse_days("TRIBUNE_KEEP_X_DAYS", raw.map(String::from), default, min)
+        };
+        assert_eq!(parse(None, 1).unwrap(), default);
+        assert_eq!(parse(Some(" 3 "), 1).unwrap(), Duration::from_secs(3 * DAY));
+        for bad in ["0", "-1", "1.5", "3651", "a week"] {
+            assert!(parse(Some(bad), 1).is_err(), "{bad}");
+        }
+        let e = parse(Some("1"), 2).unwrap_err().to_string();
+        assert!(e.contains("TRIBUNE_KEEP_X_DAYS") && e.contains("from 2"), "{e}");
+    }
+
+    #[test]
     fn tokens_are_checked_and_never_printed() {
         let token = Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap();
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
@@ -575,6 +673,7 @@ mod tests {
             key: KeySource::File(PathBuf::from("/run/credentials/tribune.service/key")),
             shred_after: Duration::from_secs(3600),
             rotate_every: Duration::from_secs(86_400),
+            retention: Retention::default(),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

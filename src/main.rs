@@ -155,7 +155,7 @@ async fn serve(webhook: bool) -> Result<()> {
     )?;
     drop(secret);
     report_source(source);
-    let app = Arc::new(app.with_operators(config.admins.clone()));
+    let app = Arc::new(app.with_operators(config.admins.clone()).with_retention(config.retention));
     // `tribune backup` reaches the running process through this socket.
     let control = match Control::start(&config.data_dir, app.store().clone()) {
         Ok(control) => Some(control),
@@ -318,21 +318,15 @@ fn backup(file: &Path) -> Result<()> {
 
 fn restore(file: &Path) -> Result<()> {
     let paths = Paths::from_env();
-    // The whole file is checked before anything is touched.
-    let snapshot = backup::read(file)?;
+    // The key must be at hand first: without it nothing is read or written.
     let secret = Secret::load(&KeySource::from_env()?)?;
     if control::is_serving(&paths.data_dir) {
         return Err(backup::BackupError::InUse { dir: paths.data_dir.display().to_string() }.into());
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let kept = backup::restore(&snapshot, &paths.data_dir, &stamp, &secret)?;
-    let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
-    println!(
-        "{}: restored from {}: {}",
-        paths.data_dir.display(),
-        file.display(),
-        snapshot.summary(bytes)
-    );
+    // The whole file is checked, then the key against its keyring, before anything is touched.
+    let (summary, kept) = backup::restore(file, &paths.data_dir, &stamp, &secret)?;
+    println!("{}: restored from {}: {summary}", paths.data_dir.display(), file.display());
     if let Some(kept) = kept {
         println!("the previous data directory is kept as {}", kept.display());
     }

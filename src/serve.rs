@@ -5,7 +5,7 @@
 //! `telegram/` only adapts.
 
 use crate::{
-    app::{Scheduler, Tribune, forget_expired_questions},
+    app::{Scheduler, Tribune, forget_expired_questions, prune_expired},
     delivery::{Engine, Limits, Observer, Pacer, Push},
     intake::PoolConfig,
     telegram::{self, Adapter, UpdateSource, transport::TelegramTransport},
@@ -116,6 +116,7 @@ pub async fn start(
         log::error!("cannot queue prisoner-status alerts: {e}");
     }
     background.push(tokio::spawn(Scheduler::new(app.clone()).run()));
+    background.push(tokio::spawn(prune_expired(app.clone(), Duration::from_secs(60))));
     background.push(tokio::spawn(telegram::members::forward_events(
         bot.clone(),
         app.clone(),

@@ -37,4 +37,7 @@ pub use operator::{
 };
 pub use reader::{Answered, CardStep};
 pub use scheduler::Scheduler;
-pub use tribune::{QUESTION_WAITS, Shredding, Tribune, forget_expired_questions, rotate_keys};
+pub use tribune::{
+    PRUNE_STEP, QUESTION_WAITS, Shredding, Tribune, forget_expired_questions, prune_expired,
+    rotate_keys,
+};

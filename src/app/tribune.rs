@@ -9,10 +9,11 @@ use super::{
 };
 use crate::{
     clock::Clock,
+    config::Retention,
     content::{Corpus, Lang},
     delivery::Push,
     schedule,
-    store::{OutboxItem, Store},
+    store::{OutboxItem, Pruned, Store},
     subscription::{ChatKind, Frequency, PendingQuestion, Question, Subscription},
 };
 use std::{
@@ -48,6 +49,8 @@ pub struct Tribune {
     pub(super) conflict_told: Mutex<Option<i64>>,
     /// Caps the notices about channels added and lost (a flood of them costs nothing).
     pub(super) channel_notices: super::notices::ChannelNotices,
+    /// How long each kind of record is kept (the pruning task and the correction window).
+    pub(super) retention: Retention,
 }
 
 impl Tribune {
@@ -94,6 +97,7 @@ impl Tribune {
             outlet: OnceLock::new(),
             conflict_told: Mutex::new(None),
             channel_notices: Default::default(),
+            retention: Retention::default(),
         };
         Ok((tribune, source))
     }
@@ -102,6 +106,23 @@ impl Tribune {
     pub fn with_clock(mut self, clock: Clock) -> Tribune {
         self.clock = clock;
         self
+    }
+
+    /// How long records are kept (`TRIBUNE_KEEP_*_DAYS`; defaults otherwise).
+    pub fn with_retention(mut self, retention: Retention) -> Tribune {
+        self.retention = retention;
+        self
+    }
+
+    /// How long records are kept.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
+    }
+
+    /// One step of pruning on the app's clock: at most `budget` records removed (see
+    /// `store::retention`). Returns what it removed.
+    pub fn prune_step(&self, budget: usize) -> Result<Pruned, AppError> {
+        Ok(self.store.prune(&self.retention, self.clock.unix(), budget)?)
     }
 
     /// The Telegram user ids of the organisation's operators.
@@ -228,6 +249,7 @@ impl Tribune {
             Some(sub) if sub.active => Ok(false),
             Some(mut sub) => {
                 sub.active = true;
+                sub.deactivated_at = None;
                 self.reschedule(&mut sub)?;
                 Ok(true)
             }
@@ -270,6 +292,39 @@ impl Tribune {
 
 /// How long a question of the settings card ("Other time…") waits for its typed answer.
 pub const QUESTION_WAITS: Duration = Duration::from_secs(30 * 60);
+
+/// How many records one step of pruning removes at most: each step holds off a backup's
+/// snapshot only that long, and flushes once.
+pub const PRUNE_STEP: usize = 1000;
+
+/// Removes what is past its retention period, every `every` of the app's clock: steps of [`PRUNE_STEP`] records
+/// with a pause between them, until a step finds less than a full one (a backlog, after an
+/// upgrade or a long stop, is worked off over the following minutes, never in one go). Runs
+/// until the task is dropped.
+pub async fn prune_expired(app: Arc<Tribune>, every: Duration) {
+    loop {
+        // On the app's clock, so that a manual clock moved past a period prunes at once.
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        app.clock.sleep_until(app.clock.now() + every).await;
+        loop {
+            // A step's flush blocks off the runtime (see the store's `blocking`).
+            match app.prune_step(PRUNE_STEP) {
+                Ok(pruned) if pruned.total() == 0 => break,
+                Ok(pruned) => {
+                    log::debug!("pruned {pruned:?}");
+                    if pruned.total() < PRUNE_STEP {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    log::warn!("cannot prune expired records: {e}");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
 
 /// Forgets the questions that expired unanswered, every `every` by the app's clock: they hold
 /// the id of the person who was asked, which is kept no longer than needed. Runs until the

@@ -7,7 +7,9 @@
 //! of the outbox; only the questions waiting for a typed answer (a few, each expiring within
 //! 30 minutes) are scanned. It runs off the async workers (see `blocking`).
 
-use super::{DEAD, Result, Store, blocking, keys, operator::count_erased, tx_error};
+use super::{
+    DEAD, Result, Store, blocking, keys, operator::count_erased, subs::gone_since, tx_error,
+};
 use sled::Transactional;
 use std::collections::BTreeSet;
 
@@ -83,6 +85,7 @@ impl Store {
         let trees = (
             &self.subs,
             &self.due,
+            &self.gone,
             &self.chats,
             &self.deliveries,
             &self.chat_editions,
@@ -98,6 +101,7 @@ impl Store {
                 |(
                     subs,
                     due,
+                    gone,
                     chats,
                     deliveries,
                     chat_editions,
@@ -112,6 +116,9 @@ impl Store {
                         subs.remove(&chat)?;
                         if let Some(at) = sub.next_due {
                             due.remove(&keys::due_key(at, tag))?;
+                        }
+                        if let Some(at) = gone_since(&sub) {
+                            gone.remove(&keys::gone_key(at, tag))?;
                         }
                     } else {
                         // Unreadable or absent: removed all the same.

@@ -30,6 +30,18 @@ pub fn due_end(until: i64) -> [u8; 8 + TAG_LEN] {
     key
 }
 
+/// `gone`: deactivation time (Unix seconds) ++ tag(chat), laid out as `due`; the value is the
+/// chat id, sealed. Deactivated chats oldest first, so those past their grace period are found
+/// in O(expired).
+pub fn gone_key(at: i64, chat: &Tag) -> [u8; 8 + TAG_LEN] {
+    due_key(at, chat)
+}
+
+/// The first `gone` key after every chat deactivated at `until`.
+pub fn gone_end(until: i64) -> [u8; 8 + TAG_LEN] {
+    due_end(until)
+}
+
 /// `outbox`, `dead`, `drafts`, `jobs`, `audit`, `edits`, `editions`: a sequence or id.
 pub fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
@@ -49,6 +61,14 @@ pub fn by_chat_seq(key: &[u8]) -> u64 {
 /// `deliveries`: edition ++ tag(chat); the value holds the chat id and the record, sealed.
 pub fn delivery_key(edition: u64, chat: &Tag) -> [u8; 8 + TAG_LEN] {
     join(&edition.to_be_bytes(), chat)
+}
+
+/// The `chat_editions` key of the delivery record at `delivery_key` (edition ++ tag →
+/// tag ++ edition), built from the key's bytes as they stand, so pruning by edition needs no
+/// record opened. `None` for a key too short to hold an edition.
+pub fn chat_edition_of_delivery(delivery_key: &[u8]) -> Option<Vec<u8>> {
+    let (edition, chat) = (delivery_key.get(..8)?, delivery_key.get(8..)?);
+    Some([chat, edition].concat())
 }
 
 /// `chat_editions`: tag(chat) ++ edition → empty, so `/stop` finds a chat's records.

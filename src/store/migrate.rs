@@ -45,6 +45,16 @@ impl Store {
             let sealed = self.seal(super::DUE, &key, &chat.to_be_bytes());
             Some(vec![(super::DUE, key.to_vec(), sealed)])
         })?;
+        // Written by a build with retention before encryption: laid out as `due`.
+        done += self.migrate_tree(&self.gone.clone(), |key, _| {
+            if key.len() != 16 {
+                return None;
+            }
+            let chat = (super::u64_at(key, 8) ^ (1 << 63)) as i64;
+            let key = keys::gone_key(super::u64_at(key, 0) as i64, &self.tag(chat));
+            let sealed = self.seal(super::GONE, &key, &chat.to_be_bytes());
+            Some(vec![(super::GONE, key.to_vec(), sealed)])
+        })?;
         done += self.migrate_tree(&self.deliveries.clone(), |key, raw| {
             if key.len() != 16 {
                 return None;

@@ -11,6 +11,9 @@
 //! - `subs`: chat id → [`Subscription`](crate::subscription::Subscription) as JSON.
 //! - `due`: due time (u64 Unix seconds) ++ chat id → empty: the time-ordered index the
 //!   scheduler reads, so finding who is due costs O(due), not O(subscribers).
+//! - `gone`: deactivation time ++ tag(chat) (laid out as `due`, see `keys.rs`) → the chat id,
+//!   sealed: deactivated chats, oldest first, so erasing those past their grace period costs
+//!   O(expired) (see `retention.rs`).
 //! - `outbox`: sequence (u64) → [`OutboxItem`]: one message to one chat, written and flushed
 //!   before it is sent, removed only once Telegram confirmed it.
 //! - `deliveries`: edition ++ chat id → [`DeliveryRecord`] (Telegram message ids, outcome);
@@ -55,6 +58,7 @@ mod open;
 mod operator;
 mod outbox;
 mod questions;
+mod retention;
 mod rotation;
 pub mod seal;
 mod stats;
@@ -68,6 +72,7 @@ pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
+pub use retention::{Pruned, Retained};
 pub use rotation::Rotation;
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 pub use subs::Committed;
@@ -88,6 +93,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 const CHATS: &str = "chats";
 const SUBS: &str = "subs";
 const DUE: &str = "due";
+const GONE: &str = "gone";
 const OUTBOX: &str = "outbox";
 const OUTBOX_CHATS: &str = "outbox_chats";
 const DELIVERIES: &str = "deliveries";
@@ -168,6 +174,7 @@ pub struct Store {
     chats: sled::Tree,
     subs: sled::Tree,
     due: sled::Tree,
+    gone: sled::Tree,
     outbox: sled::Tree,
     deliveries: sled::Tree,
     chat_editions: sled::Tree,
@@ -404,10 +411,6 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 
 fn from_json<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-fn u32_at(raw: &[u8], at: usize) -> u32 {
-    raw.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes)
 }
 
 fn u64_at(raw: &[u8], at: usize) -> u64 {

@@ -5,7 +5,7 @@
 use super::{
     ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate,
     keyring::{Keyring, Secret},
-    stats,
+    retention, stats,
 };
 use std::{
     path::Path,
@@ -88,6 +88,7 @@ impl Store {
             chats: db.open_tree("chats")?,
             subs: db.open_tree("subs")?,
             due: db.open_tree("due")?,
+            gone: db.open_tree("gone")?,
             outbox: db.open_tree("outbox")?,
             deliveries: db.open_tree("deliveries")?,
             chat_editions: db.open_tree("chat_editions")?,
@@ -111,6 +112,10 @@ impl Store {
             store.migrate_from_plaintext()?;
         }
         store.finish_interrupted_rotation()?;
+        if found.is_none() {
+            // A new store has no chat deactivated before the `gone` index existed.
+            store.meta.insert(retention::BACKFILL_CURSOR, retention::BACKFILLED)?;
+        }
         if found != Some(SCHEMA_VERSION) {
             store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             store.db.flush()?;

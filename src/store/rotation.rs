@@ -16,8 +16,8 @@
 //! sealed it, so only the rest is done).
 
 use super::{
-    AUDIT, CHATS, DEAD, DELIVERIES, DRAFTS, DUE, EDITS, JOBS, OUTBOX, QUESTIONS, Result, SUBS,
-    Store, blocking,
+    AUDIT, CHATS, DEAD, DELIVERIES, DRAFTS, DUE, EDITS, GONE, JOBS, OUTBOX, QUESTIONS, Result,
+    SUBS, Store, blocking,
     keyring::Keyring,
     keys,
     seal::{EpochKeys, epoch_of},
@@ -100,6 +100,9 @@ impl Store {
         done += self.reseal(&self.due, DUE, keyring, |key, plain| {
             Some(keys::due_key(keys::due_time(key), &now.tag(chat_of(plain))).to_vec())
         })?;
+        done += self.reseal(&self.gone, GONE, keyring, |key, plain| {
+            Some(keys::gone_key(keys::due_time(key), &now.tag(chat_of(plain))).to_vec())
+        })?;
         done += self.reseal(&self.deliveries, DELIVERIES, keyring, |key, plain| {
             Some(keys::delivery_key(super::u64_at(key, 0), &now.tag(chat_of(plain))).to_vec())
         })?;
@@ -118,6 +121,15 @@ impl Store {
             done += self.reseal(tree, name, keyring, |key, _| Some(key.to_vec()))?;
         }
         self.rebuild_indexes(now)?;
+        // A search for chats deactivated before the `gone` index, left half-way, kept its
+        // place as a tag of the old epoch: it starts over (it only adds what is missing).
+        if self
+            .meta
+            .get(super::retention::BACKFILL_CURSOR)?
+            .is_some_and(|c| c != super::retention::BACKFILLED)
+        {
+            self.meta.remove(super::retention::BACKFILL_CURSOR)?;
+        }
         Ok(done)
     }
 

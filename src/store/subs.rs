@@ -1,6 +1,6 @@
 //! Subscriptions and the due index, kept in step by transactions.
 
-use super::{DUE, OUTBOX, OutboxItem, Result, SUBS, Store, StoreError, keys, tx_error};
+use super::{DUE, GONE, OUTBOX, OutboxItem, Result, SUBS, Store, StoreError, keys, tx_error};
 use crate::subscription::Subscription;
 use sled::{
     Transactional,
@@ -22,6 +22,11 @@ pub enum Committed {
     Changed,
 }
 
+/// When a deactivated subscription's grace period started, if it is in the `gone` index.
+pub(super) fn gone_since(sub: &Subscription) -> Option<i64> {
+    if sub.active { None } else { sub.deactivated_at }
+}
+
 impl Store {
     /// Within a transaction: the subscription stored for `tag`, if any.
     pub(super) fn stored_subscription(
@@ -37,24 +42,32 @@ impl Store {
     }
 
     /// Within a transaction: stores a subscription and moves its due-index entry from the
-    /// stored version's due time to the new one.
+    /// stored version's due time to the new one, and its `gone` entry likewise.
     fn write_subscription(
         &self,
         subs: &TransactionalTree,
         due: &TransactionalTree,
+        gone: &TransactionalTree,
         sub: &Subscription,
     ) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
         let tag = self.tag(sub.chat_id);
-        if let Some(old) = self.stored_subscription(subs, &tag)?
-            && let Some(at) = old.next_due
-        {
-            due.remove(&keys::due_key(at, &tag))?;
+        if let Some(old) = self.stored_subscription(subs, &tag)? {
+            if let Some(at) = old.next_due {
+                due.remove(&keys::due_key(at, &tag))?;
+            }
+            if let Some(at) = gone_since(&old) {
+                gone.remove(&keys::gone_key(at, &tag))?;
+            }
         }
         let key = keys::chat_key(&tag);
         subs.insert(&key, self.seal_json(SUBS, &key, sub).map_err(abort)?)?;
         if let Some(at) = sub.next_due {
             let key = keys::due_key(at, &tag);
             due.insert(&key, self.seal(DUE, &key, &sub.chat_id.to_be_bytes()))?;
+        }
+        if let Some(at) = gone_since(sub) {
+            let key = keys::gone_key(at, &tag);
+            gone.insert(&key, self.seal(GONE, &key, &sub.chat_id.to_be_bytes()))?;
         }
         Ok(())
     }
@@ -85,9 +98,9 @@ impl Store {
     /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let _writing = self.writing()?;
-        (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
-                self.write_subscription(subs, due, sub)?;
+        (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
+                self.write_subscription(subs, due, gone, sub)?;
                 Ok(())
             })
             .map_err(tx_error)
@@ -104,6 +117,7 @@ impl Store {
         let mut count = 0;
         let mut sub_batch = sled::Batch::default();
         let mut due_batch = sled::Batch::default();
+        let mut gone_batch = sled::Batch::default();
         for sub in subs {
             let tag = self.tag(sub.chat_id);
             let key = keys::chat_key(&tag);
@@ -112,14 +126,23 @@ impl Store {
                 let key = keys::due_key(at, &tag);
                 due_batch.insert(&key, self.seal(DUE, &key, &sub.chat_id.to_be_bytes()));
             }
+            if let Some(at) = gone_since(&sub) {
+                let key = keys::gone_key(at, &tag);
+                gone_batch.insert(&key, self.seal(GONE, &key, &sub.chat_id.to_be_bytes()));
+            }
             count += 1;
-            if count % 10_000 == 0 {
+            // Small batches, each flushed: sled keeps a big unflushed batch's pages in memory
+            // (a million subscriptions in batches of 10,000 left 6 GB; see BENCHMARKS.md).
+            if count % 1_000 == 0 {
                 self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
                 self.due.apply_batch(std::mem::take(&mut due_batch))?;
+                self.gone.apply_batch(std::mem::take(&mut gone_batch))?;
+                self.sync()?;
             }
         }
         self.subs.apply_batch(sub_batch)?;
         self.due.apply_batch(due_batch)?;
+        self.gone.apply_batch(gone_batch)?;
         self.sync()?;
         Ok(count)
     }
@@ -144,15 +167,15 @@ impl Store {
             queued.push((self.next_id()?, item.clone()));
         }
         let tag = self.tag(sub.chat_id);
-        let outcome = (&self.subs, &self.due, &self.outbox, &self.outbox_chats)
-            .transaction(|(subs, due, outbox, outbox_chats)| {
+        let outcome = (&self.subs, &self.due, &self.gone, &self.outbox, &self.outbox_chats)
+            .transaction(|(subs, due, gone, outbox, outbox_chats)| {
                 let Some(stored) = self.stored_subscription(subs, &tag)? else {
                     return Ok(Committed::Erased);
                 };
                 if stored != *read {
                     return Ok(Committed::Changed);
                 }
-                self.write_subscription(subs, due, sub)?;
+                self.write_subscription(subs, due, gone, sub)?;
                 for (seq, item) in &queued {
                     self.put_item(outbox, outbox_chats, *seq, item)?;
                 }
@@ -198,22 +221,28 @@ impl Store {
         Ok(self.due.first()?.map(|(key, _)| keys::due_time(&key)))
     }
 
-    /// Marks a chat gone (blocked the bot, was deleted, removed the bot): no more digests,
-    /// kept for counts. Returns whether it was active.
-    pub fn deactivate(&self, chat_id: i64) -> Result<bool> {
+    /// Marks a chat gone (blocked the bot, was deleted, removed the bot) at `now`: no more
+    /// digests, kept for counts until the retention's grace period has passed (then erased as
+    /// by `/stop`). Returns whether it was active.
+    pub fn deactivate(&self, chat_id: i64, now: i64) -> Result<bool> {
         let _writing = self.writing()?;
         let tag = self.tag(chat_id);
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
         // and a setting changed meanwhile is kept.
-        let was = (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
+        let was = (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
                 let Some(mut sub) = self.stored_subscription(subs, &tag)? else {
                     return Ok(false);
                 };
                 let was = sub.active;
+                if !was && sub.deactivated_at.is_some() {
+                    // Gone already: the grace period runs from the first time.
+                    return Ok(false);
+                }
                 sub.active = false;
                 sub.next_due = None;
-                self.write_subscription(subs, due, &sub)?;
+                sub.deactivated_at = Some(now);
+                self.write_subscription(subs, due, gone, &sub)?;
                 Ok(was)
             })
             .map_err(tx_error)?;
@@ -245,8 +274,8 @@ impl Store {
         };
         let sub = self.subscription(from)?;
         let (old, new) = (self.tag(from), self.tag(to));
-        (&self.chats, &self.subs, &self.due)
-            .transaction(|(chats, subs, due)| {
+        (&self.chats, &self.subs, &self.due, &self.gone)
+            .transaction(|(chats, subs, due, gone)| {
                 if let Some(settings) = &settings {
                     chats.remove(&keys::chat_key(&old))?;
                     let key = keys::chat_key(&new);
@@ -260,9 +289,12 @@ impl Store {
                     if let Some(at) = sub.next_due {
                         due.remove(&keys::due_key(at, &old))?;
                     }
+                    if let Some(at) = gone_since(sub) {
+                        gone.remove(&keys::gone_key(at, &old))?;
+                    }
                     let mut moved = sub.clone();
                     moved.chat_id = to;
-                    self.write_subscription(subs, due, &moved)?;
+                    self.write_subscription(subs, due, gone, &moved)?;
                 }
                 Ok(())
             })

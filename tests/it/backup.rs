@@ -240,7 +240,7 @@ fn a_damaged_backup_is_refused_and_the_data_is_left_alone() {
     let before = contents(&data);
     let entries = names(root.path());
     for (file, expected) in [
-        (&truncated, "where the header promises"),
+        (&truncated, "is damaged (cut short at"),
         (&flipped, "is damaged (checksum mismatch); nothing was changed"),
         (&foreign, "is not a Tribune backup"),
     ] {

@@ -32,6 +32,7 @@ mod pacing;
 mod prisoners;
 mod reader_promises;
 mod reading;
+mod retention;
 mod secrets;
 mod sharing;
 mod stats;
