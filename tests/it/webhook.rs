@@ -144,6 +144,7 @@ async fn health_tells_a_quiet_webhook_from_one_telegram_no_longer_uses() {
     let url = format!("http://127.0.0.1:{port}/tribune/hook");
     let mut serve = Process::new(
         Command::new(env!("CARGO_BIN_EXE_tribune"))
+            .env("TRIBUNE_KEY_FILE", crate::support::test_key_file())
             .args(["serve", "--webhook"])
             .env("TELOXIDE_TOKEN", emulator.token())
             .env("TELOXIDE_API_URL", emulator.api_url())
