@@ -80,6 +80,9 @@ fn main() -> Result<(), BoxError> {
     println!("fanout: {} cores, {}", cores(), cpu_model());
     runtime.block_on(async {
         let mut table = Comparison::default();
+        if runs("s") {
+            sealing_cost(env_usize("FANOUT_SEAL_N", 200_000));
+        }
         if runs("a") {
             let limits = Limits::telegram(30.0, false);
             let fig = engine_fanout(EmulatorLimits::telegram(), limits, n).await?;
@@ -126,6 +129,42 @@ fn main() -> Result<(), BoxError> {
     let (rss, hwm) = memory();
     println!("memory at the end: VmRSS {rss:.1} MiB, peak VmHWM {hwm:.1} MiB (emulator included)");
     Ok(())
+}
+
+/// Scenario s: what sealing adds to each message the engine sends, measured alone: the
+/// outbox item sealed when queued (with its chat's tag for the by-chat index), opened when
+/// read back, and the delivery record sealed when the send is confirmed.
+fn sealing_cost(n: usize) {
+    use tribune::store::seal::EpochKeys;
+    let keys = EpochKeys::generate(1);
+    let item = OutboxItem {
+        edition: 42,
+        chat_id: 5_123_456_789,
+        kind: tribune::subscription::ChatKind::Private,
+        message: OutMessage { html: "x".repeat(900), buttons: Vec::new() },
+        attempts: 0,
+        op: Default::default(),
+    };
+    let json = serde_json::to_vec(&item).expect("an item serialises");
+    let record = br#"{"outcome":"sent","message_ids":[123456],"at":1764000000}"#;
+    let started = Instant::now();
+    let mut bytes = 0;
+    for i in 0..n as u64 {
+        let key = i.to_be_bytes();
+        let tag = keys.tag(item.chat_id + i as i64);
+        let sealed = keys.seal("outbox", &key, &json);
+        let opened = keys.open("outbox", &key, &sealed).expect("opens");
+        let sealed_record = keys.seal("deliveries", &tag, record);
+        bytes += opened.len() + sealed_record.len();
+    }
+    let per = started.elapsed() / n as u32;
+    std::hint::black_box(bytes);
+    println!(
+        "s  sealing per message ({} B item, {n} messages): {:.2} µs (tag + seal + open + seal record), {:.0} messages/s of one core",
+        json.len(),
+        per.as_secs_f64() * 1e6,
+        1.0 / per.as_secs_f64()
+    );
 }
 
 /// Scenarios e (aiogram) and f (python-telegram-bot), when the venv can be had.
