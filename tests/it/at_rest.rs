@@ -342,9 +342,10 @@ fn plain_and_sealed(dir: &Path) -> (usize, usize) {
 fn a_plaintext_store_is_sealed_on_the_first_start_with_a_key() {
     let dir = tempfile::tempdir().unwrap();
     plaintext_store(dir.path(), 20);
+    let first = 6_000_000_000;
+    assert!(!naming(&files(dir.path()), first).is_empty(), "the scan sees plain ids");
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.subscription_count(), 20);
-    let first = 6_000_000_000;
     assert_eq!(store.subscription(first).unwrap().unwrap().next_due, Some(1_000));
     assert_eq!(store.chat(first).unwrap().lang, Some(Lang::Ru));
     assert_eq!(store.due_until(1_001, 10).unwrap(), vec![(1_000, first), (1_001, first + 1)]);
@@ -353,8 +354,24 @@ fn a_plaintext_store_is_sealed_on_the_first_start_with_a_key() {
     // Its records are found through the new indexes.
     assert_eq!(store.erase_chat(first).unwrap(), 2);
     assert_eq!(store.trees_naming(first).unwrap(), Vec::<String>::new());
+    // sled's log still holds the plaintext it was given before: a backup restored into a
+    // fresh directory leaves it behind (what SECURITY.md tells operators to do once).
+    let second = first + 1;
+    let backup = dir.path().with_extension("backup");
+    store.write_backup(&backup).unwrap();
     drop(store);
     assert_eq!(plain_and_sealed(dir.path()), (0, 19));
+    let in_log = naming(&files(dir.path()), second);
+    println!("after the migration, sled's files still naming a reader: {in_log:?}");
+    let snapshot = tribune::store::backup::read(&backup).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let target = fresh.path().join("data");
+    let secret = Secret::public_test_key();
+    tribune::store::backup::restore(&snapshot, &target, "t", &secret).unwrap();
+    assert_eq!(naming(&files(&target), second), Vec::<String>::new());
+    assert_eq!(naming(std::slice::from_ref(&backup), second), Vec::<String>::new());
+    assert!(Store::open(&target).unwrap().subscription(second).unwrap().is_some());
+    std::fs::remove_file(backup).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
