@@ -83,6 +83,9 @@ fn main() -> Result<(), BoxError> {
         if runs("s") {
             sealing_cost(env_usize("FANOUT_SEAL_N", 200_000));
         }
+        if runs("r") {
+            rotation_cost(env_usize("FANOUT_ROTATE_N", 50_000))?;
+        }
         if runs("a") {
             let limits = Limits::telegram(30.0, false);
             let fig = engine_fanout(EmulatorLimits::telegram(), limits, n).await?;
@@ -165,6 +168,49 @@ fn sealing_cost(n: usize) {
         per.as_secs_f64() * 1e6,
         1.0 / per.as_secs_f64()
     );
+}
+
+/// Scenario r: a key rotation (what makes `/stop` hold on disk) over `n` subscribers, each with
+/// a delivery record and a queued message: how long writes and lookups wait while it runs.
+fn rotation_cost(n: usize) -> Result<(), BoxError> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let subs = (0..n).map(|i| {
+        let mut sub = tribune::subscription::Subscription::new(
+            chat(i),
+            ChatKind::Private,
+            tribune::content::Lang::En,
+        );
+        sub.next_due = Some(1_000_000 + i as i64);
+        sub
+    });
+    store.load_subscriptions(subs)?;
+    let edition = store.new_edition(EditionKind::Digest, 0)?;
+    let item = |i: usize| OutboxItem {
+        edition,
+        chat_id: chat(i),
+        kind: ChatKind::Private,
+        message: OutMessage { html: "x".repeat(900), buttons: Vec::new() },
+        attempts: 0,
+        op: Default::default(),
+    };
+    let queued = store.enqueue((0..n).map(item).collect())?;
+    for (seq, item) in &queued[..n / 2] {
+        store.mark_sent(*seq, item, 1, 0)?;
+    }
+    store.flush()?;
+    let started = Instant::now();
+    let rotation = store.rotate_keys()?;
+    let took = started.elapsed();
+    println!(
+        "r  key rotation: {} records re-sealed ({n} subscribers, {} queued, {} delivered) in {:.2} s = {:.0} records/s; writes and lookups wait meanwhile",
+        rotation.resealed,
+        n - n / 2,
+        n / 2,
+        took.as_secs_f64(),
+        rotation.resealed as f64 / took.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Scenarios e (aiogram) and f (python-telegram-bot), when the venv can be had.
