@@ -24,17 +24,17 @@ impl Store {
     pub(super) fn migrate_from_plaintext(&self) -> Result<usize> {
         log::info!("sealing reader data written before encryption (schema 1 → 2)");
         let mut done = 0;
+        done += self.migrate_tree(&self.subs.clone(), |key, raw| {
+            let chat = id8(key)?;
+            let key = keys::chat_key(&self.tag(chat));
+            Some(vec![(super::SUBS, key.to_vec(), self.seal(SUBS, &key, raw))])
+        })?;
         done += self.migrate_tree(&self.chats.clone(), |key, raw| {
             let chat = id8(key)?;
             let key = keys::chat_key(&self.tag(chat));
             let mut plain = chat.to_be_bytes().to_vec();
             plain.extend_from_slice(raw);
             Some(vec![(super::CHATS, key.to_vec(), self.seal(CHATS, &key, &plain))])
-        })?;
-        done += self.migrate_tree(&self.subs.clone(), |key, raw| {
-            let chat = id8(key)?;
-            let key = keys::chat_key(&self.tag(chat));
-            Some(vec![(super::SUBS, key.to_vec(), self.seal(SUBS, &key, raw))])
         })?;
         done += self.migrate_tree(&self.due.clone(), |key, _| {
             if key.len() != 16 {

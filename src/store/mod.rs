@@ -1,37 +1,49 @@
 //! The only code that touches sled: every tree, every key layout, the schema version.
 //!
-//! Trees and keys (all integers big-endian, so iteration order is numeric order):
+//! **Reader data is sealed** (schema 2): wherever a chat or person id would be part of a key,
+//! `tag(id)` stands (16 bytes of HMAC-SHA-256 under the current epoch), and the values of the
+//! reader trees are sealed with XChaCha20-Poly1305, bound to their tree and key (`seal.rs`).
+//! Every key layout is a function of `keys.rs`; the epoch keys are in the `keyring` file
+//! (`keyring.rs`), never in sled. Integers are big-endian, so iteration order is numeric order.
+//!
+//! Trees and keys ("sealed" values are `version ++ epoch ++ nonce ++ ciphertext`):
 //! - `meta`: `schema_version` → u32; `content_hash` → u64; `alerted_through` → u64;
 //!   `id_base` → u64, added to sled's id counter, set by a restore to above every id the
-//!   backed-up store handed out (a fresh sled counts from 0 again).
+//!   backed-up store handed out (a fresh sled counts from 0 again); `shred_pending` → set by
+//!   `/stop` until the next key rotation (see `rotation.rs`).
 //! - `content`: `corpus` → the whole [`Corpus`] as JSON (small: tens of kilobytes), so an
 //!   import replaces it in one transaction together with its hash: a crash leaves either the
-//!   old corpus or the new one, never half of each.
-//! - `chats`: chat id (i64) → [`ChatSettings`] as JSON. Only what a chat chose.
-//! - `subs`: chat id → [`Subscription`](crate::subscription::Subscription) as JSON.
-//! - `due`: due time (u64 Unix seconds) ++ chat id → empty: the time-ordered index the
-//!   scheduler reads, so finding who is due costs O(due), not O(subscribers).
-//! - `gone`: deactivation time ++ tag(chat) (laid out as `due`, see `keys.rs`) → the chat id,
-//!   sealed: deactivated chats, oldest first, so erasing those past their grace period costs
-//!   O(expired) (see `retention.rs`).
-//! - `outbox`: sequence (u64) → [`OutboxItem`]: one message to one chat, written and flushed
-//!   before it is sent, removed only once Telegram confirmed it.
-//! - `deliveries`: edition ++ chat id → [`DeliveryRecord`] (Telegram message ids, outcome);
-//!   `chat_editions`: chat id ++ edition → empty, so `/stop` can erase a chat's records.
-//! - `editions`: edition (u64) → [`Edition`]; `dead`: sequence → [`DeadLetter`].
+//!   old corpus or the new one, never half of each. Public, not sealed.
+//! - `chats`: tag(chat) → sealed chat id ++ [`ChatSettings`] as JSON. Only what a chat chose.
+//! - `subs`: tag(chat) → sealed [`Subscription`](crate::subscription::Subscription) as JSON.
+//! - `due`: due time (u64 Unix seconds) ++ tag(chat) → sealed chat id: the time-ordered index
+//!   the scheduler reads, so finding who is due costs O(due), not O(subscribers).
+//! - `gone`: deactivation time ++ tag(chat) (laid out as `due`) → sealed chat id: deactivated
+//!   chats, oldest first, so erasing those past their grace period costs O(expired) (see
+//!   `retention.rs`).
+//! - `outbox`: sequence (u64) → sealed [`OutboxItem`]: one message to one chat, written and
+//!   flushed before it is sent, removed only once Telegram confirmed it. `outbox_chats`:
+//!   tag(chat) ++ sequence → empty, so `/stop` finds a chat's items without a scan.
+//! - `deliveries`: edition ++ tag(chat) → sealed chat id ++ [`DeliveryRecord`] (Telegram
+//!   message ids, outcome); `chat_editions`: tag(chat) ++ edition → empty, so `/stop` can
+//!   erase a chat's records.
+//! - `editions`: edition (u64) → [`Edition`] (kind, time; public); `dead`: sequence → sealed
+//!   [`DeadLetter`], and `dead_chats`: tag(chat) ++ sequence → empty.
 //! - `prisoner_log`: sequence → [`PrisonerChange`]: status changes, for digests and alerts.
-//! - `audit`: sequence → [`AuditEntry`]: what operators did (operator id, action, time).
-//! - `edits`: sequence → [`StoredEdit`]: content edits made from Telegram, applied on top of
-//!   `messages/` in this order (see `content::edits` for the precedence).
-//! - `drafts`: id → [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
-//! - `jobs`: edition → [`Job`](crate::broadcast::Job): broadcasts, withdrawals, corrections.
+//! - `audit`: sequence → sealed [`AuditEntry`]: what operators did (operator id, action, time).
+//! - `edits`: sequence → sealed [`StoredEdit`]: content edits made from Telegram, applied on
+//!   top of `messages/` in this order (see `content::edits` for the precedence).
+//! - `drafts`: id → sealed [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
+//! - `jobs`: edition → sealed [`Job`](crate::broadcast::Job): broadcasts, withdrawals,
+//!   corrections.
 //! - `stats`: counts only, never a chat id. `d` ++ day (u32, days since 1970-01-01 UTC) ++
 //!   tally (u8: 0 sent, 1 failed, 2 retried, 3 deactivated) → u64, added by a merge operator;
 //!   `s` ++ day → [`SubscriberCounts`] as JSON (one snapshot a day, from the first day
 //!   Tribune ran with this tree); `last_sent` → u64 Unix seconds (merged by keeping the latest).
-//! - `questions`: chat id ++ user id (u64) → [`PendingQuestion`](crate::subscription::PendingQuestion)
-//!   as JSON: "Other time…"/"Other zone…" waiting for the answer that person types in that
-//!   chat. Expires (swept once a minute), erased with the chat or the person by `/stop`.
+//! - `questions`: tag(chat) ++ tag(user) → sealed chat id ++ user id ++
+//!   [`PendingQuestion`](crate::subscription::PendingQuestion) as JSON: "Other time…"/"Other
+//!   zone…" waiting for the answer that person types in that chat. Expires (swept once a
+//!   minute), erased with the chat or the person by `/stop`.
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -44,7 +56,7 @@
 //! lists, so a new tree is backed up without further work (`backup.rs`).
 //!
 //! Besides sled's own files (`conf`, `db`, `blobs/`, `snap.*`), the data directory holds
-//! `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
+//! `keyring` (see `keyring.rs`) and `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
 //! without sled's `db` file, and a sled database that is not Tribune's, rather than writing
 //! into either.
 

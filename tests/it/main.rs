@@ -5,6 +5,7 @@ mod support;
 
 mod alerts;
 mod architecture;
+mod at_rest;
 mod backup;
 mod bad_input;
 mod cli_promises;

@@ -69,6 +69,11 @@ async fn the_token_names_and_words_are_never_logged_even_at_trace_level() {
     assert!(!all.contains(secret), "the token's secret appears in the output");
     assert!(!all.contains("Zlatoslava"), "a reader's name appears in the logs");
     assert!(!all.contains("quixotic-zebra"), "a reader's words appear in the logs");
+    // The key that seals the store: its bytes (the test key is ASCII) and its hex form.
+    let key = tribune::store::keyring::PUBLIC_TEST_KEY;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!all.contains(std::str::from_utf8(key).unwrap()), "the key appears in the output");
+    assert!(!all.contains(&hex), "the key appears in the output as hex");
     assert!(status.success(), "SIGTERM ends serve with status 0");
     emulator.shutdown().await;
 }
