@@ -36,7 +36,7 @@ impl Store {
         let tag = self.tag(chat_id);
         let mut read = 0;
         let mut records = Vec::new();
-        for entry in self.chat_editions.scan_prefix(tag) {
+        for entry in self.chat_editions.scan_prefix(keys::chat_prefix(&tag)) {
             records.push(keys::chat_edition_edition(&entry?.0));
             read += 1;
         }
@@ -52,7 +52,7 @@ impl Store {
             read += naming.queued.len() + naming.dead.len() + naming.questions.len();
             counted = self.erase_once(chat_id, &tag, &records, &naming, counted)?;
             records.clear();
-            if self.outbox_chats.scan_prefix(tag).next().is_none() {
+            if self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)).next().is_none() {
                 break;
             }
         }
@@ -65,7 +65,7 @@ impl Store {
     /// The sequences a by-chat index lists for `tag`.
     fn seqs_of(&self, index: &sled::Tree, tag: &keys::Tag) -> Result<Vec<u64>> {
         let mut seqs = Vec::new();
-        for entry in index.scan_prefix(tag) {
+        for entry in index.scan_prefix(keys::chat_prefix(tag)) {
             seqs.push(keys::by_chat_seq(&entry?.0));
         }
         Ok(seqs)

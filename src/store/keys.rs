@@ -71,6 +71,16 @@ pub fn chat_edition_of_delivery(delivery_key: &[u8]) -> Option<Vec<u8>> {
     Some([chat, edition].concat())
 }
 
+/// The prefix of every `deliveries` key of one edition.
+pub fn edition_prefix(edition: u64) -> [u8; 8] {
+    edition.to_be_bytes()
+}
+
+/// The prefix of every key of one chat in `chat_editions`, `outbox_chats` and `dead_chats`.
+pub fn chat_prefix(chat: &Tag) -> Tag {
+    *chat
+}
+
 /// `chat_editions`: tag(chat) ++ edition → empty, so `/stop` finds a chat's records.
 pub fn chat_edition_key(chat: &Tag, edition: u64) -> [u8; TAG_LEN + 8] {
     join(chat, &edition.to_be_bytes())

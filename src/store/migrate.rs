@@ -136,8 +136,10 @@ impl Store {
                 }
                 last = Some(key.to_vec());
             }
-            // One transaction per batch: a crash keeps each entry either plain or sealed.
+            // One transaction per batch: a crash keeps each entry either plain or sealed; each
+            // batch flushed, so the work done survives a crash and is not done again.
             self.apply_migration(tree, &writes)?;
+            self.db.flush()?;
             done += writes.len();
             match last {
                 Some(mut key) if seen == BATCH => {

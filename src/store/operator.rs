@@ -343,7 +343,7 @@ impl Store {
         for entry in self.editions.iter().rev().take(limit) {
             let (key, raw) = entry?;
             let id = u64_at(&key, 0);
-            let chats = self.deliveries.scan_prefix(id.to_be_bytes()).count();
+            let chats = self.deliveries.scan_prefix(keys::edition_prefix(id)).count();
             found.push((id, from_json(&raw, "edition")?, chats));
         }
         Ok(found)

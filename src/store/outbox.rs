@@ -261,7 +261,7 @@ impl Store {
     /// Every chat an edition reached or tried to reach.
     pub fn deliveries(&self, edition: u64) -> Result<Vec<(i64, DeliveryRecord)>> {
         let mut found = Vec::new();
-        for entry in self.deliveries.scan_prefix(edition.to_be_bytes()) {
+        for entry in self.deliveries.scan_prefix(keys::edition_prefix(edition)) {
             let (key, raw) = entry?;
             found.push(self.open_delivery(&key, &raw)?);
         }

@@ -56,6 +56,8 @@ impl Store {
             return Ok(None);
         }
         let _writing = self.writing()?;
+        // Tagged again under the gate: a key rotation may have run while it was waited for.
+        let key = self.question_key(chat, user);
         let Some(raw) = self.questions.remove(key)? else { return Ok(None) };
         match self.open_question(&key, &raw) {
             Ok((_, _, question)) if question.expires_at > now => Ok(Some(question)),

@@ -212,7 +212,7 @@ impl Store {
     fn remove_deliveries(&self, edition: &[u8], left: &mut usize) -> Result<(usize, bool)> {
         let keys: Vec<sled::IVec> = self
             .deliveries
-            .scan_prefix(edition)
+            .scan_prefix(keys::edition_prefix(u64_at(edition, 0)))
             .keys()
             .take(*left + 1)
             .collect::<std::result::Result<_, _>>()?;

@@ -375,37 +375,46 @@ fn a_plaintext_store_is_sealed_on_the_first_start_with_a_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_killed_midway_is_finished_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let n = 20_000;
-    plaintext_store(&data, n);
+    let n = 10_000;
     let key = support::test_key_file();
-    let mut child = Process::new(
-        Command::new(env!("CARGO_BIN_EXE_tribune"))
-            .arg("import")
-            .env("TRIBUNE_DATA_DIR", &data)
-            .env("TRIBUNE_MESSAGES_DIR", messages_dir())
-            .env("TRIBUNE_KEY_FILE", &key)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // The keyring is written just before the first record is sealed.
-    eventually(TIMEOUT, "the migration started", || data.join("keyring").exists()).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    child.kill();
-    let (plain, sealed) = plain_and_sealed(&data);
-    println!("killed with {plain} subscriptions plain and {sealed} sealed");
-    assert!(plain > 0, "killed before the migration ended (make the store bigger)");
-    let store = when_released(|| Store::open(&data));
-    assert_eq!(store.subscription_count(), n as usize);
-    assert_eq!(store.subscriptions().count(), n as usize, "every one reads");
-    assert_eq!(store.due_until(i64::MAX, usize::MAX).unwrap().len(), n as usize);
-    assert_eq!(store.outbox().unwrap().len(), n as usize);
-    drop(store);
-    assert_eq!(plain_and_sealed(&data).0, 0);
+    // Killed later each time until the kill lands half-way (some batches sealed and
+    // flushed, others still plain): how long that takes depends on the machine.
+    for delay_ms in [100, 200, 400, 800, 1_600, 3_200] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        plaintext_store(&data, n);
+        let mut child = Process::new(
+            Command::new(env!("CARGO_BIN_EXE_tribune"))
+                .arg("import")
+                .env("TRIBUNE_DATA_DIR", &data)
+                .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+                .env("TRIBUNE_KEY_FILE", &key)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // The keyring is written just before the first record is sealed.
+        eventually(TIMEOUT, "the migration started", || data.join("keyring").exists()).await;
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child.kill();
+        let (plain, sealed) = plain_and_sealed(&data);
+        println!("killed after {delay_ms} ms: {plain} subscriptions plain, {sealed} sealed");
+        if plain == 0 || sealed == 0 {
+            continue;
+        }
+        let store = when_released(|| Store::open(&data));
+        assert_eq!(store.subscription_count(), n as usize);
+        assert_eq!(store.subscriptions().count(), n as usize, "every one reads");
+        assert_eq!(store.due_until(i64::MAX, usize::MAX).unwrap().len(), n as usize);
+        assert_eq!(store.outbox().unwrap().len(), n as usize);
+        assert_eq!(store.erase_chat(6_000_000_000).unwrap(), 2, "indexed");
+        drop(store);
+        assert_eq!(plain_and_sealed(&data).0, 0);
+        return;
+    }
+    panic!("no kill landed half-way through the migration");
 }
 
 /// `/stop` reads that chat's records only: the same count with 50 or 5,000 other messages
