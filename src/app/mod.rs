@@ -37,6 +37,4 @@ pub use operator::{
 };
 pub use reader::{Answered, CardStep};
 pub use scheduler::Scheduler;
-pub use tribune::{
-    Backlog, PRUNE_STEP, QUESTION_WAITS, Tribune, forget_expired_questions, prune_expired,
-};
+pub use tribune::{PRUNE_STEP, QUESTION_WAITS, Tribune, forget_expired_questions, prune_expired};
