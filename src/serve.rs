@@ -96,10 +96,6 @@ pub async fn start(
         Arc::new(move |items| engine.push(items))
     };
     app.connect(push, me.username().to_string());
-    app.connect_backlog({
-        let engine = engine.clone();
-        Arc::new(move || if engine.is_stopping() { 0 } else { engine.pending() })
-    });
 
     let mut background = vec![
         tokio::spawn(crate::stats::snapshot_daily(

@@ -38,6 +38,6 @@ pub use operator::{
 pub use reader::{Answered, CardStep};
 pub use scheduler::Scheduler;
 pub use tribune::{
-    Backlog, PRUNE_STEP, QUESTION_WAITS, Shredding, Tribune, forget_expired_questions,
-    prune_expired, rotate_keys,
+    PRUNE_STEP, QUESTION_WAITS, Shredding, Tribune, forget_expired_questions, prune_expired,
+    rotate_keys,
 };

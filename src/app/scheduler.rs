@@ -23,12 +23,6 @@ fn backoff(failures: u32) -> std::time::Duration {
 /// Most digests composed in one pass before the batch is flushed and handed over.
 const BATCH: usize = 500;
 
-/// The scheduler composes no further ahead of the engine than this many unsent messages:
-/// each waits in the engine's memory with its text (about 2.4 KB), so a round to a million
-/// readers composed at once held 2.4 GB (BENCHMARKS.md, "million"). What is not composed yet
-/// waits in the due index, on disk.
-const AHEAD: usize = 5_000;
-
 /// Composes what falls due with `Tribune`'s content and clock, and hands it over through
 /// `Tribune` (connected to the delivery engine by the composition root).
 pub struct Scheduler {
@@ -119,24 +113,6 @@ impl Scheduler {
             self.tribune.store().flush()?;
             total += queued.len();
             self.tribune.hand_over(queued);
-            self.wait_for_the_engine();
-        }
-    }
-
-    /// Waits while the engine holds more than [`AHEAD`] unsent messages. Only on a worker of
-    /// a multi-threaded runtime (as `serve` runs), where the engine sends meanwhile; on a
-    /// current-thread runtime waiting would stop the engine too, so it composes on.
-    fn wait_for_the_engine(&self) {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let multi =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-        if !multi {
-            return;
-        }
-        while self.tribune.backlog() > AHEAD {
-            tokio::task::block_in_place(|| {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            });
         }
     }
 

@@ -29,9 +29,6 @@ struct Outlet {
     bot_username: String,
 }
 
-/// How many items the delivery engine holds unsent (see [`Tribune::connect_backlog`]).
-pub type Backlog = Arc<dyn Fn() -> usize + Send + Sync>;
-
 /// Shared state of a running Tribune.
 pub struct Tribune {
     pub(super) store: Store,
@@ -48,8 +45,6 @@ pub struct Tribune {
     pub(super) alerting: Mutex<()>,
     /// Set once by the composition root when the engine runs ([`Tribune::connect`]).
     outlet: OnceLock<Outlet>,
-    /// How many items the engine holds in memory, unsent ([`Tribune::connect_backlog`]).
-    backlog: OnceLock<Backlog>,
     /// When operators were last told that another process takes this bot's updates.
     pub(super) conflict_told: Mutex<Option<i64>>,
     /// Caps the notices about channels added and lost (a flood of them costs nothing).
@@ -100,7 +95,6 @@ impl Tribune {
             editing: Mutex::new(()),
             alerting: Mutex::new(()),
             outlet: OnceLock::new(),
-            backlog: OnceLock::new(),
             conflict_told: Mutex::new(None),
             channel_notices: Default::default(),
             retention: Retention::default(),
@@ -144,19 +138,6 @@ impl Tribune {
         if self.outlet.set(Outlet { push, bot_username }).is_err() {
             log::warn!("Tribune was connected to a delivery engine twice; keeping the first");
         }
-    }
-
-    /// How to ask the engine how many items it holds unsent (0 once it stops), so that the
-    /// scheduler composes no further ahead of the sends than a bound: a round to a million
-    /// readers would otherwise hold every digest in memory at once. Set once, by the
-    /// composition root.
-    pub fn connect_backlog(&self, backlog: Backlog) {
-        let _ = self.backlog.set(backlog);
-    }
-
-    /// Items the engine holds unsent (0 when not connected).
-    pub(super) fn backlog(&self) -> usize {
-        self.backlog.get().map_or(0, |b| b())
     }
 
     /// Hands items already durable in the outbox to the engine. Before [`Tribune::connect`]

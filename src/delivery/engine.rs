@@ -239,11 +239,6 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// Whether [`Engine::shutdown`] was called: nothing more will be sent.
-    pub fn is_stopping(&self) -> bool {
-        self.inner.stopping.load(Ordering::SeqCst)
-    }
-
     /// Items queued or in flight.
     pub fn pending(&self) -> usize {
         let q = self.inner.lock();
