@@ -20,6 +20,7 @@
 //! `FLOOD_LOG` is the bot's `RUST_LOG` (warn), and with `FLOOD_DEBUG` set each phase's log is
 //! kept as /tmp/flood-<phase>.log.
 
+mod common;
 mod flooding;
 
 use flooding::{Bot, OPERATOR, SUBSCRIBER_BASE, probe, quantile};

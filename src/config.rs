@@ -1,9 +1,26 @@
 //! Configuration from the environment (and `.env`, loaded by `main`), read once and validated.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(
+        "reader data is encrypted at rest and needs a key: set TRIBUNE_KEY_FILE to a file holding one (`tribune keygen FILE` writes it; keep it outside the data directory, e.g. on a tmpfs or in systemd's LoadCredential=), or TRIBUNE_PASSPHRASE_FILE to a file holding a passphrase"
+    )]
+    MissingKey,
+    #[error("{name} must be a whole number of seconds from {min} to {max}, not {value:?}")]
+    BadSeconds { name: &'static str, value: String, min: u64, max: u64 },
+    #[error("set TRIBUNE_KEY_FILE or TRIBUNE_PASSPHRASE_FILE, not both")]
+    TwoKeys,
+    #[error(
+        "{name} ({path}) is inside the data directory: the key must never be stored beside the data it protects; move it elsewhere (a tmpfs, systemd's LoadCredential=)"
+    )]
+    KeyInDataDir { name: &'static str, path: String },
     #[error("TELOXIDE_TOKEN is not set: get a token from @BotFather and put it in .env")]
     MissingToken,
     #[error(
@@ -44,6 +61,8 @@ pub enum ConfigError {
     BadWebhookSecret,
     #[error("webhook mode needs {0} (see .env.example)")]
     MissingWebhook(&'static str),
+    #[error("{name} must be a whole number of days from {min} to 3650, not {value:?}")]
+    BadDays { name: &'static str, value: String, min: u64 },
 }
 
 /// A bot token. Its `Debug` and `Display` never show it, so it cannot leak into logs.
@@ -188,6 +207,77 @@ pub struct Config {
     pub webhook: Option<Webhook>,
     /// What bounds interactive work; each `None` keeps the intake's default.
     pub intake: IntakeLimits,
+    /// Where the key that seals reader data comes from.
+    pub key: KeySource,
+    /// How long after a `/stop` the keys rotate (`TRIBUNE_SHRED_AFTER_SECS`, default an hour).
+    pub shred_after: Duration,
+    /// How often the keys rotate anyway (`TRIBUNE_ROTATE_EVERY_SECS`, default a day).
+    pub rotate_every: Duration,
+    /// How long each kind of record is kept (`TRIBUNE_KEEP_*_DAYS`).
+    pub retention: Retention,
+}
+
+/// Where the key that seals reader data at rest comes from (never the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `TRIBUNE_KEY_FILE`: 32 bytes, raw or as 64 hex digits.
+    File(PathBuf),
+    /// `TRIBUNE_PASSPHRASE_FILE`: a passphrase (its first line), stretched with Argon2id.
+    Passphrase(PathBuf),
+}
+
+impl KeySource {
+    /// The key's source from the environment: exactly one of the two variables, naming a
+    /// file outside the data directory.
+    pub fn from_env() -> Result<KeySource, ConfigError> {
+        let source = match (var("TRIBUNE_KEY_FILE"), var("TRIBUNE_PASSPHRASE_FILE")) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoKeys),
+            (None, None) => return Err(ConfigError::MissingKey),
+            (Some(file), None) => KeySource::File(PathBuf::from(file)),
+            (None, Some(file)) => KeySource::Passphrase(PathBuf::from(file)),
+        };
+        let data_dir = Paths::from_env().data_dir;
+        if source.is_inside(&data_dir) {
+            let path = source.path().display().to_string();
+            return Err(ConfigError::KeyInDataDir { name: source.var(), path });
+        }
+        Ok(source)
+    }
+
+    /// The variable that names it.
+    pub fn var(&self) -> &'static str {
+        match self {
+            KeySource::File(_) => "TRIBUNE_KEY_FILE",
+            KeySource::Passphrase(_) => "TRIBUNE_PASSPHRASE_FILE",
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            KeySource::File(p) | KeySource::Passphrase(p) => p,
+        }
+    }
+
+    /// Whether the file lies in `dir` (compared as absolute paths, links resolved where they
+    /// exist).
+    pub fn is_inside(&self, dir: &Path) -> bool {
+        inside(self.path(), dir)
+    }
+}
+
+/// Whether `path` lies in `dir`, comparing absolute forms (links resolved where they exist).
+pub fn inside(path: &Path, dir: &Path) -> bool {
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p).ok().or_else(|| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = std::fs::canonicalize(parent).ok()?;
+            Some(parent.join(p.file_name()?))
+        })
+    };
+    match (absolute(path), absolute(dir)) {
+        (Some(path), Some(dir)) => path.starts_with(dir),
+        _ => false,
+    }
 }
 
 /// The intake's bounds an operator may change (`TRIBUNE_INTAKE_*`): how many updates are
@@ -212,6 +302,61 @@ impl IntakeLimits {
     }
 }
 
+const DAY: u64 = 24 * 3600;
+
+/// How long Tribune keeps each kind of record before the pruning task removes it (PRIVACY.md
+/// lists them). Every period is counted on the app's clock from the record's own time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivery records (which chat got which edition, and Telegram's message ids): what a
+    /// withdrawal (Telegram allows 48 hours) and a correction need. Corrections are taken for
+    /// as long as these are kept. `TRIBUNE_KEEP_DELIVERIES_DAYS`, default 14, at least 2.
+    pub deliveries: Duration,
+    /// Dead letters (messages given up on, with the reason). `TRIBUNE_KEEP_DEAD_LETTERS_DAYS`,
+    /// default 7.
+    pub dead_letters: Duration,
+    /// Chats that blocked the bot, left or removed it: erased entirely (as `/stop` does) this
+    /// long after. `TRIBUNE_KEEP_DEACTIVATED_DAYS`, default 30.
+    pub deactivated: Duration,
+    /// Editions, operators' jobs and broadcast drafts (no reader data): `/editions` and job
+    /// progress read them. `TRIBUNE_KEEP_RECORDS_DAYS`, default 90, never shorter than
+    /// `deliveries`.
+    pub records: Duration,
+    /// The audit log of what operators did. `TRIBUNE_KEEP_AUDIT_DAYS`, default 365.
+    pub audit: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        let days = |n| Duration::from_secs(n * DAY);
+        Retention {
+            deliveries: days(14),
+            dead_letters: days(7),
+            deactivated: days(30),
+            records: days(90),
+            audit: days(365),
+        }
+    }
+}
+
+impl Retention {
+    /// The periods set in the environment, defaults for the others.
+    pub fn from_env() -> Result<Retention, ConfigError> {
+        let d = Retention::default();
+        let deliveries = days("TRIBUNE_KEEP_DELIVERIES_DAYS", d.deliveries, 2)?;
+        let records = days("TRIBUNE_KEEP_RECORDS_DAYS", d.records, 1)?;
+        Ok(Retention {
+            deliveries,
+            dead_letters: days("TRIBUNE_KEEP_DEAD_LETTERS_DAYS", d.dead_letters, 1)?,
+            deactivated: days("TRIBUNE_KEEP_DEACTIVATED_DAYS", d.deactivated, 1)?,
+            // An edition outliving its records is harmless; records outliving their edition
+            // could no longer be found by age.
+            records: records.max(deliveries),
+            audit: days("TRIBUNE_KEEP_AUDIT_DAYS", d.audit, 1)?,
+        })
+    }
+}
+
 /// A whole number within `min..=max`, if set.
 fn bounded(
     name: &'static str,
@@ -223,6 +368,26 @@ fn bounded(
     match value.trim().parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(ConfigError::OutOfRange { name, value, min, max }),
+    }
+}
+
+/// A number of days from `min` to ten years, or `default` when unset.
+fn days(name: &'static str, default: Duration, min: u64) -> Result<Duration, ConfigError> {
+    parse_days(name, var(name), default, min)
+}
+
+fn parse_days(
+    name: &'static str,
+    raw: Option<String>,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if (min..=3650).contains(&n) => Ok(Duration::from_secs(n * DAY)),
+            _ => Err(ConfigError::BadDays { name, value, min }),
+        },
     }
 }
 
@@ -274,6 +439,14 @@ impl Config {
         );
         let webhook = Config::keep(&mut problems, Webhook::from_env());
         let intake = Config::keep(&mut problems, IntakeLimits::from_env());
+        let key = Config::keep(&mut problems, KeySource::from_env());
+        let shred_after =
+            Config::keep(&mut problems, seconds("TRIBUNE_SHRED_AFTER_SECS", 3600, 1..=86_400));
+        let rotate_every = Config::keep(
+            &mut problems,
+            seconds("TRIBUNE_ROTATE_EVERY_SECS", 86_400, 60..=30 * 86_400),
+        );
+        let retention = Config::keep(&mut problems, Retention::from_env());
         let channels = var("TRIBUNE_CHANNELS")
             .map(|list| {
                 list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -290,6 +463,10 @@ impl Config {
             metrics_addr,
             webhook,
             intake,
+            key,
+            shred_after,
+            rotate_every,
+            retention,
         ) {
             (
                 Some(token),
@@ -301,6 +478,10 @@ impl Config {
                 Some(metrics_addr),
                 Some(webhook),
                 Some(intake),
+                Some(key),
+                Some(shred_after),
+                Some(rotate_every),
+                Some(retention),
             ) => Ok(Config {
                 token,
                 api_url,
@@ -314,6 +495,10 @@ impl Config {
                 metrics_addr,
                 webhook,
                 intake,
+                key,
+                shred_after,
+                rotate_every,
+                retention,
             }),
             _ => Err(problems),
         }
@@ -321,6 +506,23 @@ impl Config {
 
     fn keep<T>(problems: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
         result.map_err(|e| problems.push(e)).ok()
+    }
+}
+
+/// A number of seconds in `range`, or `default` when the variable is not set.
+fn seconds(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
+            _ => {
+                Err(ConfigError::BadSeconds { name, value, min: *range.start(), max: *range.end() })
+            }
+        },
     }
 }
 
@@ -399,6 +601,21 @@ mod tests {
     }
 
     #[test]
+    fn retention_periods_are_whole_days_within_bounds() {
+        let default = Duration::from_secs(9);
+        let parse = |raw: Option<&str>, min| {
+            parse_days("TRIBUNE_KEEP_X_DAYS", raw.map(String::from), default, min)
+        };
+        assert_eq!(parse(None, 1).unwrap(), default);
+        assert_eq!(parse(Some(" 3 "), 1).unwrap(), Duration::from_secs(3 * DAY));
+        for bad in ["0", "-1", "1.5", "3651", "a week"] {
+            assert!(parse(Some(bad), 1).is_err(), "{bad}");
+        }
+        let e = parse(Some("1"), 2).unwrap_err().to_string();
+        assert!(e.contains("TRIBUNE_KEEP_X_DAYS") && e.contains("from 2"), "{e}");
+    }
+
+    #[test]
     fn tokens_are_checked_and_never_printed() {
         let token = Token::parse("123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789").unwrap();
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
@@ -453,6 +670,10 @@ mod tests {
                 check_every: Duration::from_secs(60),
             }),
             intake: IntakeLimits::default(),
+            key: KeySource::File(PathBuf::from("/run/credentials/tribune.service/key")),
+            shred_after: Duration::from_secs(3600),
+            rotate_every: Duration::from_secs(86_400),
+            retention: Retention::default(),
         };
         let printed = format!("{config:?} {config:#?}");
         assert!(printed.contains("bot.example.org"), "the rest is printed: {printed}");

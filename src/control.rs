@@ -3,8 +3,9 @@
 //! sled locks its data directory per process, so while `serve` runs no other process can open
 //! the store. `serve` therefore listens on `<data dir>/tribune.sock` (mode 0600: only the
 //! owner of the data may connect; removed on exit) and hands over what is asked: one JSON line
-//! in (`"backup"` or `"content"`), one JSON line out (`{"backup":N}` followed by the N bytes of
-//! a consistent backup, `{"content":corpus}`, or `{"error":"message"}`). The command-line side
+//! in (`"backup"` or `"content"`), one JSON line out (`"stream"` followed by a consistent
+//! backup, streamed to the end of the connection as it is read from the store, so neither side
+//! holds it in memory; `{"content":corpus}`, or `{"error":"message"}`). The command-line side
 //! writes the files itself, with its own rights and where its user can see them: `serve` may
 //! run sandboxed (a private /tmp, a read-only file system but for its data). The socket also
 //! tells `restore` that a Tribune is running. Unix only, like the deployment targets.
@@ -12,7 +13,7 @@
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -42,8 +43,9 @@ enum Request {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Response {
-    /// This many bytes of backup follow the line.
-    Backup(u64),
+    /// A backup follows the line, to the end of the connection (it ends with its own end
+    /// mark and checksum, so a cut is seen).
+    Stream,
     Content(Box<crate::content::Corpus>),
     Error(String),
 }
@@ -113,7 +115,6 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(read).take(64 * 1024);
     let read = reader.read_line(&mut line);
-    let mut payload = Vec::new();
     let response = match tokio::time::timeout(Duration::from_secs(5), read).await {
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
             Ok(Request::Content) => match store.corpus() {
@@ -122,22 +123,12 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
                 Err(e) => Response::Error(e.to_string()),
             },
             Ok(Request::Backup) => {
-                let taken = tokio::task::spawn_blocking(move || store.snapshot()).await;
-                match taken {
-                    Ok(Ok(snapshot)) => {
-                        payload = snapshot.encode();
-                        log::info!(
-                            "a backup was taken: {}",
-                            snapshot.summary(payload.len() as u64)
-                        );
-                        Response::Backup(payload.len() as u64)
-                    }
-                    Ok(Err(e)) => {
-                        log::error!("a requested backup failed: {e}");
-                        Response::Error(e.to_string())
-                    }
-                    Err(e) => Response::Error(format!("the backup task failed: {e}")),
+                let read = reader.into_inner().into_inner();
+                match read.reunite(write) {
+                    Ok(stream) => stream_backup(stream, store).await,
+                    Err(e) => log::error!("cannot answer a backup request: {e}"),
                 }
+                return;
             }
             Err(_) => Response::Error("unknown request".into()),
         },
@@ -145,8 +136,27 @@ async fn answer(stream: tokio::net::UnixStream, store: Store) {
     };
     let mut out = serde_json::to_string(&response).unwrap_or_default();
     out.push('\n');
-    if write.write_all(out.as_bytes()).await.is_ok() {
-        let _ = write.write_all(&payload).await;
+    let _ = write.write_all(out.as_bytes()).await;
+}
+
+/// Streams a backup into the connection from a blocking thread (it reads the whole store).
+async fn stream_backup(stream: tokio::net::UnixStream, store: Store) {
+    let stream = match stream.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s)) {
+        Ok(stream) => stream,
+        Err(e) => return log::error!("cannot answer a backup request: {e}"),
+    };
+    let taken = tokio::task::spawn_blocking(move || {
+        let mut stream = stream;
+        let mut line = serde_json::to_string(&Response::Stream).unwrap_or_default();
+        line.push('\n');
+        stream.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+        store.backup_to(&stream, "the control socket").map_err(|e| e.to_string())
+    })
+    .await;
+    match taken {
+        Ok(Ok(summary)) => log::info!("a backup was taken: {summary}"),
+        Ok(Err(e)) => log::error!("a requested backup failed: {e}"),
+        Err(e) => log::error!("the backup task failed: {e}"),
     }
 }
 
@@ -186,21 +196,27 @@ pub fn is_serving(data_dir: &Path) -> bool {
 /// Takes a backup from the Tribune serving on `data_dir` and writes it to `file` (here, with
 /// this process's rights). `Ok(None)` when no Tribune is serving there.
 pub fn request_backup(data_dir: &Path, file: &Path) -> Result<Option<String>, ControlError> {
+    use crate::store::backup::{self, BackupError, BackupReader};
+    use std::io::{Seek, SeekFrom};
     let Some((response, mut rest)) = request(data_dir, &Request::Backup)? else { return Ok(None) };
-    let Response::Backup(len) = response else { return Err(unexpected(data_dir)) };
-    let mut bytes = Vec::with_capacity(len as usize);
-    Read::take(&mut rest, len)
-        .read_to_end(&mut bytes)
-        .map_err(|source| talk_error(data_dir, source))?;
-    if bytes.len() as u64 != len {
-        return Err(talk_error(data_dir, std::io::Error::other("the backup arrived cut short")));
-    }
-    // Checked as `restore` will check it, before it is written anywhere.
-    let snapshot = crate::store::backup::Snapshot::decode(&bytes, &file.display().to_string())
-        .map_err(|e| ControlError::Refused(e.to_string()))?;
-    crate::store::backup::write_file(file, &bytes)
-        .map_err(|e| ControlError::Refused(e.to_string()))?;
-    Ok(Some(snapshot.summary(len).to_string()))
+    let Response::Stream = response else { return Err(unexpected(data_dir)) };
+    let shown = file.display().to_string();
+    // Written beside `file` and checked as `restore` will check it before it takes its name.
+    let summary = backup::write_file_with(file, |out| {
+        std::io::copy(&mut rest, out).map_err(|source| BackupError::Io {
+            what: "receive",
+            path: shown.clone(),
+            source,
+        })?;
+        out.seek(SeekFrom::Start(0)).map_err(|source| BackupError::Io {
+            what: "read",
+            path: shown.clone(),
+            source,
+        })?;
+        BackupReader::new(std::io::BufReader::new(&*out), &shown)?.check()
+    })
+    .map_err(|e| ControlError::Refused(e.to_string()))?;
+    Ok(Some(summary.to_string()))
 }
 
 /// Fetches the content from the Tribune serving on `data_dir` and writes it into `dir` (here,

@@ -21,7 +21,21 @@ pub async fn run(lang: &str, data_dir: Option<PathBuf>) -> Result<()> {
     let paths = Paths::from_env();
     let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let data_dir = data_dir.unwrap_or_else(|| temp.path().join("data"));
-    let (app, _) = Tribune::open(&data_dir, &paths.messages_dir)?;
+    // The demo's readers are the person at the terminal: with no key configured, the store
+    // is sealed with the public test key, and the demo says so.
+    let (app, _) = match tribune::config::KeySource::from_env() {
+        Ok(source) => {
+            let secret = tribune::store::Secret::load(&source)?;
+            let clock = tribune::clock::Clock::System;
+            Tribune::open_keyed(&data_dir, &paths.messages_dir, &secret, clock)?
+        }
+        Err(_) => {
+            eprintln!(
+                "demo: no TRIBUNE_KEY_FILE; this store is sealed with the public test key (no protection)"
+            );
+            Tribune::open(&data_dir, &paths.messages_dir)?
+        }
+    };
     let emulator = Emulator::start().await.context("cannot start the local Bot API emulator")?;
     let bot = Bot::new(emulator.token()).set_api_url(emulator.api_url().parse()?);
     let options = ServeOptions { poll_timeout: Duration::from_secs(1), ..ServeOptions::default() };

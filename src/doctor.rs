@@ -1,9 +1,9 @@
 //! `tribune doctor`: checks what `serve` needs, and says in plain words what is wrong.
 
 use crate::{
-    config::{Config, ConfigError, Paths, Token},
+    config::{Config, ConfigError, KeySource, Paths, Token},
     content,
-    store::{Store, StoreError},
+    store::{Secret, Store, StoreError, keyring::Keyring},
 };
 use std::{path::Path, time::Duration};
 
@@ -61,7 +61,17 @@ pub async fn examine(paths: &Paths) -> Vec<Finding> {
         )),
         Err(e) => problem(format!("content in {}: {e}", paths.messages_dir.display())),
     });
-    findings.push(data_dir(&paths.data_dir));
+    // The key's problems are among the settings' above; here, whether it opens the store.
+    let secret = KeySource::from_env().ok().map(|source| Secret::load(&source));
+    let secret = match secret {
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(e)) => {
+            findings.push(problem(e.to_string()));
+            None
+        }
+        None => None,
+    };
+    findings.push(data_dir(&paths.data_dir, secret.as_ref()));
     let token = std::env::var("TELOXIDE_TOKEN").ok().and_then(|t| Token::parse(&t).ok());
     let api = match std::env::var("TELOXIDE_API_URL").ok().filter(|u| !u.trim().is_empty()) {
         None => reqwest::Url::parse("https://api.telegram.org/").ok(),
@@ -73,8 +83,10 @@ pub async fn examine(paths: &Paths) -> Vec<Finding> {
     findings
 }
 
-/// What `serve` will find in the data directory, without creating anything there.
-fn data_dir(dir: &Path) -> Finding {
+/// What `serve` will find in the data directory, without creating anything there: whether
+/// the key opens its keyring (checked against the canary before sled is opened), then what
+/// the store holds.
+fn data_dir(dir: &Path, secret: Option<&Secret>) -> Finding {
     let shown = dir.display();
     let metadata = match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -108,11 +120,23 @@ fn data_dir(dir: &Path) -> Finding {
             note(format!("data directory {shown} is empty; serve will create the store there"))
         };
     }
-    match Store::open(dir) {
+    let Some(secret) = secret else {
+        return problem(format!("data directory {shown}: not checked without a key"));
+    };
+    if !Keyring::exists(dir) {
+        return note(format!(
+            "data directory {shown} has no keyring: written before encryption, its reader data will be sealed at the next start of serve (or damaged: restore a backup)"
+        ));
+    }
+    if let Err(e) = Keyring::load(dir, secret) {
+        return problem(format!("data directory {shown}: {e}"));
+    }
+    match Store::open_keyed(dir, secret) {
         Ok(store) => ok(format!(
-            "data directory {shown}: {} subscriptions, {} messages waiting to be sent",
+            "data directory {shown}: {} subscriptions, {} messages waiting to be sent; {} opens its keyring",
             store.subscription_count(),
-            store.outbox_len()
+            store.outbox_len(),
+            secret.var()
         )),
         Err(StoreError::Open { .. }) => ok(format!(
             "data directory {shown} is in use by a running Tribune (fine if it is this one)"

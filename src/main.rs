@@ -13,12 +13,12 @@ use std::{
 use teloxide::Bot;
 use tribune::{
     app::{ContentSource, Tribune},
-    config::{Config, Paths},
+    config::{Config, KeySource, Paths},
     content,
     control::{self, Control},
     delivery::Limits,
     serve::{self, ServeOptions},
-    store::{Store, backup},
+    store::{Secret, Store, backup, keyring::Keyring, seal::Key},
 };
 
 /// Tribune: a Telegram bot that distributes statements.
@@ -70,10 +70,25 @@ enum Cmd {
         file: PathBuf,
     },
     /// Replace the store with a backup. Refused while a Tribune runs on the data directory;
-    /// the previous directory is kept as <dir>.before-restore-<timestamp>.
+    /// the previous directory is kept as <dir>.before-restore-<timestamp>. Needs the key the
+    /// backed-up store was sealed with (TRIBUNE_KEY_FILE or TRIBUNE_PASSPHRASE_FILE).
     Restore {
         /// A file written by `tribune backup`.
         file: PathBuf,
+    },
+    /// Write a new random key to FILE (mode 0600) for TRIBUNE_KEY_FILE. Refuses to overwrite a
+    /// file, and refuses a place inside the data directory.
+    Keygen {
+        /// Where to write the key (keep it off the data disk: a tmpfs, systemd's credentials).
+        file: PathBuf,
+    },
+    /// Lock the data directory with another key or passphrase: the keyring is re-wrapped under
+    /// NEW_KEY_FILE (or, with --passphrase, the passphrase in that file). Stop serve first.
+    Rekey {
+        /// The new key file (`tribune keygen` writes one), or passphrase file with --passphrase.
+        new: PathBuf,
+        #[arg(long)]
+        passphrase: bool,
     },
 }
 
@@ -109,6 +124,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Export { dir, force } => export(&dir, force).map(|()| ExitCode::SUCCESS),
         Cmd::Backup { file } => backup(&file).map(|()| ExitCode::SUCCESS),
         Cmd::Restore { file } => restore(&file).map(|()| ExitCode::SUCCESS),
+        Cmd::Keygen { file } => keygen(&file).map(|()| ExitCode::SUCCESS),
+        Cmd::Rekey { new, passphrase } => rekey(&new, passphrase).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -129,9 +146,16 @@ async fn serve(webhook: bool) -> Result<()> {
         }
         (false, None) => None,
     };
-    let (app, source) = Tribune::open(&config.data_dir, &config.messages_dir)?;
+    let secret = Secret::load(&config.key)?;
+    let (app, source) = Tribune::open_keyed(
+        &config.data_dir,
+        &config.messages_dir,
+        &secret,
+        tribune::clock::Clock::System,
+    )?;
+    drop(secret);
     report_source(source);
-    let app = Arc::new(app.with_operators(config.admins.clone()));
+    let app = Arc::new(app.with_operators(config.admins.clone()).with_retention(config.retention));
     // `tribune backup` reaches the running process through this socket.
     let control = match Control::start(&config.data_dir, app.store().clone()) {
         Ok(control) => Some(control),
@@ -150,6 +174,10 @@ async fn serve(webhook: bool) -> Result<()> {
         channels: config.channels.clone(),
         webhook,
         intake: serve::intake_config(config.intake),
+        shredding: tribune::app::Shredding {
+            after_stop: config.shred_after,
+            every: config.rotate_every,
+        },
         ..ServeOptions::default()
     };
     let handle = serve::start(bot, app.clone(), options)
@@ -248,7 +276,7 @@ async fn doctor() -> ExitCode {
 
 fn import() -> Result<ExitCode> {
     let paths = Paths::from_env();
-    let store = Store::open(&paths.data_dir)?;
+    let store = open_store(&paths)?;
     let (_, source) = tribune::app::sync_content(
         &store,
         &paths.messages_dir,
@@ -267,7 +295,7 @@ fn export(dir: &Path, force: bool) -> Result<()> {
     if !paths.data_dir.join("db").exists() {
         bail!("there is no Tribune store in {} to export from", paths.data_dir.display());
     }
-    let store = Store::open(&paths.data_dir)?;
+    let store = open_store(&paths)?;
     let summary = control::export(&store, dir, force).map_err(anyhow::Error::msg)?;
     println!("{}: {summary}", dir.display());
     Ok(())
@@ -282,7 +310,7 @@ fn backup(file: &Path) -> Result<()> {
     if !paths.data_dir.join("db").exists() {
         bail!("there is no Tribune store in {} to back up", paths.data_dir.display());
     }
-    let store = Store::open(&paths.data_dir)?;
+    let store = open_store(&paths)?;
     let summary = store.write_backup(file)?;
     println!("{}: {summary}", file.display());
     Ok(())
@@ -290,23 +318,85 @@ fn backup(file: &Path) -> Result<()> {
 
 fn restore(file: &Path) -> Result<()> {
     let paths = Paths::from_env();
-    // The whole file is checked before anything is touched.
-    let snapshot = backup::read(file)?;
+    // The key must be at hand first: without it nothing is read or written.
+    let secret = Secret::load(&KeySource::from_env()?)?;
     if control::is_serving(&paths.data_dir) {
         return Err(backup::BackupError::InUse { dir: paths.data_dir.display().to_string() }.into());
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let kept = backup::restore(&snapshot, &paths.data_dir, &stamp)?;
-    let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
-    println!(
-        "{}: restored from {}: {}",
-        paths.data_dir.display(),
-        file.display(),
-        snapshot.summary(bytes)
-    );
+    // The whole file is checked, then the key against its keyring, before anything is touched.
+    let (summary, kept) = backup::restore(file, &paths.data_dir, &stamp, &secret)?;
+    println!("{}: restored from {}: {summary}", paths.data_dir.display(), file.display());
     if let Some(kept) = kept {
         println!("the previous data directory is kept as {}", kept.display());
     }
+    Ok(())
+}
+
+/// The store, opened with the key the configuration names.
+fn open_store(paths: &Paths) -> Result<Store> {
+    let secret = Secret::load(&KeySource::from_env()?)?;
+    Ok(Store::open_keyed(&paths.data_dir, &secret)?)
+}
+
+fn keygen(file: &Path) -> Result<()> {
+    let paths = Paths::from_env();
+    if tribune::config::inside(file, &paths.data_dir) {
+        bail!(
+            "{} is inside the data directory {}: the key must never be stored beside the data it protects",
+            file.display(),
+            paths.data_dir.display()
+        );
+    }
+    let key = Key::generate();
+    let mut hex = key.to_hex().to_string();
+    hex.push('\n');
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(file).and_then(|mut f| {
+        use std::io::Write as _;
+        f.write_all(hex.as_bytes())?;
+        f.sync_all()
+    });
+    zeroize::Zeroize::zeroize(&mut hex);
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} exists: keygen never overwrites a key", file.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot write {}", file.display())),
+    }
+    println!(
+        "{}: a new key; set TRIBUNE_KEY_FILE={} and keep a copy apart from your backups (without it they cannot be read)",
+        file.display(),
+        file.display()
+    );
+    Ok(())
+}
+
+fn rekey(new: &Path, passphrase: bool) -> Result<()> {
+    let paths = Paths::from_env();
+    let old = Secret::load(&KeySource::from_env()?)?;
+    let source =
+        if passphrase { KeySource::Passphrase(new.into()) } else { KeySource::File(new.into()) };
+    if source.is_inside(&paths.data_dir) {
+        bail!("{} is inside the data directory: keep the key elsewhere", new.display());
+    }
+    let new_secret = Secret::load(&source)?;
+    // sled's lock keeps a running serve out while the keyring changes.
+    let store = Store::open_keyed(&paths.data_dir, &old)?;
+    let mut keyring = Keyring::load(&paths.data_dir, &old)?;
+    keyring.rewrap(&paths.data_dir, &new_secret)?;
+    drop(store);
+    println!(
+        "{}: the keyring is now locked with {}; set {}={} (the old key no longer opens it, but old backups still need the old key)",
+        paths.data_dir.display(),
+        new.display(),
+        source.var(),
+        new.display()
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! `telegram/` only adapts.
 
 use crate::{
-    app::{Scheduler, Tribune, forget_expired_questions},
+    app::{Scheduler, Tribune, forget_expired_questions, prune_expired},
     delivery::{Engine, Limits, Observer, Pacer, Push},
     intake::PoolConfig,
     telegram::{self, Adapter, UpdateSource, transport::TelegramTransport},
@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub webhook: Option<crate::config::Webhook>,
     /// The intake's workers and queue: what bounds interactive work and its memory.
     pub intake: PoolConfig,
+    /// When keys rotate, which makes `/stop` hold on disk.
+    pub shredding: crate::app::Shredding,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +41,7 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(10),
             webhook: None,
             intake: PoolConfig::default(),
+            shredding: crate::app::Shredding::default(),
         }
     }
 }
@@ -94,14 +97,16 @@ pub async fn start(
     };
     app.connect(push, me.username().to_string());
 
-    let mut background = Vec::new();
-    background.push(tokio::spawn(crate::stats::snapshot_daily(
-        app.store().clone(),
-        app.clock().clone(),
-        Duration::from_secs(600),
-    )));
-    background.push(tokio::spawn(forget_expired_questions(app.clone(), Duration::from_secs(60))));
-    background.push(tokio::spawn(summarise_channel_notices(app.clone())));
+    let mut background = vec![
+        tokio::spawn(crate::stats::snapshot_daily(
+            app.store().clone(),
+            app.clock().clone(),
+            Duration::from_secs(600),
+        )),
+        tokio::spawn(forget_expired_questions(app.clone(), Duration::from_secs(60))),
+        tokio::spawn(summarise_channel_notices(app.clone())),
+        tokio::spawn(crate::app::rotate_keys(app.clone(), options.shredding)),
+    ];
     for (name, id) in telegram::resolve_channels(&bot, &options.channels).await {
         if let Err(e) = app.register_channel(id) {
             log::error!("cannot register the configured channel {name}: {e}");
@@ -111,6 +116,7 @@ pub async fn start(
         log::error!("cannot queue prisoner-status alerts: {e}");
     }
     background.push(tokio::spawn(Scheduler::new(app.clone()).run()));
+    background.push(tokio::spawn(prune_expired(app.clone(), Duration::from_secs(60))));
     background.push(tokio::spawn(telegram::members::forward_events(
         bot.clone(),
         app.clone(),

@@ -258,6 +258,10 @@ pub struct Subscription {
     /// card), so that `/subscribe` brings back that schedule rather than a default one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<Frequency>,
+    /// When the chat was found gone (Unix seconds): a deactivated chat is erased once the
+    /// grace period after this has passed (see the store's retention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at: Option<i64>,
 }
 
 impl Subscription {
@@ -277,6 +281,7 @@ impl Subscription {
             seen_excerpts: Vec::new(),
             prisoner_news_seen: 0,
             resumes: None,
+            deactivated_at: None,
         }
     }
 
@@ -284,6 +289,7 @@ impl Subscription {
     /// when none was (a channel registered with digests off). Active again either way.
     pub fn resume(&mut self) {
         self.active = true;
+        self.deactivated_at = None;
         if self.frequency == Frequency::Off {
             self.frequency = self.resumes.unwrap_or(Frequency::Daily);
         }

@@ -14,3 +14,12 @@ pub fn memory() -> (f64, f64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// Writes the public test key (the one `Store::open` and `Tribune::open` seal with) to a key
+/// file in `dir`, which must lie outside every data directory: `TRIBUNE_KEY_FILE` for the
+/// `tribune` commands a bench runs on a store it made.
+pub fn test_key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("tribune-test.key");
+    std::fs::write(&path, tribune::store::keyring::PUBLIC_TEST_KEY).expect("write the test key");
+    path
+}

@@ -49,6 +49,7 @@ impl Bot {
             .env("TELOXIDE_TOKEN", emulator.token())
             .env("TELOXIDE_API_URL", emulator.api_url())
             .env("TRIBUNE_DATA_DIR", &store_dir)
+            .env("TRIBUNE_KEY_FILE", crate::common::test_key_file(data.path()))
             .env("TRIBUNE_MESSAGES_DIR", messages)
             .env("TRIBUNE_ADMINS", OPERATOR.to_string())
             .env("TRIBUNE_METRICS_ADDR", format!("127.0.0.1:{port}"))

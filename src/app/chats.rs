@@ -39,11 +39,11 @@ impl Tribune {
                     log::info!("registered a channel Tribune may post in");
                     self.tell_about_channel("channels.added", &update.title, chat)?;
                 }
-            } else if self.store.deactivate(chat)? {
+            } else if self.store.deactivate(chat, self.clock.unix())? {
                 log::info!("a channel took away Tribune's right to post; deactivated");
                 self.tell_about_channel("channels.lost", &update.title, chat)?;
             }
-        } else if !update.present && self.store.deactivate(chat)? {
+        } else if !update.present && self.store.deactivate(chat, self.clock.unix())? {
             log::info!("Tribune was removed from a group; its subscription is deactivated");
         }
         Ok(())

@@ -37,4 +37,7 @@ pub use operator::{
 };
 pub use reader::{Answered, CardStep};
 pub use scheduler::Scheduler;
-pub use tribune::{QUESTION_WAITS, Tribune, forget_expired_questions};
+pub use tribune::{
+    PRUNE_STEP, QUESTION_WAITS, Shredding, Tribune, forget_expired_questions, prune_expired,
+    rotate_keys,
+};

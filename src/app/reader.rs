@@ -65,7 +65,7 @@ impl Tribune {
     /// `/stop`: erases everything stored about the chat.
     pub fn stop(&self, caller: &Caller) -> Result<(), Refusal> {
         self.manage(caller, caller.chat)?;
-        self.store.erase_chat(caller.chat).map_err(unsaved)
+        self.store.erase_chat(caller.chat).map(drop).map_err(unsaved)
     }
 
     /// `/lang xx` or a language button: the language the chat reads in, and its digests with

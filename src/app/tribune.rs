@@ -9,10 +9,11 @@ use super::{
 };
 use crate::{
     clock::Clock,
+    config::Retention,
     content::{Corpus, Lang},
     delivery::Push,
     schedule,
-    store::{OutboxItem, Store},
+    store::{OutboxItem, Pruned, Store},
     subscription::{ChatKind, Frequency, PendingQuestion, Question, Subscription},
 };
 use std::{
@@ -48,6 +49,8 @@ pub struct Tribune {
     pub(super) conflict_told: Mutex<Option<i64>>,
     /// Caps the notices about channels added and lost (a flood of them costs nothing).
     pub(super) channel_notices: super::notices::ChannelNotices,
+    /// How long each kind of record is kept (the pruning task and the correction window).
+    pub(super) retention: Retention,
 }
 
 impl Tribune {
@@ -63,12 +66,24 @@ impl Tribune {
     }
 
     /// The same on another clock (tests move a manual one), which also stamps the import.
+    /// Both open the store with the public test key: `serve` uses [`Tribune::open_keyed`].
     pub fn open_with_clock(
         data_dir: &Path,
         messages_dir: &Path,
         clock: Clock,
     ) -> Result<(Tribune, ContentSource), AppError> {
-        let store = Store::open(data_dir)?;
+        let secret = crate::store::Secret::public_test_key();
+        Tribune::open_keyed(data_dir, messages_dir, &secret, clock)
+    }
+
+    /// Opens the store with the operator's key and brings its content up to date.
+    pub fn open_keyed(
+        data_dir: &Path,
+        messages_dir: &Path,
+        secret: &crate::store::Secret,
+        clock: Clock,
+    ) -> Result<(Tribune, ContentSource), AppError> {
+        let store = Store::open_keyed(data_dir, secret)?;
         let (corpus, source) = sync_content(&store, messages_dir, clock.unix())?;
         let tribune = Tribune {
             store,
@@ -82,6 +97,7 @@ impl Tribune {
             outlet: OnceLock::new(),
             conflict_told: Mutex::new(None),
             channel_notices: Default::default(),
+            retention: Retention::default(),
         };
         Ok((tribune, source))
     }
@@ -90,6 +106,23 @@ impl Tribune {
     pub fn with_clock(mut self, clock: Clock) -> Tribune {
         self.clock = clock;
         self
+    }
+
+    /// How long records are kept (`TRIBUNE_KEEP_*_DAYS`; defaults otherwise).
+    pub fn with_retention(mut self, retention: Retention) -> Tribune {
+        self.retention = retention;
+        self
+    }
+
+    /// How long records are kept.
+    pub fn retention(&self) -> &Retention {
+        &self.retention
+    }
+
+    /// One step of pruning on the app's clock: at most `budget` records removed (see
+    /// `store::retention`). Returns what it removed.
+    pub fn prune_step(&self, budget: usize) -> Result<Pruned, AppError> {
+        Ok(self.store.prune(&self.retention, self.clock.unix(), budget)?)
     }
 
     /// The Telegram user ids of the organisation's operators.
@@ -216,6 +249,7 @@ impl Tribune {
             Some(sub) if sub.active => Ok(false),
             Some(mut sub) => {
                 sub.active = true;
+                sub.deactivated_at = None;
                 self.reschedule(&mut sub)?;
                 Ok(true)
             }
@@ -259,6 +293,39 @@ impl Tribune {
 /// How long a question of the settings card ("Other time…") waits for its typed answer.
 pub const QUESTION_WAITS: Duration = Duration::from_secs(30 * 60);
 
+/// How many records one step of pruning removes at most: each step holds off a backup's
+/// snapshot only that long, and flushes once.
+pub const PRUNE_STEP: usize = 1000;
+
+/// Removes what is past its retention period, every `every` of the app's clock: steps of [`PRUNE_STEP`] records
+/// with a pause between them, until a step finds less than a full one (a backlog, after an
+/// upgrade or a long stop, is worked off over the following minutes, never in one go). Runs
+/// until the task is dropped.
+pub async fn prune_expired(app: Arc<Tribune>, every: Duration) {
+    loop {
+        // On the app's clock, so that a manual clock moved past a period prunes at once.
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        app.clock.sleep_until(app.clock.now() + every).await;
+        loop {
+            // A step's flush blocks off the runtime (see the store's `blocking`).
+            match app.prune_step(PRUNE_STEP) {
+                Ok(pruned) if pruned.total() == 0 => break,
+                Ok(pruned) => {
+                    log::debug!("pruned {pruned:?}");
+                    if pruned.total() < PRUNE_STEP {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    log::warn!("cannot prune expired records: {e}");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Forgets the questions that expired unanswered, every `every` by the app's clock: they hold
 /// the id of the person who was asked, which is kept no longer than needed. Runs until the
 /// task is dropped.
@@ -271,6 +338,57 @@ pub async fn forget_expired_questions(app: Arc<Tribune>, every: Duration) {
             Err(e) => log::warn!("cannot forget expired questions: {e}"),
         }
         app.clock.sleep_until(app.clock.now() + every).await;
+    }
+}
+
+/// When reader data is re-sealed under fresh keys and the old ones destroyed (see
+/// `store/rotation.rs`): what `/stop` erased becomes unreadable on disk within `after_stop`
+/// (plus one check, at most a minute), and everything else removed (deactivated chats,
+/// delivered messages, expired questions) within `every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shredding {
+    /// How long after a `/stop` the keys are rotated (`TRIBUNE_SHRED_AFTER_SECS`).
+    pub after_stop: Duration,
+    /// How often they are rotated anyway (`TRIBUNE_ROTATE_EVERY_SECS`).
+    pub every: Duration,
+}
+
+impl Default for Shredding {
+    fn default() -> Shredding {
+        Shredding { after_stop: Duration::from_secs(3600), every: Duration::from_secs(86_400) }
+    }
+}
+
+/// Rotates the keys as `policy` says, on the app's clock. Runs until the task is dropped.
+pub async fn rotate_keys(app: Arc<Tribune>, policy: Shredding) {
+    let check = (policy.after_stop.min(policy.every) / 2)
+        .clamp(Duration::from_millis(200), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(check);
+    let mut stopped_since: Option<i64> = None;
+    let mut last = app.clock.unix();
+    loop {
+        tick.tick().await;
+        let now = app.clock.unix();
+        match app.store.shred_pending() {
+            Ok(true) => {
+                stopped_since.get_or_insert(now);
+            }
+            Ok(false) => stopped_since = None,
+            Err(e) => log::warn!("cannot tell whether a /stop waits to be shredded: {e}"),
+        }
+        let after_stop = policy.after_stop.as_secs() as i64;
+        let due = stopped_since.is_some_and(|t| now - t >= after_stop)
+            || now - last >= policy.every.as_secs() as i64;
+        if !due {
+            continue;
+        }
+        match app.store.rotate_keys() {
+            Ok(rotation) => {
+                log::info!("keys rotated: {} records re-sealed", rotation.resealed);
+                (last, stopped_since) = (now, None);
+            }
+            Err(e) => log::error!("cannot rotate the keys (will try again): {e}"),
+        }
     }
 }
 

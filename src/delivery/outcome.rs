@@ -208,7 +208,7 @@ impl<T: Transport> Inner<T> {
 
     /// Deactivates a chat that will not take messages and drops what was queued for it.
     fn gone(&self, chat: i64, kind: ChatKind, reason: &str) {
-        match self.store.deactivate(chat) {
+        match self.store.deactivate(chat, self.clock.unix()) {
             Ok(true) => {
                 self.stats.deactivated.fetch_add(1, Ordering::Relaxed);
                 log::info!("a {kind:?} chat will not take messages ({reason}); deactivated");

@@ -1,56 +1,74 @@
 //! `/stop`: erasing everything stored about a chat in one transaction across the trees that
 //! name it, and finding what still names a chat (for tests and checks).
+//!
+//! Every record about a chat is found through its tag (see `keys.rs`): the subscription, the
+//! settings, the due entry, `chat_editions` for delivery records, and the by-chat indexes of
+//! the outbox and the dead letters. So `/stop` costs O(that chat's records) whatever the size
+//! of the outbox; only the questions waiting for a typed answer (a few, each expiring within
+//! 30 minutes) are scanned. It runs off the async workers (see `blocking`).
 
 use super::{
-    OutboxItem, Result, Store, from_json, key2, operator::count_erased, subs::due_key, tx_error,
-    u64_at,
+    DEAD, Result, Store, blocking, keys, operator::count_erased, subs::gone_since, tx_error,
 };
-use crate::subscription::Subscription;
 use sled::Transactional;
 use std::collections::BTreeSet;
-
-/// The chat an outbox item is for, if it reads.
-fn item_chat(raw: &[u8]) -> Option<i64> {
-    from_json::<OutboxItem>(raw, "outbox item").ok().map(|i| i.chat_id)
-}
-
-/// The chat a dead letter was for, if it reads.
-fn letter_chat(raw: &[u8]) -> Option<i64> {
-    from_json::<super::DeadLetter>(raw, "dead letter").ok().map(|d| d.item.chat_id)
-}
 
 impl Store {
     /// Erases everything stored about a chat: settings, subscription, due entry, delivery
     /// records, unsent messages, dead letters and questions waiting for an answer (asked in
-    /// the chat, of the person whose private chat it is, or about the chat), in one transaction, so a concurrent send or
-    /// a crash sees the chat either whole or gone. Durable when it returns.
+    /// the chat, of the person whose private chat it is, or about the chat), in one
+    /// transaction, so a concurrent send or a crash sees the chat either whole or gone.
+    /// Durable when it returns. Returns how many records it read (the cost of `/stop`, which
+    /// tests compare across outbox sizes).
+    ///
+    /// The removed values stay in sled's log until it reclaims the space, but sealed under an
+    /// epoch key that the next rotation destroys (see `rotation.rs`).
     ///
     /// sled's transactions cannot scan, so the keys are gathered first and the transaction
     /// re-reads each outbox item and dead letter before removing it. A message queued for the
     /// chat during the scan (a digest composed just before) is caught by scanning again.
-    pub fn erase_chat(&self, chat_id: i64) -> Result<()> {
+    pub fn erase_chat(&self, chat_id: i64) -> Result<usize> {
+        blocking(|| self.erase_chat_now(chat_id))
+    }
+
+    fn erase_chat_now(&self, chat_id: i64) -> Result<usize> {
         let _writing = self.writing()?;
+        let tag = self.tag(chat_id);
+        let mut read = 0;
         let mut records = Vec::new();
-        for entry in self.chat_editions.scan_prefix(chat_id.to_be_bytes()) {
-            records.push(u64_at(&entry?.0, 8));
+        for entry in self.chat_editions.scan_prefix(keys::chat_prefix(&tag)) {
+            records.push(keys::chat_edition_edition(&entry?.0));
+            read += 1;
         }
         let mut counted = BTreeSet::new();
         // Once the subscription is gone nothing new is composed for the chat, so a second
         // pass finds at most what was being queued during the first.
         for _ in 0..3 {
             let naming = Naming {
-                queued: self.keys_naming(&self.outbox, chat_id, item_chat)?,
-                dead: self.keys_naming(&self.dead, chat_id, letter_chat)?,
+                queued: self.seqs_of(&self.outbox_chats, &tag)?,
+                dead: self.seqs_of(&self.dead_chats, &tag)?,
                 questions: self.questions_naming(chat_id)?,
             };
-            counted = self.erase_once(chat_id, &records, &naming, counted)?;
+            read += naming.queued.len() + naming.dead.len() + naming.questions.len();
+            counted = self.erase_once(chat_id, &tag, &records, &naming, counted)?;
             records.clear();
-            if self.keys_naming(&self.outbox, chat_id, item_chat)?.is_empty() {
+            if self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)).next().is_none() {
                 break;
             }
         }
+        // The next key rotation shreds what was removed here from sled's log too.
+        self.meta.insert(super::rotation::SHRED_PENDING_KEY, &[1])?;
         self.sync()?;
-        Ok(())
+        Ok(read)
+    }
+
+    /// The sequences a by-chat index lists for `tag`.
+    fn seqs_of(&self, index: &sled::Tree, tag: &keys::Tag) -> Result<Vec<u64>> {
+        let mut seqs = Vec::new();
+        for entry in index.scan_prefix(keys::chat_prefix(tag)) {
+            seqs.push(keys::by_chat_seq(&entry?.0));
+        }
+        Ok(seqs)
     }
 
     /// One transaction of [`Store::erase_chat`]; returns the editions counted so far (each
@@ -58,19 +76,23 @@ impl Store {
     fn erase_once(
         &self,
         chat_id: i64,
+        tag: &keys::Tag,
         records: &[u64],
         naming: &Naming,
         counted: BTreeSet<u64>,
     ) -> Result<BTreeSet<u64>> {
-        let chat = chat_id.to_be_bytes();
+        let chat = keys::chat_key(tag);
         let trees = (
             &self.subs,
             &self.due,
+            &self.gone,
             &self.chats,
             &self.deliveries,
             &self.chat_editions,
             &self.outbox,
+            &self.outbox_chats,
             &self.dead,
+            &self.dead_chats,
             &self.jobs,
             &self.questions,
         );
@@ -79,43 +101,59 @@ impl Store {
                 |(
                     subs,
                     due,
+                    gone,
                     chats,
                     deliveries,
                     chat_editions,
                     outbox,
+                    outbox_chats,
                     dead_tree,
+                    dead_chats,
                     jobs,
                     questions,
                 )| {
-                    if let Some(raw) = subs.remove(&chat)?
-                        && let Ok(sub) = from_json::<Subscription>(&raw, "subscription")
-                        && let Some(at) = sub.next_due
-                    {
-                        due.remove(&due_key(at, chat_id))?;
+                    if let Some(sub) = self.stored_subscription(subs, tag)? {
+                        subs.remove(&chat)?;
+                        if let Some(at) = sub.next_due {
+                            due.remove(&keys::due_key(at, tag))?;
+                        }
+                        if let Some(at) = gone_since(&sub) {
+                            gone.remove(&keys::gone_key(at, tag))?;
+                        }
+                    } else {
+                        // Unreadable or absent: removed all the same.
+                        subs.remove(&chat)?;
                     }
                     chats.remove(&chat)?;
                     // The editions this chat was part of: a bulk job among them counts the chat
                     // as erased, so its progress still adds up once the records are gone.
                     let mut editions = BTreeSet::new();
                     for &edition in records {
-                        deliveries.remove(&key2(edition.to_be_bytes(), chat))?;
-                        chat_editions.remove(&key2(chat, edition.to_be_bytes()))?;
+                        deliveries.remove(&keys::delivery_key(edition, tag))?;
+                        chat_editions.remove(&keys::chat_edition_key(tag, edition))?;
                         editions.insert(edition);
                     }
-                    for key in &naming.queued {
+                    for &seq in &naming.queued {
+                        let key = keys::seq_key(seq);
                         if let Some(raw) = outbox.get(key)?
-                            && let Ok(item) = from_json::<OutboxItem>(&raw, "outbox item")
+                            && let Some(item) = self.outbox_item(&key, &raw)
                             && item.chat_id == chat_id
                         {
-                            outbox.remove(key)?;
+                            outbox.remove(&key)?;
                             editions.insert(item.edition);
                         }
+                        outbox_chats.remove(&keys::by_chat_key(tag, seq))?;
                     }
-                    for key in &naming.dead {
-                        if dead_tree.get(key)?.is_some_and(|raw| letter_chat(&raw) == Some(chat_id))
+                    for &seq in &naming.dead {
+                        let key = keys::seq_key(seq);
+                        if let Some(raw) = dead_tree.get(key)?
+                            && self
+                                .open_json::<super::DeadLetter>(DEAD, &key, &raw, "dead letter")
+                                .is_ok_and(|d| d.item.chat_id == chat_id)
                         {
-                            dead_tree.remove(key)?;
+                            dead_tree.remove(&key)?;
                         }
+                        dead_chats.remove(&keys::by_chat_key(tag, seq))?;
                     }
                     for key in &naming.questions {
                         questions.remove(key)?;
@@ -123,7 +161,7 @@ impl Store {
                     let mut counted = counted.clone();
                     for edition in editions {
                         if counted.insert(edition) {
-                            count_erased(jobs, edition)?;
+                            count_erased(self, jobs, edition)?;
                         }
                     }
                     Ok(counted)
@@ -132,53 +170,48 @@ impl Store {
             .map_err(tx_error)
     }
 
-    /// Keys of `tree` whose value `chat_of` reads as being about `chat_id`.
-    fn keys_naming(
-        &self,
-        tree: &sled::Tree,
-        chat_id: i64,
-        chat_of: fn(&[u8]) -> Option<i64>,
-    ) -> Result<Vec<sled::IVec>> {
-        let mut keys = Vec::new();
-        for entry in tree.iter() {
-            let (key, raw) = entry?;
-            if chat_of(&raw) == Some(chat_id) {
-                keys.push(key);
-            }
-        }
-        Ok(keys)
-    }
-
-    /// The trees that still name a chat, by its id in a key or as `"chat_id":N` in a value:
-    /// after `/stop` there must be none (tests check this). A key is searched for the id's
-    /// eight bytes anywhere, so a small id may also match a sequence number: test with ids
-    /// no store of the test's size hands out.
+    /// The trees that still name a chat, looked for with the keys in hand: its id in a key
+    /// (eight bytes big-endian, sign bit flipped or not, or its tag under any epoch kept) or
+    /// in a value, opened with every epoch kept (the id's eight bytes, or `"chat_id":N`).
+    /// After `/stop` there must be none (tests check this). A small id may also match a
+    /// sequence number: test with ids no store of the test's size hands out.
     pub fn trees_naming(&self, chat_id: i64) -> Result<Vec<String>> {
         let plain = chat_id.to_be_bytes();
-        // The due index flips the sign bit (see `due_key`).
         let flipped = ((chat_id as u64) ^ (1 << 63)).to_be_bytes();
+        let tags: Vec<keys::Tag> = self.keys().epochs().iter().map(|e| e.tag(chat_id)).collect();
         let field = format!("\"chat_id\":{chat_id}");
+        let names_it = |bytes: &[u8]| {
+            bytes.windows(8).any(|w| w == plain || w == flipped)
+                || bytes.windows(keys::Tag::default().len()).any(|w| tags.iter().any(|t| t == w))
+                || String::from_utf8_lossy(bytes).contains(&field)
+        };
         let mut found = Vec::new();
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;
+            let shown = String::from_utf8_lossy(&name).into_owned();
             for entry in tree.iter() {
                 let (key, raw) = entry?;
-                let in_key = key.windows(8).any(|w| w == plain || w == flipped);
-                if in_key || String::from_utf8_lossy(&raw).contains(&field) {
-                    found.push(String::from_utf8_lossy(&name).into_owned());
+                let opened = self.open_any(&shown, &key, &raw);
+                if names_it(&key) || names_it(&raw) || opened.is_some_and(|v| names_it(&v)) {
+                    found.push(shown);
                     break;
                 }
             }
         }
         Ok(found)
     }
+
+    /// A value opened with whichever epoch kept opens it, if any does.
+    fn open_any(&self, tree: &str, key: &[u8], raw: &[u8]) -> Option<Vec<u8>> {
+        self.keys().epochs().iter().find_map(|e| e.open(tree, key, raw))
+    }
 }
 
 /// What [`Store::erase_chat`] found naming the chat, outside its transaction (sled's
 /// transactions cannot scan).
 struct Naming {
-    queued: Vec<sled::IVec>,
-    dead: Vec<sled::IVec>,
+    queued: Vec<u64>,
+    dead: Vec<u64>,
     questions: Vec<sled::IVec>,
 }
 
@@ -188,6 +221,7 @@ mod tests {
     use crate::{
         content::Lang, store::testing::subscribed_with_queued_item, subscription::ChatKind,
     };
+    use crate::{message::OutboxItem, subscription::Subscription};
 
     #[test]
     fn erasing_a_chat_leaves_nothing_that_names_it() {

@@ -1,34 +1,49 @@
 //! The only code that touches sled: every tree, every key layout, the schema version.
 //!
-//! Trees and keys (all integers big-endian, so iteration order is numeric order):
+//! **Reader data is sealed** (schema 2): wherever a chat or person id would be part of a key,
+//! `tag(id)` stands (16 bytes of HMAC-SHA-256 under the current epoch), and the values of the
+//! reader trees are sealed with XChaCha20-Poly1305, bound to their tree and key (`seal.rs`).
+//! Every key layout is a function of `keys.rs`; the epoch keys are in the `keyring` file
+//! (`keyring.rs`), never in sled. Integers are big-endian, so iteration order is numeric order.
+//!
+//! Trees and keys ("sealed" values are `version ++ epoch ++ nonce ++ ciphertext`):
 //! - `meta`: `schema_version` → u32; `content_hash` → u64; `alerted_through` → u64;
 //!   `id_base` → u64, added to sled's id counter, set by a restore to above every id the
-//!   backed-up store handed out (a fresh sled counts from 0 again).
+//!   backed-up store handed out (a fresh sled counts from 0 again); `shred_pending` → set by
+//!   `/stop` until the next key rotation (see `rotation.rs`).
 //! - `content`: `corpus` → the whole [`Corpus`] as JSON (small: tens of kilobytes), so an
 //!   import replaces it in one transaction together with its hash: a crash leaves either the
-//!   old corpus or the new one, never half of each.
-//! - `chats`: chat id (i64) → [`ChatSettings`] as JSON. Only what a chat chose.
-//! - `subs`: chat id → [`Subscription`](crate::subscription::Subscription) as JSON.
-//! - `due`: due time (u64 Unix seconds) ++ chat id → empty: the time-ordered index the
-//!   scheduler reads, so finding who is due costs O(due), not O(subscribers).
-//! - `outbox`: sequence (u64) → [`OutboxItem`]: one message to one chat, written and flushed
-//!   before it is sent, removed only once Telegram confirmed it.
-//! - `deliveries`: edition ++ chat id → [`DeliveryRecord`] (Telegram message ids, outcome);
-//!   `chat_editions`: chat id ++ edition → empty, so `/stop` can erase a chat's records.
-//! - `editions`: edition (u64) → [`Edition`]; `dead`: sequence → [`DeadLetter`].
+//!   old corpus or the new one, never half of each. Public, not sealed.
+//! - `chats`: tag(chat) → sealed chat id ++ [`ChatSettings`] as JSON. Only what a chat chose.
+//! - `subs`: tag(chat) → sealed [`Subscription`](crate::subscription::Subscription) as JSON.
+//! - `due`: due time (u64 Unix seconds) ++ tag(chat) → sealed chat id: the time-ordered index
+//!   the scheduler reads, so finding who is due costs O(due), not O(subscribers).
+//! - `gone`: deactivation time ++ tag(chat) (laid out as `due`) → sealed chat id: deactivated
+//!   chats, oldest first, so erasing those past their grace period costs O(expired) (see
+//!   `retention.rs`).
+//! - `outbox`: sequence (u64) → sealed [`OutboxItem`]: one message to one chat, written and
+//!   flushed before it is sent, removed only once Telegram confirmed it. `outbox_chats`:
+//!   tag(chat) ++ sequence → empty, so `/stop` finds a chat's items without a scan.
+//! - `deliveries`: edition ++ tag(chat) → sealed chat id ++ [`DeliveryRecord`] (Telegram
+//!   message ids, outcome); `chat_editions`: tag(chat) ++ edition → empty, so `/stop` can
+//!   erase a chat's records.
+//! - `editions`: edition (u64) → [`Edition`] (kind, time; public); `dead`: sequence → sealed
+//!   [`DeadLetter`], and `dead_chats`: tag(chat) ++ sequence → empty.
 //! - `prisoner_log`: sequence → [`PrisonerChange`]: status changes, for digests and alerts.
-//! - `audit`: sequence → [`AuditEntry`]: what operators did (operator id, action, time).
-//! - `edits`: sequence → [`StoredEdit`]: content edits made from Telegram, applied on top of
-//!   `messages/` in this order (see `content::edits` for the precedence).
-//! - `drafts`: id → [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
-//! - `jobs`: edition → [`Job`](crate::broadcast::Job): broadcasts, withdrawals, corrections.
+//! - `audit`: sequence → sealed [`AuditEntry`]: what operators did (operator id, action, time).
+//! - `edits`: sequence → sealed [`StoredEdit`]: content edits made from Telegram, applied on
+//!   top of `messages/` in this order (see `content::edits` for the precedence).
+//! - `drafts`: id → sealed [`Draft`](crate::broadcast::Draft): broadcasts being prepared or sent.
+//! - `jobs`: edition → sealed [`Job`](crate::broadcast::Job): broadcasts, withdrawals,
+//!   corrections.
 //! - `stats`: counts only, never a chat id. `d` ++ day (u32, days since 1970-01-01 UTC) ++
 //!   tally (u8: 0 sent, 1 failed, 2 retried, 3 deactivated) → u64, added by a merge operator;
 //!   `s` ++ day → [`SubscriberCounts`] as JSON (one snapshot a day, from the first day
 //!   Tribune ran with this tree); `last_sent` → u64 Unix seconds (merged by keeping the latest).
-//! - `questions`: chat id ++ user id (u64) → [`PendingQuestion`](crate::subscription::PendingQuestion)
-//!   as JSON: "Other time…"/"Other zone…" waiting for the answer that person types in that
-//!   chat. Expires (swept once a minute), erased with the chat or the person by `/stop`.
+//! - `questions`: tag(chat) ++ tag(user) → sealed chat id ++ user id ++
+//!   [`PendingQuestion`](crate::subscription::PendingQuestion) as JSON: "Other time…"/"Other
+//!   zone…" waiting for the answer that person types in that chat. Expires (swept once a
+//!   minute), erased with the chat or the person by `/stop`.
 //!
 //! No tree holds a name or a message a person wrote.
 //!
@@ -41,27 +56,36 @@
 //! lists, so a new tree is backed up without further work (`backup.rs`).
 //!
 //! Besides sled's own files (`conf`, `db`, `blobs/`, `snap.*`), the data directory holds
-//! `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
+//! `keyring` (see `keyring.rs`) and `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
 //! without sled's `db` file, and a sled database that is not Tribune's, rather than writing
 //! into either.
 
 pub mod backup;
 mod erase;
 mod gate;
+pub mod keyring;
+pub mod keys;
+mod migrate;
 mod open;
 mod operator;
 mod outbox;
 mod questions;
+mod retention;
+mod rotation;
+pub mod seal;
 mod stats;
 mod subs;
 #[cfg(test)]
 mod testing;
 
+pub use keyring::{KeyError, Secret};
 pub use operator::{AuditEntry, Launch, StoredEdit};
 pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,
 };
+pub use retention::{Pruned, Retained};
+pub use rotation::Rotation;
 pub use stats::{DAY_SECS, DayDeliveries, SubscriberCensus, SubscriberCounts, Tally, day_of};
 pub use subs::Committed;
 
@@ -69,12 +93,30 @@ use crate::content::{Corpus, Lang};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
 use std::sync::{
-    Arc,
+    Arc, RwLock,
     atomic::{AtomicBool, Ordering},
 };
 
 /// The layout version this build writes. Bump it with a migration when a layout changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 1: reader data in the clear; 2: sealed, with tags for ids (see `seal.rs`, `keys.rs`).
+pub const SCHEMA_VERSION: u32 = 2;
+
+// Tree names, which are also part of what every sealed value is bound to.
+const CHATS: &str = "chats";
+const SUBS: &str = "subs";
+const DUE: &str = "due";
+const GONE: &str = "gone";
+const OUTBOX: &str = "outbox";
+const OUTBOX_CHATS: &str = "outbox_chats";
+const DELIVERIES: &str = "deliveries";
+const CHAT_EDITIONS: &str = "chat_editions";
+const DEAD: &str = "dead";
+const DEAD_CHATS: &str = "dead_chats";
+const AUDIT: &str = "audit";
+const EDITS: &str = "edits";
+const DRAFTS: &str = "drafts";
+const JOBS: &str = "jobs";
+const QUESTIONS: &str = "questions";
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const HASH_KEY: &[u8] = b"content_hash";
@@ -103,6 +145,22 @@ pub enum StoreError {
     Unreadable { dir: String, source: std::io::Error },
     #[error("storage error: {}", sled_text(.0))]
     Sled(#[from] sled::Error),
+    #[error(
+        "{var} holds the wrong key for this data directory (its keyring's canary does not open); nothing was written: use the key this store was made with, or {RESTORE_HINT} and its key"
+    )]
+    WrongKey { var: &'static str },
+    #[error("{var}: {why}")]
+    KeyKind { var: &'static str, why: &'static str },
+    #[error(
+        "the data directory's keyring file is damaged ({0}); without it reader data cannot be read: {RESTORE_HINT}"
+    )]
+    Keyring(String),
+    #[error(
+        "the data directory holds sealed reader data but no keyring file: {RESTORE_HINT} (the backup carries the keyring)"
+    )]
+    NoKeyring,
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -128,6 +186,7 @@ pub struct Store {
     chats: sled::Tree,
     subs: sled::Tree,
     due: sled::Tree,
+    gone: sled::Tree,
     outbox: sled::Tree,
     deliveries: sled::Tree,
     chat_editions: sled::Tree,
@@ -140,6 +199,12 @@ pub struct Store {
     jobs: sled::Tree,
     stats: sled::Tree,
     questions: sled::Tree,
+    outbox_chats: sled::Tree,
+    dead_chats: sled::Tree,
+    /// The epoch keys reader data is sealed with (see `seal.rs`, `keyring.rs`).
+    keyring: Arc<RwLock<keyring::Keyring>>,
+    /// The data directory (where the keyring file is).
+    dir: std::path::PathBuf,
 }
 
 impl Store {
@@ -209,10 +274,11 @@ impl Store {
     /// A chat's settings; defaults when it has none or they no longer parse (a reader is never
     /// locked out by old data).
     pub fn chat(&self, chat_id: i64) -> Result<ChatSettings> {
-        Ok(match self.chats.get(chat_id.to_be_bytes())? {
+        let key = keys::chat_key(&self.tag(chat_id));
+        Ok(match self.chats.get(key)? {
             None => ChatSettings::default(),
-            Some(raw) => serde_json::from_slice(&raw).unwrap_or_else(|e| {
-                log::warn!("settings of one chat do not parse ({e}); using defaults");
+            Some(raw) => self.open_chat_settings(&key, &raw).unwrap_or_else(|e| {
+                log::warn!("settings of one chat do not read ({e}); using defaults");
                 ChatSettings::default()
             }),
         })
@@ -223,10 +289,28 @@ impl Store {
         let _writing = self.writing()?;
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);
-        let json = to_json(&settings)?;
-        self.chats.insert(chat_id.to_be_bytes(), json)?;
+        let key = keys::chat_key(&self.tag(chat_id));
+        let sealed = self.seal_chat_settings(&key, chat_id, &settings)?;
+        self.chats.insert(key, sealed)?;
         self.sync()?;
         Ok(())
+    }
+
+    /// A `chats` value: the chat id (so a key rotation can tag it anew) and the settings.
+    fn seal_chat_settings(
+        &self,
+        key: &[u8],
+        chat: i64,
+        settings: &ChatSettings,
+    ) -> Result<Vec<u8>> {
+        let mut plain = chat.to_be_bytes().to_vec();
+        plain.extend_from_slice(&to_json(settings)?);
+        Ok(self.seal(CHATS, key, &plain))
+    }
+
+    fn open_chat_settings(&self, key: &[u8], raw: &[u8]) -> Result<ChatSettings> {
+        let plain = self.open_sealed(CHATS, key, raw)?;
+        from_json(plain.get(8..).unwrap_or_default(), "chat settings")
     }
 
     /// How many chats have stored settings.
@@ -264,6 +348,45 @@ impl Store {
             .checked_add(self.id_base)
             .filter(|id| *id < u64::MAX)
             .ok_or_else(|| StoreError::Corrupt("ids are used up (the id base is too high)".into()))
+    }
+
+    /// The keyring, for reading (a poisoned lock still holds valid keys: every change to it
+    /// is made on a copy and swapped in).
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, keyring::Keyring> {
+        self.keyring.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The lookup tag of a chat or person id under the current epoch.
+    fn tag(&self, id: i64) -> keys::Tag {
+        self.keys().current().tag(id)
+    }
+
+    /// Seals `plain` under the current epoch, bound to `tree` and `key`.
+    fn seal(&self, tree: &str, key: &[u8], plain: &[u8]) -> Vec<u8> {
+        self.keys().current().seal(tree, key, plain)
+    }
+
+    fn seal_json<T: Serialize>(&self, tree: &str, key: &[u8], value: &T) -> Result<Vec<u8>> {
+        Ok(self.seal(tree, key, &to_json(value)?))
+    }
+
+    /// Opens a sealed value with the epoch its header names.
+    fn open_sealed(&self, tree: &str, key: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        let keys = self.keys();
+        let epoch = seal::epoch_of(sealed).and_then(|id| keys.epoch(id));
+        epoch.and_then(|e| e.open(tree, key, sealed)).ok_or_else(|| {
+            StoreError::Corrupt(format!("a sealed record in {tree} does not open with the keyring"))
+        })
+    }
+
+    fn open_json<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        key: &[u8],
+        sealed: &[u8],
+        what: &str,
+    ) -> Result<T> {
+        from_json(&self.open_sealed(tree, key, sealed)?, what)
     }
 
     /// Holds off a backup's snapshot while a write runs; refuses when writes are failing.
@@ -307,17 +430,6 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 
 fn from_json<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-fn key2(a: [u8; 8], b: [u8; 8]) -> [u8; 16] {
-    let mut key = [0; 16];
-    key[..8].copy_from_slice(&a);
-    key[8..].copy_from_slice(&b);
-    key
-}
-
-fn u32_at(raw: &[u8], at: usize) -> u32 {
-    raw.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_be_bytes)
 }
 
 fn u64_at(raw: &[u8], at: usize) -> u64 {

@@ -2,10 +2,14 @@
 //! sled database, or files sled cannot read (each pointing to `tribune restore`), and checking
 //! the schema version.
 
-use super::{ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate, stats};
+use super::{
+    ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate,
+    keyring::{Keyring, Secret},
+    retention, stats,
+};
 use std::{
     path::Path,
-    sync::{Arc, atomic::AtomicBool},
+    sync::{Arc, RwLock, atomic::AtomicBool},
 };
 
 /// How much memory sled may use for its page cache. sled's default (1 GiB) is far more than
@@ -13,9 +17,21 @@ use std::{
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, checking the schema version.
+    /// Opens (or creates) the store in `dir` with the **public test key** (see
+    /// [`Secret::public_test_key`]): for tests, benchmarks and the demo. `serve` and every
+    /// command use [`Store::open_keyed`] with the operator's key.
+    #[doc(hidden)]
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_keyed(dir, &Secret::public_test_key())
+    }
+
+    /// Opens (or creates) the store in `dir`, checking the schema version and that `secret`
+    /// opens its keyring before anything is written. A store written without encryption
+    /// (schema 1) is sealed here, resumably (see `migrate.rs`).
+    pub fn open_keyed(dir: &Path, secret: &Secret) -> Result<Store> {
         refuse_foreign_files(dir)?;
+        // The key is checked before sled opens (and writes) anything.
+        let existing = if Keyring::exists(dir) { Some(Keyring::load(dir, secret)?) } else { None };
         // sled opens unreadable files as an empty database; data there before opening that
         // reads as no Tribune store at all is damage, not a fresh start.
         let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
@@ -38,6 +54,25 @@ impl Store {
                 return Err(StoreError::Corrupt(what));
             }
         }
+        let found = match meta.get(SCHEMA_KEY)? {
+            None => None,
+            Some(raw) => Some(u32::from_be_bytes(
+                raw.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("schema version".into()))?,
+            )),
+        };
+        if let Some(found) = found
+            && found > SCHEMA_VERSION
+        {
+            return Err(StoreError::NewerSchema { found });
+        }
+        let keyring = match (existing, found) {
+            (Some(keyring), _) => keyring,
+            // New, or written before encryption: a keyring is made now.
+            (None, None | Some(1)) => Keyring::create(dir, secret)?,
+            (None, Some(_)) => return Err(StoreError::NoKeyring),
+        };
         let id_base = match meta.get(ID_BASE_KEY)? {
             None => 0,
             Some(raw) => u64::from_be_bytes(
@@ -53,6 +88,7 @@ impl Store {
             chats: db.open_tree("chats")?,
             subs: db.open_tree("subs")?,
             due: db.open_tree("due")?,
+            gone: db.open_tree("gone")?,
             outbox: db.open_tree("outbox")?,
             deliveries: db.open_tree("deliveries")?,
             chat_editions: db.open_tree("chat_editions")?,
@@ -65,24 +101,24 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             stats: db.open_tree("stats")?,
             questions: db.open_tree("questions")?,
+            outbox_chats: db.open_tree(super::OUTBOX_CHATS)?,
+            dead_chats: db.open_tree(super::DEAD_CHATS)?,
+            keyring: Arc::new(RwLock::new(keyring)),
+            dir: dir.to_path_buf(),
             db,
         };
         store.stats.set_merge_operator(stats::merge);
-        match store.meta.get(SCHEMA_KEY)? {
-            None => {
-                store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-                store.db.flush()?;
-            }
-            Some(raw) => {
-                let found = u32::from_be_bytes(
-                    raw.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("schema version".into()))?,
-                );
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { found });
-                }
-            }
+        if found == Some(1) {
+            store.migrate_from_plaintext()?;
+        }
+        store.finish_interrupted_rotation()?;
+        if found.is_none() {
+            // A new store has no chat deactivated before the `gone` index existed.
+            store.meta.insert(retention::BACKFILL_CURSOR, retention::BACKFILLED)?;
+        }
+        if found != Some(SCHEMA_VERSION) {
+            store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            store.db.flush()?;
         }
         Ok(store)
     }

@@ -2,8 +2,8 @@
 //! bulk jobs (broadcasts, withdrawals, corrections).
 
 use super::{
-    DeliveryOutcome, Edition, EditionKind, OutboxItem, Result, Store, StoreError, from_json,
-    to_json, tx_error, u64_at,
+    AUDIT, DRAFTS, DeliveryOutcome, EDITS, Edition, EditionKind, JOBS, OutboxItem, Result, Store,
+    StoreError, from_json, keys, to_json, tx_error, u64_at,
 };
 use crate::{
     broadcast::{Draft, DraftState, Job, JobState, Progress},
@@ -51,14 +51,23 @@ impl Store {
         let entry = AuditEntry { at: now, operator, action: action.into() };
         // The operator's id stays in the store (for `/audit`), out of the logs.
         log::info!("operator action: {}", entry.action);
-        self.audit.insert(self.next_id()?.to_be_bytes(), to_json(&entry)?)?;
+        let key = keys::seq_key(self.next_id()?);
+        self.audit.insert(key, self.seal_json(AUDIT, &key, &entry)?)?;
         self.sync()?;
         Ok(())
     }
 
     /// The latest audit entries, newest first.
     pub fn audit_latest(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.audit.iter().rev().take(limit).map(|e| from_json(&e?.1, "audit entry")).collect()
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|e| {
+                let (key, raw) = e?;
+                self.open_json(AUDIT, &key, &raw, "audit entry")
+            })
+            .collect()
     }
 
     /// Content edits in the order they were made.
@@ -67,7 +76,7 @@ impl Store {
             .iter()
             .map(|e| {
                 let (key, raw) = e?;
-                Ok((u64_at(&key, 0), from_json(&raw, "content edit")?))
+                Ok((u64_at(&key, 0), self.open_json(EDITS, &key, &raw, "content edit")?))
             })
             .collect()
     }
@@ -85,7 +94,8 @@ impl Store {
     ) -> Result<(u64, Vec<super::PrisonerChange>)> {
         let _writing = self.writing()?;
         let seq = self.next_id()?;
-        self.edits.insert(seq.to_be_bytes(), to_json(edit)?)?;
+        let key = keys::seq_key(seq);
+        self.edits.insert(key, self.seal_json(EDITS, &key, edit)?)?;
         match self.import(corpus, hash, now) {
             Ok(changes) => Ok((seq, changes)),
             Err(e) => {
@@ -121,13 +131,15 @@ impl Store {
     pub fn put_draft(&self, draft: &Draft) -> Result<u64> {
         let _writing = self.writing()?;
         let id = self.next_id()?;
-        self.drafts.insert(id.to_be_bytes(), to_json(draft)?)?;
+        let key = keys::seq_key(id);
+        self.drafts.insert(key, self.seal_json(DRAFTS, &key, draft)?)?;
         self.sync()?;
         Ok(id)
     }
 
     pub fn draft(&self, id: u64) -> Result<Option<Draft>> {
-        self.drafts.get(id.to_be_bytes())?.map(|raw| from_json(&raw, "draft")).transpose()
+        let key = keys::seq_key(id);
+        self.drafts.get(key)?.map(|raw| self.open_json(DRAFTS, &key, &raw, "draft")).transpose()
     }
 
     /// Changes an open draft's audience; `false` if it is no longer open.
@@ -141,14 +153,18 @@ impl Store {
         self.drafts
             .transaction(|drafts| {
                 let Some(raw) = drafts.get(key)? else { return Ok(false) };
-                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
-                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
-                })?;
+                let mut draft: Draft = self
+                    .open_json(DRAFTS, &key, &raw, "draft")
+                    .map_err(ConflictableTransactionError::Abort)?;
                 if draft.state != DraftState::Open {
                     return Ok(false);
                 }
                 draft.audience = audience;
-                drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                drafts.insert(
+                    &key,
+                    self.seal_json(DRAFTS, &key, &draft)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
                 Ok(true)
             })
             .map_err(tx_error)
@@ -161,13 +177,17 @@ impl Store {
         self.drafts
             .transaction(|drafts| {
                 let Some(raw) = drafts.get(key)? else { return Ok(None) };
-                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
-                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
-                })?;
+                let mut draft: Draft = self
+                    .open_json(DRAFTS, &key, &raw, "draft")
+                    .map_err(ConflictableTransactionError::Abort)?;
                 let before = draft.state;
                 if before == DraftState::Open {
                     draft.state = DraftState::Discarded;
-                    drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                    drafts.insert(
+                        &key,
+                        self.seal_json(DRAFTS, &key, &draft)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                    )?;
                 }
                 Ok(Some(before))
             })
@@ -194,28 +214,33 @@ impl Store {
         for item in items(edition) {
             queued.push((self.next_id()?, item));
         }
-        let raws: Vec<Vec<u8>> = queued.iter().map(|(_, i)| to_json(i)).collect::<Result<_>>()?;
         let edition_raw =
             to_json(&Edition { kind: EditionKind::Broadcast, created_at: job.started_at })?;
-        let job_raw = to_json(&Job { total: chats(&queued), ..job.clone() })?;
+        let job_key = keys::seq_key(edition);
+        let job_raw =
+            self.seal_json(JOBS, &job_key, &Job { total: chats(&queued), ..job.clone() })?;
         let key = id.to_be_bytes();
-        let outcome = (&self.drafts, &self.editions, &self.jobs, &self.outbox)
-            .transaction(|(drafts, editions, jobs, outbox)| {
+        let outcome = (&self.drafts, &self.editions, &self.jobs, &self.outbox, &self.outbox_chats)
+            .transaction(|(drafts, editions, jobs, outbox, outbox_chats)| {
                 let Some(raw) = drafts.get(key)? else { return Ok(Launch::Discarded) };
-                let mut draft: Draft = serde_json::from_slice(&raw).map_err(|e| {
-                    ConflictableTransactionError::Abort(StoreError::Corrupt(format!("draft: {e}")))
-                })?;
+                let mut draft: Draft = self
+                    .open_json(DRAFTS, &key, &raw, "draft")
+                    .map_err(ConflictableTransactionError::Abort)?;
                 match draft.state {
                     DraftState::Sent { edition } => return Ok(Launch::AlreadySent { edition }),
                     DraftState::Discarded => return Ok(Launch::Discarded),
                     DraftState::Open => {}
                 }
                 draft.state = DraftState::Sent { edition };
-                drafts.insert(&key, serde_json::to_vec(&draft).unwrap_or_default())?;
+                drafts.insert(
+                    &key,
+                    self.seal_json(DRAFTS, &key, &draft)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
                 editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
-                jobs.insert(&edition.to_be_bytes(), job_raw.as_slice())?;
-                for ((seq, _), raw) in queued.iter().zip(&raws) {
-                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                jobs.insert(&job_key, job_raw.as_slice())?;
+                for (seq, item) in &queued {
+                    self.put_item(outbox, outbox_chats, *seq, item)?;
                 }
                 Ok(Launch::Started { edition, queued: Vec::new() })
             })
@@ -240,15 +265,16 @@ impl Store {
         for item in items(edition) {
             queued.push((self.next_id()?, item));
         }
-        let raws: Vec<Vec<u8>> = queued.iter().map(|(_, i)| to_json(i)).collect::<Result<_>>()?;
         let edition_raw = to_json(&Edition { kind, created_at: job.started_at })?;
-        let job_raw = to_json(&Job { total: chats(&queued), ..job.clone() })?;
-        (&self.editions, &self.jobs, &self.outbox)
-            .transaction(|(editions, jobs, outbox)| {
+        let job_key = keys::seq_key(edition);
+        let job_raw =
+            self.seal_json(JOBS, &job_key, &Job { total: chats(&queued), ..job.clone() })?;
+        (&self.editions, &self.jobs, &self.outbox, &self.outbox_chats)
+            .transaction(|(editions, jobs, outbox, outbox_chats)| {
                 editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
-                jobs.insert(&edition.to_be_bytes(), job_raw.as_slice())?;
-                for ((seq, _), raw) in queued.iter().zip(&raws) {
-                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                jobs.insert(&job_key, job_raw.as_slice())?;
+                for (seq, item) in &queued {
+                    self.put_item(outbox, outbox_chats, *seq, item)?;
                 }
                 Ok(())
             })
@@ -258,7 +284,8 @@ impl Store {
     }
 
     pub fn job(&self, edition: u64) -> Result<Option<Job>> {
-        self.jobs.get(edition.to_be_bytes())?.map(|raw| from_json(&raw, "job")).transpose()
+        let key = keys::seq_key(edition);
+        self.jobs.get(key)?.map(|raw| self.open_json(JOBS, &key, &raw, "job")).transpose()
     }
 
     /// Jobs still running, oldest first. Jobs found finished are marked so.
@@ -266,7 +293,7 @@ impl Store {
         let mut found = Vec::new();
         for entry in self.jobs.iter() {
             let (key, raw) = entry?;
-            let mut job: Job = from_json(&raw, "job")?;
+            let mut job: Job = self.open_json(JOBS, &key, &raw, "job")?;
             if job.state != JobState::Running {
                 continue;
             }
@@ -274,7 +301,8 @@ impl Store {
             if self.job_progress(edition, &job)?.finished() {
                 job.state = JobState::Finished;
                 let _writing = self.writing()?;
-                self.jobs.insert(key, to_json(&job)?)?;
+                let sealed = self.seal_json(JOBS, &key, &job)?;
+                self.jobs.insert(key, sealed)?;
             } else {
                 found.push((edition, job));
             }
@@ -291,13 +319,17 @@ impl Store {
             return Ok(None);
         }
         job.state = JobState::Cancelled;
-        self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
+        let key = keys::seq_key(edition);
+        self.jobs.insert(key, self.seal_json(JOBS, &key, &job)?)?;
         let mut removed = 0;
         for entry in self.outbox.iter() {
             let (key, raw) = entry?;
-            if from_json::<OutboxItem>(&raw, "outbox item").is_ok_and(|i| i.edition == edition)
+            if let Some(item) = self.outbox_item(&key, &raw)
+                && item.edition == edition
                 && self.outbox.remove(&key)?.is_some()
             {
+                let index = keys::by_chat_key(&self.tag(item.chat_id), u64_at(&key, 0));
+                self.outbox_chats.remove(index)?;
                 removed += 1;
             }
         }
@@ -311,7 +343,7 @@ impl Store {
         for entry in self.editions.iter().rev().take(limit) {
             let (key, raw) = entry?;
             let id = u64_at(&key, 0);
-            let chats = self.deliveries.scan_prefix(id.to_be_bytes()).count();
+            let chats = self.deliveries.scan_prefix(keys::edition_prefix(id)).count();
             found.push((id, from_json(&raw, "edition")?, chats));
         }
         Ok(found)
@@ -324,7 +356,8 @@ impl Store {
             && job.state == JobState::Running
         {
             job.state = JobState::Finished;
-            self.jobs.insert(edition.to_be_bytes(), to_json(&job)?)?;
+            let key = keys::seq_key(edition);
+            self.jobs.insert(key, self.seal_json(JOBS, &key, &job)?)?;
         }
         Ok(())
     }
@@ -332,8 +365,8 @@ impl Store {
     /// Whether any message of `edition` still waits in the outbox.
     pub fn has_queued(&self, edition: u64) -> Result<bool> {
         for entry in self.outbox.iter() {
-            let (_, raw) = entry?;
-            if from_json::<OutboxItem>(&raw, "outbox item").is_ok_and(|i| i.edition == edition) {
+            let (key, raw) = entry?;
+            if self.outbox_item(&key, &raw).is_some_and(|i| i.edition == edition) {
                 return Ok(true);
             }
         }
@@ -373,14 +406,16 @@ fn chats(queued: &[(u64, OutboxItem)]) -> u64 {
 /// Within `/stop`'s transaction: counts the chat erased in the job of `edition`, if it is a
 /// job's.
 pub(super) fn count_erased(
+    store: &Store,
     jobs: &TransactionalTree,
     edition: u64,
 ) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
-    let key = edition.to_be_bytes();
+    let key = keys::seq_key(edition);
     if let Some(raw) = jobs.get(key)? {
-        let mut job: Job = from_json(&raw, "job").map_err(ConflictableTransactionError::Abort)?;
+        let abort = ConflictableTransactionError::Abort;
+        let mut job: Job = store.open_json(JOBS, &key, &raw, "job").map_err(abort)?;
         job.erased += 1;
-        jobs.insert(&key, to_json(&job).map_err(ConflictableTransactionError::Abort)?)?;
+        jobs.insert(&key, store.seal_json(JOBS, &key, &job).map_err(abort)?)?;
     }
     Ok(())
 }

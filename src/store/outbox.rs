@@ -4,7 +4,10 @@
 //! records Telegram's confirmation, so a crash loses nothing: at worst a message in flight at
 //! the crash is sent again.
 
-use super::{Result, Store, from_json, i64_at, key2, to_json, tx_error, u64_at};
+use super::{
+    DEAD, DELIVERIES, OUTBOX, Result, Store, StoreError, from_json, i64_at, keys, to_json,
+    tx_error, u64_at,
+};
 use crate::content::Status;
 // Shared by the layers above the store (the app, the engine, the adapter): they live below it.
 pub use crate::message::{Edition, EditionKind, Op, OutboxItem};
@@ -67,12 +70,18 @@ impl Store {
     pub fn enqueue(&self, items: Vec<OutboxItem>) -> Result<Vec<(u64, OutboxItem)>> {
         let _writing = self.writing()?;
         let mut batch = sled::Batch::default();
+        let mut index = sled::Batch::default();
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
             let seq = self.next_id()?;
-            batch.insert(&seq.to_be_bytes(), to_json(&item)?);
+            let key = keys::seq_key(seq);
+            batch.insert(&key, self.seal_json(OUTBOX, &key, &item)?);
+            index.insert(&keys::by_chat_key(&self.tag(item.chat_id), seq), &[]);
             queued.push((seq, item));
         }
+        // The index first: an entry without its item is skipped by `/stop`, an item without its
+        // entry would be missed.
+        self.outbox_chats.apply_batch(index)?;
         self.outbox.apply_batch(batch)?;
         self.sync()?;
         Ok(queued)
@@ -83,12 +92,17 @@ impl Store {
         let mut items = Vec::new();
         for entry in self.outbox.iter() {
             let (key, raw) = entry?;
-            match from_json(&raw, "outbox item") {
+            match self.open_json(OUTBOX, &key, &raw, "outbox item") {
                 Ok(item) => items.push((u64_at(&key, 0), item)),
                 Err(e) => log::error!("skipping an unreadable outbox item: {e}"),
             }
         }
         Ok(items)
+    }
+
+    /// The outbox item queued as `seq`, if it is still there and reads.
+    pub(super) fn outbox_item(&self, key: &[u8], raw: &[u8]) -> Option<OutboxItem> {
+        self.open_json(OUTBOX, key, raw, "outbox item").ok()
     }
 
     pub fn outbox_len(&self) -> usize {
@@ -97,7 +111,7 @@ impl Store {
 
     /// Whether an item is still waiting (it may have been erased by `/stop`).
     pub fn is_queued(&self, seq: u64) -> Result<bool> {
-        Ok(self.outbox.contains_key(seq.to_be_bytes())?)
+        Ok(self.outbox.contains_key(keys::seq_key(seq))?)
     }
 
     /// Saves an item's changed state (attempt count, new chat id after a migration), only if
@@ -106,10 +120,23 @@ impl Store {
     /// Returns whether the item was still there (and so was updated).
     pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<bool> {
         let _writing = self.writing()?;
-        let raw = to_json(item)?;
-        let old =
-            self.outbox.fetch_and_update(seq.to_be_bytes(), |old| old.map(|_| raw.clone()))?;
-        Ok(old.is_some())
+        let key = keys::seq_key(seq);
+        let sealed = self.seal_json(OUTBOX, &key, item)?;
+        let tag = self.tag(item.chat_id);
+        (&self.outbox, &self.outbox_chats)
+            .transaction(|(outbox, outbox_chats)| {
+                let Some(raw) = outbox.get(key)? else { return Ok(false) };
+                // A migrated chat's item moves to its new id in the index too.
+                if let Some(old) = self.outbox_item(&key, &raw)
+                    && old.chat_id != item.chat_id
+                {
+                    outbox_chats.remove(&keys::by_chat_key(&self.tag(old.chat_id), seq))?;
+                }
+                outbox_chats.insert(&keys::by_chat_key(&tag, seq), &[])?;
+                outbox.insert(&key, sealed.as_slice())?;
+                Ok(true)
+            })
+            .map_err(tx_error)
     }
 
     /// Records a confirmed send and removes the item, in one transaction. Not flushed here:
@@ -154,63 +181,102 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let _writing = self.writing()?;
-        let delivery_key = key2(item.edition.to_be_bytes(), item.chat_id.to_be_bytes());
-        let chat_key = key2(item.chat_id.to_be_bytes(), item.edition.to_be_bytes());
+        let tag = self.tag(item.chat_id);
+        let delivery_key = keys::delivery_key(item.edition, &tag);
+        let chat_key = keys::chat_edition_key(&tag, item.edition);
+        let seq_key = keys::seq_key(seq);
+        let index_key = keys::by_chat_key(&tag, seq);
         let letter = dead
             .map(|error| {
-                to_json(&DeadLetter { item: item.clone(), error: error.to_string(), at: now })
+                let letter = DeadLetter { item: item.clone(), error: error.to_string(), at: now };
+                self.seal_json(DEAD, &seq_key, &letter)
             })
             .transpose()?;
-        let chat = item.chat_id.to_be_bytes();
-        (&self.outbox, &self.deliveries, &self.chat_editions, &self.dead, &self.subs)
-            .transaction(|(outbox, deliveries, chat_editions, dead_tree, subs)| {
-                // No longer queued: either `/stop` erased the chat (its subscription went in
-                // the same transaction, and nothing may name the chat again), or the job was
-                // cancelled while this was in flight. A message that did arrive then is still
-                // recorded, so that withdrawing the cancelled broadcast deletes it too.
-                if outbox.remove(&seq.to_be_bytes())?.is_none()
-                    && !(outcome == DeliveryOutcome::Sent && subs.get(chat)?.is_some())
-                {
-                    return Ok(false);
-                }
-                let mut record = match deliveries.get(delivery_key)? {
-                    Some(raw) => serde_json::from_slice(&raw).unwrap_or(DeliveryRecord {
-                        outcome,
-                        message_ids: Vec::new(),
-                        at: now,
-                    }),
-                    None => DeliveryRecord { outcome, message_ids: Vec::new(), at: now },
-                };
-                // A partly delivered edition stays "sent"; a failure only wins when nothing arrived.
-                if record.message_ids.is_empty() || outcome == DeliveryOutcome::Sent {
-                    record.outcome = outcome;
-                }
-                record.message_ids.extend(message_id);
-                record.at = now;
-                let raw = serde_json::to_vec(&record).unwrap_or_default();
-                deliveries.insert(&delivery_key, raw)?;
-                chat_editions.insert(&chat_key, &[])?;
-                if let Some(letter) = &letter {
-                    dead_tree.insert(&seq.to_be_bytes(), letter.as_slice())?;
-                }
-                Ok(true)
-            })
+        let trees = (
+            &self.outbox,
+            &self.outbox_chats,
+            &self.deliveries,
+            &self.chat_editions,
+            &self.dead,
+            &self.dead_chats,
+            &self.subs,
+        );
+        trees
+            .transaction(
+                |(outbox, outbox_chats, deliveries, chat_editions, dead_tree, dead_chats, subs)| {
+                    // No longer queued: either `/stop` erased the chat (its subscription went in
+                    // the same transaction, and nothing may name the chat again), or the job was
+                    // cancelled while this was in flight. A message that did arrive then is still
+                    // recorded, so that withdrawing the cancelled broadcast deletes it too.
+                    outbox_chats.remove(&index_key)?;
+                    if outbox.remove(&seq_key)?.is_none()
+                        && !(outcome == DeliveryOutcome::Sent
+                            && subs.get(keys::chat_key(&tag))?.is_some())
+                    {
+                        return Ok(false);
+                    }
+                    let fresh = DeliveryRecord { outcome, message_ids: Vec::new(), at: now };
+                    let mut record = match deliveries.get(delivery_key)? {
+                        Some(raw) => {
+                            self.open_delivery(&delivery_key, &raw).map_or(fresh, |(_, r)| r)
+                        }
+                        None => fresh,
+                    };
+                    // A partly delivered edition stays "sent"; a failure only wins when nothing arrived.
+                    if record.message_ids.is_empty() || outcome == DeliveryOutcome::Sent {
+                        record.outcome = outcome;
+                    }
+                    record.message_ids.extend(message_id);
+                    record.at = now;
+                    let sealed = self
+                        .seal_delivery(&delivery_key, item.chat_id, &record)
+                        .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+                    deliveries.insert(&delivery_key, sealed)?;
+                    chat_editions.insert(&chat_key, &[])?;
+                    if let Some(letter) = &letter {
+                        dead_tree.insert(&seq_key, letter.as_slice())?;
+                        dead_chats.insert(&index_key, &[])?;
+                    }
+                    Ok(true)
+                },
+            )
             .map_err(tx_error)
+    }
+
+    /// A delivery record's value: the chat id (8 bytes) and the record, sealed.
+    fn seal_delivery(&self, key: &[u8], chat: i64, record: &DeliveryRecord) -> Result<Vec<u8>> {
+        let mut plain = chat.to_be_bytes().to_vec();
+        plain.extend_from_slice(&to_json(record)?);
+        Ok(self.seal(DELIVERIES, key, &plain))
+    }
+
+    fn open_delivery(&self, key: &[u8], raw: &[u8]) -> Result<(i64, DeliveryRecord)> {
+        let plain = self.open_sealed(DELIVERIES, key, raw)?;
+        if plain.len() < 8 {
+            return Err(StoreError::Corrupt("a delivery record".into()));
+        }
+        Ok((i64_at(&plain, 0), from_json(&plain[8..], "delivery record")?))
     }
 
     /// Every chat an edition reached or tried to reach.
     pub fn deliveries(&self, edition: u64) -> Result<Vec<(i64, DeliveryRecord)>> {
         let mut found = Vec::new();
-        for entry in self.deliveries.scan_prefix(edition.to_be_bytes()) {
+        for entry in self.deliveries.scan_prefix(keys::edition_prefix(edition)) {
             let (key, raw) = entry?;
-            found.push((i64_at(&key, 8), from_json(&raw, "delivery record")?));
+            found.push(self.open_delivery(&key, &raw)?);
         }
         Ok(found)
     }
 
     /// Dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        self.dead.iter().map(|entry| from_json(&entry?.1, "dead letter")).collect()
+        self.dead
+            .iter()
+            .map(|entry| {
+                let (key, raw) = entry?;
+                self.open_json(DEAD, &key, &raw, "dead letter")
+            })
+            .collect()
     }
 
     /// The prisoner-log position up to which alerts were queued.
@@ -228,20 +294,19 @@ impl Store {
         let _writing = self.writing()?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
-            let raw = to_json(&item)?;
-            queued.push((self.next_id()?, item, raw));
+            queued.push((self.next_id()?, item));
         }
-        (&self.outbox, &self.meta)
-            .transaction(|(outbox, meta)| {
-                for (seq, _, raw) in &queued {
-                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+        (&self.outbox, &self.outbox_chats, &self.meta)
+            .transaction(|(outbox, outbox_chats, meta)| {
+                for (seq, item) in &queued {
+                    self.put_item(outbox, outbox_chats, *seq, item)?;
                 }
                 meta.insert(ALERTED_KEY, &through.to_be_bytes())?;
                 Ok(())
             })
             .map_err(tx_error)?;
         self.sync()?;
-        Ok(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
+        Ok(queued)
     }
 
     /// The newest prisoner-log sequence number (0 when empty).

@@ -1,21 +1,48 @@
 //! Questions waiting for a typed answer ("Other time…", "Other zone…"), kept in the store so
 //! that an answer typed after a restart is still understood. Each expires; `/stop` erases the
-//! ones that name the chat (see `subs.rs`).
+//! ones that name the chat (see `erase.rs`).
+//!
+//! Key: tag(chat) ++ tag(user) (see `keys.rs`); value, sealed: chat id, user id, question.
 
-use super::{Result, Store, from_json, key2, to_json};
+use super::{QUESTIONS, Result, Store, StoreError, from_json, keys, to_json};
 use crate::subscription::PendingQuestion;
 
-/// The key of the question `user` was asked in `chat`: chat id ++ user id.
-fn key(chat: i64, user: u64) -> [u8; 16] {
-    key2(chat.to_be_bytes(), user.to_be_bytes())
-}
-
 impl Store {
+    /// The key of the question `user` was asked in `chat`.
+    fn question_key(&self, chat: i64, user: u64) -> [u8; 32] {
+        keys::question_key(&self.tag(chat), &self.tag(user as i64))
+    }
+
+    /// A question's value: where it was asked, of whom, and what.
+    fn seal_question(
+        &self,
+        key: &[u8],
+        chat: i64,
+        user: u64,
+        q: &PendingQuestion,
+    ) -> Result<Vec<u8>> {
+        let mut plain = chat.to_be_bytes().to_vec();
+        plain.extend_from_slice(&user.to_be_bytes());
+        plain.extend_from_slice(&to_json(q)?);
+        Ok(self.seal(QUESTIONS, key, &plain))
+    }
+
+    fn open_question(&self, key: &[u8], raw: &[u8]) -> Result<(i64, u64, PendingQuestion)> {
+        let plain = self.open_sealed(QUESTIONS, key, raw)?;
+        if plain.len() < 16 {
+            return Err(StoreError::Corrupt("a question".into()));
+        }
+        let chat = super::i64_at(&plain, 0);
+        let user = super::u64_at(&plain, 8);
+        Ok((chat, user, from_json(&plain[16..], "question")?))
+    }
+
     /// Remembers that `user` was asked `question` in `chat` (replacing what they were asked
     /// before there), durably.
     pub fn put_question(&self, chat: i64, user: u64, question: &PendingQuestion) -> Result<()> {
         let _writing = self.writing()?;
-        self.questions.insert(key(chat, user), to_json(question)?)?;
+        let key = self.question_key(chat, user);
+        self.questions.insert(key, self.seal_question(&key, chat, user, question)?)?;
         self.sync()
     }
 
@@ -23,17 +50,20 @@ impl Store {
     /// one is removed all the same). Not flushed: what follows an answer (a saved setting, or
     /// the question asked again) is.
     pub fn take_question(&self, chat: i64, user: u64, now: i64) -> Result<Option<PendingQuestion>> {
+        let key = self.question_key(chat, user);
         // Asked of every private message: most have no question waiting, and need no write.
-        if !self.questions.contains_key(key(chat, user))? {
+        if !self.questions.contains_key(key)? {
             return Ok(None);
         }
         let _writing = self.writing()?;
-        let Some(raw) = self.questions.remove(key(chat, user))? else { return Ok(None) };
-        match from_json::<PendingQuestion>(&raw, "question") {
-            Ok(question) if question.expires_at > now => Ok(Some(question)),
+        // Tagged again under the gate: a key rotation may have run while it was waited for.
+        let key = self.question_key(chat, user);
+        let Some(raw) = self.questions.remove(key)? else { return Ok(None) };
+        match self.open_question(&key, &raw) {
+            Ok((_, _, question)) if question.expires_at > now => Ok(Some(question)),
             Ok(_) => Ok(None),
             Err(e) => {
-                log::warn!("a stored question does not parse ({e}); dropped");
+                log::warn!("a stored question does not read ({e}); dropped");
                 Ok(None)
             }
         }
@@ -45,8 +75,7 @@ impl Store {
         let mut expired = Vec::new();
         for entry in self.questions.iter() {
             let (key, raw) = entry?;
-            let alive = from_json::<PendingQuestion>(&raw, "question")
-                .is_ok_and(|question| question.expires_at > now);
+            let alive = self.open_question(&key, &raw).is_ok_and(|(_, _, q)| q.expires_at > now);
             if !alive {
                 expired.push(key);
             }
@@ -61,15 +90,20 @@ impl Store {
     }
 
     /// The keys of the questions that name `id`: asked in that chat, of that person, or about
-    /// that chat's settings (for `/stop`).
+    /// that chat's settings (for `/stop`). A scan of the questions waiting, which expire
+    /// within 30 minutes: a few, whatever the number of readers.
     pub(super) fn questions_naming(&self, id: i64) -> Result<Vec<sled::IVec>> {
         let mut keys = Vec::new();
         for entry in self.questions.iter() {
             let (key, raw) = entry?;
-            let asked_in = key.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes);
-            let asked = key.get(8..16).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
-            let about = from_json::<PendingQuestion>(&raw, "question").ok().map(|q| q.target);
-            if asked_in == Some(id) || asked == u64::try_from(id).ok() || about == Some(id) {
+            let names = match self.open_question(&key, &raw) {
+                Ok((chat, user, q)) => {
+                    chat == id || u64::try_from(id).ok() == Some(user) || q.target == id
+                }
+                // Unreadable: erased with whoever its key names.
+                Err(_) => key.starts_with(&self.tag(id)) || key.ends_with(&self.tag(id)),
+            };
+            if names {
                 keys.push(key);
             }
         }

@@ -1,22 +1,11 @@
 //! Subscriptions and the due index, kept in step by transactions.
 
-use super::{OutboxItem, Result, Store, StoreError, from_json, key2, to_json, tx_error, u64_at};
+use super::{DUE, GONE, OUTBOX, OutboxItem, Result, SUBS, Store, StoreError, keys, tx_error};
 use crate::subscription::Subscription;
 use sled::{
     Transactional,
     transaction::{ConflictableTransactionError, TransactionalTree},
 };
-
-/// Due time (Unix seconds, never negative here) then chat id, both big-endian. The chat id's
-/// sign bit is flipped so that negative ids (groups, channels) sort before positive ones and a
-/// range up to `(t, i64::MAX)` holds every chat due at `t`.
-pub(super) fn due_key(due: i64, chat_id: i64) -> [u8; 16] {
-    key2((due.max(0) as u64).to_be_bytes(), ((chat_id as u64) ^ (1 << 63)).to_be_bytes())
-}
-
-fn due_chat(key: &[u8]) -> i64 {
-    (u64_at(key, 8) ^ (1 << 63)) as i64
-}
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
@@ -33,38 +22,66 @@ pub enum Committed {
     Changed,
 }
 
-/// Within a transaction: stores a subscription and moves its due-index entry from the stored
-/// version's due time to the new one.
-fn write_subscription(
-    subs: &TransactionalTree,
-    due: &TransactionalTree,
-    sub: &Subscription,
-    json: &[u8],
-) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
-    let chat = sub.chat_id.to_be_bytes();
-    if let Some(old) = subs.get(chat)? {
-        let old: Subscription = from_json(&old, "subscription").map_err(abort)?;
-        if let Some(at) = old.next_due {
-            due.remove(&due_key(at, old.chat_id))?;
-        }
-    }
-    subs.insert(&chat, json)?;
-    if let Some(at) = sub.next_due {
-        due.insert(&due_key(at, sub.chat_id), &[])?;
-    }
-    Ok(())
+/// When a deactivated subscription's grace period started, if it is in the `gone` index.
+pub(super) fn gone_since(sub: &Subscription) -> Option<i64> {
+    if sub.active { None } else { sub.deactivated_at }
 }
 
 impl Store {
+    /// Within a transaction: the subscription stored for `tag`, if any.
+    pub(super) fn stored_subscription(
+        &self,
+        subs: &TransactionalTree,
+        tag: &keys::Tag,
+    ) -> std::result::Result<Option<Subscription>, ConflictableTransactionError<StoreError>> {
+        let key = keys::chat_key(tag);
+        match subs.get(key)? {
+            None => Ok(None),
+            Some(raw) => Ok(Some(self.open_json(SUBS, &key, &raw, "subscription").map_err(abort)?)),
+        }
+    }
+
+    /// Within a transaction: stores a subscription and moves its due-index entry from the
+    /// stored version's due time to the new one, and its `gone` entry likewise.
+    fn write_subscription(
+        &self,
+        subs: &TransactionalTree,
+        due: &TransactionalTree,
+        gone: &TransactionalTree,
+        sub: &Subscription,
+    ) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
+        let tag = self.tag(sub.chat_id);
+        if let Some(old) = self.stored_subscription(subs, &tag)? {
+            if let Some(at) = old.next_due {
+                due.remove(&keys::due_key(at, &tag))?;
+            }
+            if let Some(at) = gone_since(&old) {
+                gone.remove(&keys::gone_key(at, &tag))?;
+            }
+        }
+        let key = keys::chat_key(&tag);
+        subs.insert(&key, self.seal_json(SUBS, &key, sub).map_err(abort)?)?;
+        if let Some(at) = sub.next_due {
+            let key = keys::due_key(at, &tag);
+            due.insert(&key, self.seal(DUE, &key, &sub.chat_id.to_be_bytes()))?;
+        }
+        if let Some(at) = gone_since(sub) {
+            let key = keys::gone_key(at, &tag);
+            gone.insert(&key, self.seal(GONE, &key, &sub.chat_id.to_be_bytes()))?;
+        }
+        Ok(())
+    }
+
     /// A chat's subscription, if it has one.
     pub fn subscription(&self, chat_id: i64) -> Result<Option<Subscription>> {
-        match self.subs.get(chat_id.to_be_bytes())? {
+        let key = keys::chat_key(&self.tag(chat_id));
+        match self.subs.get(key)? {
             None => Ok(None),
-            Some(raw) => match from_json(&raw, "subscription") {
+            Some(raw) => match self.open_json(SUBS, &key, &raw, "subscription") {
                 Ok(sub) => Ok(Some(sub)),
                 Err(e) => {
                     // Unreadable state must not lock a chat out: it can subscribe afresh.
-                    log::warn!("a stored subscription does not parse ({e}); treating it as absent");
+                    log::warn!("a stored subscription does not read ({e}); treating it as absent");
                     Ok(None)
                 }
             },
@@ -81,10 +98,9 @@ impl Store {
     /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let _writing = self.writing()?;
-        let json = to_json(sub)?;
-        (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
-                write_subscription(subs, due, sub, &json)?;
+        (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
+                self.write_subscription(subs, due, gone, sub)?;
                 Ok(())
             })
             .map_err(tx_error)
@@ -101,19 +117,32 @@ impl Store {
         let mut count = 0;
         let mut sub_batch = sled::Batch::default();
         let mut due_batch = sled::Batch::default();
+        let mut gone_batch = sled::Batch::default();
         for sub in subs {
-            sub_batch.insert(&sub.chat_id.to_be_bytes(), to_json(&sub)?);
+            let tag = self.tag(sub.chat_id);
+            let key = keys::chat_key(&tag);
+            sub_batch.insert(&key, self.seal_json(SUBS, &key, &sub)?);
             if let Some(at) = sub.next_due {
-                due_batch.insert(&due_key(at, sub.chat_id), &[]);
+                let key = keys::due_key(at, &tag);
+                due_batch.insert(&key, self.seal(DUE, &key, &sub.chat_id.to_be_bytes()));
+            }
+            if let Some(at) = gone_since(&sub) {
+                let key = keys::gone_key(at, &tag);
+                gone_batch.insert(&key, self.seal(GONE, &key, &sub.chat_id.to_be_bytes()));
             }
             count += 1;
-            if count % 10_000 == 0 {
+            // Small batches, each flushed: sled keeps a big unflushed batch's pages in memory
+            // (a million subscriptions in batches of 10,000 left 6 GB; see BENCHMARKS.md).
+            if count % 1_000 == 0 {
                 self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
                 self.due.apply_batch(std::mem::take(&mut due_batch))?;
+                self.gone.apply_batch(std::mem::take(&mut gone_batch))?;
+                self.sync()?;
             }
         }
         self.subs.apply_batch(sub_batch)?;
         self.due.apply_batch(due_batch)?;
+        self.gone.apply_batch(gone_batch)?;
         self.sync()?;
         Ok(count)
     }
@@ -133,66 +162,87 @@ impl Store {
         items: &[OutboxItem],
     ) -> Result<Committed> {
         let _writing = self.writing()?;
-        let json = to_json(sub)?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
-            queued.push((self.next_id()?, item.clone(), to_json(item)?));
+            queued.push((self.next_id()?, item.clone()));
         }
-        let outcome = (&self.subs, &self.due, &self.outbox)
-            .transaction(|(subs, due, outbox)| {
-                let Some(raw) = subs.get(sub.chat_id.to_be_bytes())? else {
+        let tag = self.tag(sub.chat_id);
+        let outcome = (&self.subs, &self.due, &self.gone, &self.outbox, &self.outbox_chats)
+            .transaction(|(subs, due, gone, outbox, outbox_chats)| {
+                let Some(stored) = self.stored_subscription(subs, &tag)? else {
                     return Ok(Committed::Erased);
                 };
-                let stored: Subscription = from_json(&raw, "subscription").map_err(abort)?;
                 if stored != *read {
                     return Ok(Committed::Changed);
                 }
-                write_subscription(subs, due, sub, &json)?;
-                for (seq, _, raw) in &queued {
-                    outbox.insert(&seq.to_be_bytes(), raw.as_slice())?;
+                self.write_subscription(subs, due, gone, sub)?;
+                for (seq, item) in &queued {
+                    self.put_item(outbox, outbox_chats, *seq, item)?;
                 }
                 Ok(Committed::Queued(Vec::new()))
             })
             .map_err(tx_error)?;
         Ok(match outcome {
-            Committed::Queued(_) => {
-                Committed::Queued(queued.into_iter().map(|(seq, item, _)| (seq, item)).collect())
-            }
+            Committed::Queued(_) => Committed::Queued(queued),
             other => other,
         })
     }
 
+    /// Within a transaction: queues `item` as `seq`, with its entry in the by-chat index.
+    pub(super) fn put_item(
+        &self,
+        outbox: &TransactionalTree,
+        outbox_chats: &TransactionalTree,
+        seq: u64,
+        item: &OutboxItem,
+    ) -> std::result::Result<(), ConflictableTransactionError<StoreError>> {
+        let key = keys::seq_key(seq);
+        outbox.insert(&key, self.seal_json(OUTBOX, &key, item).map_err(abort)?)?;
+        outbox_chats.insert(&keys::by_chat_key(&self.tag(item.chat_id), seq), &[])?;
+        Ok(())
+    }
+
     /// Chats due at or before `until` (Unix seconds), earliest first, at most `limit`.
     pub fn due_until(&self, until: i64, limit: usize) -> Result<Vec<(i64, i64)>> {
-        let end = due_key(until, i64::MAX);
+        let end = keys::due_end(until);
         let mut found = Vec::new();
-        for entry in self.due.range(..=end.as_slice()).take(limit) {
-            let (key, _) = entry?;
-            found.push((u64_at(&key, 0) as i64, due_chat(&key)));
+        for entry in self.due.range(..end.as_slice()).take(limit) {
+            let (key, raw) = entry?;
+            let chat = self.open_sealed(DUE, &key, &raw)?;
+            let chat = chat.as_slice().try_into().map(i64::from_be_bytes);
+            let chat = chat.map_err(|_| StoreError::Corrupt("a due entry".into()))?;
+            found.push((keys::due_time(&key), chat));
         }
         Ok(found)
     }
 
     /// When the earliest digest is due, if any is scheduled.
     pub fn first_due(&self) -> Result<Option<i64>> {
-        Ok(self.due.first()?.map(|(key, _)| u64_at(&key, 0) as i64))
+        Ok(self.due.first()?.map(|(key, _)| keys::due_time(&key)))
     }
 
-    /// Marks a chat gone (blocked the bot, was deleted, removed the bot): no more digests,
-    /// kept for counts. Returns whether it was active.
-    pub fn deactivate(&self, chat_id: i64) -> Result<bool> {
+    /// Marks a chat gone (blocked the bot, was deleted, removed the bot) at `now`: no more
+    /// digests, kept for counts until the retention's grace period has passed (then erased as
+    /// by `/stop`). Returns whether it was active.
+    pub fn deactivate(&self, chat_id: i64, now: i64) -> Result<bool> {
         let _writing = self.writing()?;
+        let tag = self.tag(chat_id);
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
         // and a setting changed meanwhile is kept.
-        let was = (&self.subs, &self.due)
-            .transaction(|(subs, due)| {
-                let Some(raw) = subs.get(chat_id.to_be_bytes())? else { return Ok(false) };
-                let mut sub: Subscription = from_json(&raw, "subscription").map_err(abort)?;
+        let was = (&self.subs, &self.due, &self.gone)
+            .transaction(|(subs, due, gone)| {
+                let Some(mut sub) = self.stored_subscription(subs, &tag)? else {
+                    return Ok(false);
+                };
                 let was = sub.active;
+                if !was && sub.deactivated_at.is_some() {
+                    // Gone already: the grace period runs from the first time.
+                    return Ok(false);
+                }
                 sub.active = false;
                 sub.next_due = None;
-                let json = to_json(&sub).map_err(abort)?;
-                write_subscription(subs, due, &sub, &json)?;
+                sub.deactivated_at = Some(now);
+                self.write_subscription(subs, due, gone, &sub)?;
                 Ok(was)
             })
             .map_err(tx_error)?;
@@ -203,8 +253,8 @@ impl Store {
     /// Every subscription (for fan-outs and counts); unreadable ones are skipped with a warning.
     pub fn subscriptions(&self) -> impl Iterator<Item = Subscription> + '_ {
         self.subs.iter().filter_map(|entry| {
-            let (_, raw) = entry.ok()?;
-            from_json(&raw, "subscription")
+            let (key, raw) = entry.ok()?;
+            self.open_json(SUBS, &key, &raw, "subscription")
                 .map_err(|e| log::warn!("skipping a subscription: {e}"))
                 .ok()
         })
@@ -217,23 +267,34 @@ impl Store {
     /// Moves everything about a group to its new supergroup id, atomically and durably.
     pub fn migrate_chat(&self, from: i64, to: i64) -> Result<()> {
         let _writing = self.writing()?;
-        let settings = self.chats.get(from.to_be_bytes())?;
+        let settings = self.chats.get(keys::chat_key(&self.tag(from)))?;
+        let settings = match settings {
+            Some(_) => Some(self.chat(from)?),
+            None => None,
+        };
         let sub = self.subscription(from)?;
-        (&self.chats, &self.subs, &self.due)
-            .transaction(|(chats, subs, due)| {
-                if let Some(raw) = &settings {
-                    chats.remove(&from.to_be_bytes())?;
-                    chats.insert(&to.to_be_bytes(), raw.clone())?;
+        let (old, new) = (self.tag(from), self.tag(to));
+        (&self.chats, &self.subs, &self.due, &self.gone)
+            .transaction(|(chats, subs, due, gone)| {
+                if let Some(settings) = &settings {
+                    chats.remove(&keys::chat_key(&old))?;
+                    let key = keys::chat_key(&new);
+                    chats.insert(
+                        &key,
+                        self.seal_chat_settings(&key, to, settings).map_err(abort)?,
+                    )?;
                 }
                 if let Some(sub) = &sub {
-                    subs.remove(&from.to_be_bytes())?;
+                    subs.remove(&keys::chat_key(&old))?;
                     if let Some(at) = sub.next_due {
-                        due.remove(&due_key(at, from))?;
-                        due.insert(&due_key(at, to), &[])?;
+                        due.remove(&keys::due_key(at, &old))?;
+                    }
+                    if let Some(at) = gone_since(sub) {
+                        gone.remove(&keys::gone_key(at, &old))?;
                     }
                     let mut moved = sub.clone();
                     moved.chat_id = to;
-                    subs.insert(&to.to_be_bytes(), to_json(&moved).map_err(abort)?)?;
+                    self.write_subscription(subs, due, gone, &moved)?;
                 }
                 Ok(())
             })
@@ -263,7 +324,11 @@ mod tests {
             sub.next_due = Some(due);
             store.save_subscription(&sub).unwrap();
         }
-        assert_eq!(store.due_until(100, 10).unwrap(), vec![(99, -9), (100, -1_001_234), (100, 5)]);
+        // In time order; chats due at the same second come in their tags' order.
+        let mut due = store.due_until(100, 10).unwrap();
+        assert_eq!(due.remove(0), (99, -9));
+        due.sort();
+        assert_eq!(due, vec![(100, -1_001_234), (100, 5)]);
         assert_eq!(store.first_due().unwrap(), Some(99));
     }
 

@@ -309,3 +309,27 @@ fn mentions(code: &str, krate: &str) -> bool {
             && (after.starts_with("::") || after.starts_with(';') || after.starts_with(" as"))
     })
 }
+
+/// `serve` and the commands open the store with the operator's key: the public test key
+/// (`Store::open`, `Tribune::open`, `Tribune::open_with_clock`) is for tests, benchmarks and the
+/// demo only.
+#[test]
+fn the_edges_never_open_the_store_with_the_test_key() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.join("main.rs"), src.join("serve.rs"), src.join("doctor.rs")];
+    files.extend([src.join("control.rs"), src.join("metrics.rs")]);
+    rust_files(&src.join("telegram"), &mut files);
+    let opens_with_test_key = |code: &str| {
+        ["Store::open(", "Tribune::open(", "open_with_clock(", "public_test_key"]
+            .iter()
+            .any(|call| code.contains(call))
+    };
+    assert!(opens_with_test_key(&strip("fn f() { let s = Store::open(dir)?; }")));
+    assert!(!opens_with_test_key(&strip("fn f() { Store::open_keyed(dir, &key)?; }")));
+    let wrong: Vec<String> = files
+        .iter()
+        .filter(|f| opens_with_test_key(&code(f)))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(wrong.is_empty(), "open the store with the public test key: {wrong:?}");
+}

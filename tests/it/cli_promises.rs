@@ -45,7 +45,10 @@ fn help_lists_every_subcommand_with_its_line() {
     let names: Vec<&str> = commands.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["serve", "demo", "check", "import", "doctor", "export", "backup", "restore", "help"],
+        [
+            "serve", "demo", "check", "import", "doctor", "export", "backup", "restore", "keygen",
+            "rekey", "help"
+        ],
         "{help}"
     );
     for (name, line) in &commands {

@@ -5,6 +5,7 @@ mod support;
 
 mod alerts;
 mod architecture;
+mod at_rest;
 mod backup;
 mod bad_input;
 mod cli_promises;
@@ -34,6 +35,7 @@ mod prisoners;
 mod privacy_promises;
 mod reader_promises;
 mod reading;
+mod retention;
 mod secrets;
 mod sharing;
 mod stats;

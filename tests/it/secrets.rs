@@ -80,6 +80,11 @@ async fn the_token_names_words_and_chat_ids_are_never_logged_even_at_trace_level
     }
     let channel_digits = &SUPERGROUP.unsigned_abs().to_string()[3..];
     assert!(!all.contains(channel_digits), "the supergroup's id without -100 is in the logs");
+    // The key that seals the store: its bytes (the test key is ASCII) and its hex form.
+    let key = tribune::store::keyring::PUBLIC_TEST_KEY;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!all.contains(std::str::from_utf8(key).unwrap()), "the key appears in the output");
+    assert!(!all.contains(&hex), "the key appears in the output as hex");
     assert!(status.success(), "SIGTERM ends serve with status 0");
     emulator.shutdown().await;
 }

@@ -31,6 +31,9 @@ pub enum ChangeOutcome {
     ChangeOfChange(u64),
     /// Older than Telegram lets a bot delete (by the app's clock).
     TooOld(u64),
+    /// Older than delivery records are kept (`TRIBUNE_KEEP_DELIVERIES_DAYS`, by the app's
+    /// clock): where it went is no longer known, so it can be neither withdrawn nor corrected.
+    Expired { edition: u64, days: u64 },
     /// A copied message without a caption: it can only be withdrawn.
     NotCorrectable(u64),
     /// The new text does not fit a message (or a caption).
@@ -66,9 +69,12 @@ impl Tribune {
         if matches!(target_kind, EditionKind::Withdraw | EditionKind::Correct) {
             return Ok(ChangeOutcome::ChangeOfChange(target));
         }
-        if kind == JobKind::Withdraw
-            && self.clock.unix() - created_at > DELETE_WITHIN.as_secs() as i64
-        {
+        let age = self.clock.unix().saturating_sub(created_at);
+        let kept = self.retention.deliveries.as_secs();
+        if age > kept as i64 {
+            return Ok(ChangeOutcome::Expired { edition: target, days: kept / 86_400 });
+        }
+        if kind == JobKind::Withdraw && age > DELETE_WITHIN.as_secs() as i64 {
             return Ok(ChangeOutcome::TooOld(target));
         }
         let target_job = store.job(target).map_err(unavailable)?;

@@ -46,6 +46,9 @@ pub(super) async fn start_change(
             ctx.f("op.change_of_change", &[("edition", &edition(e))])
         }
         Ok(ChangeOutcome::TooOld(e)) => ctx.f("op.too_old", &[("edition", &edition(e))]),
+        Ok(ChangeOutcome::Expired { edition: e, days }) => {
+            ctx.f("op.expired", &[("edition", &edition(e)), ("days", &days.to_string())])
+        }
         Ok(ChangeOutcome::NotCorrectable(e)) => {
             ctx.f("op.not_correctable", &[("edition", &edition(e))])
         }

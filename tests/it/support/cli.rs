@@ -4,7 +4,7 @@
 //! Every run starts from a clean environment: no `TRIBUNE_*` or `TELOXIDE_*` variable of the
 //! test's own environment, no `.env` (it runs in the system's temporary directory, and
 //! dotenvy looks in the working directory and its parents), the repository's `messages/`,
-//! `RUST_LOG=warn`. The test says the rest with `.data()`, `.env()`, `.stdin()`.
+//! `RUST_LOG=warn`, the public test key in `TRIBUNE_KEY_FILE`. The test says the rest with `.data()`, `.env()`, `.stdin()`.
 //! A spawned process logs (stdout and stderr) into a file, read with [`Process::log`], and
 //! is killed if the test ends early.
 
@@ -36,7 +36,11 @@ pub fn tribune(args: &[&str]) -> Cli {
             command.env_remove(name.as_ref());
         }
     }
-    command.env("TRIBUNE_MESSAGES_DIR", messages_dir()).env("RUST_LOG", "warn");
+    // The public test key (`TRIBUNE_KEY_FILE`): a test about keys removes or replaces it.
+    command
+        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+        .env("TRIBUNE_KEY_FILE", super::test_key_file())
+        .env("RUST_LOG", "warn");
     Cli { command, stdin: None, log: None, metrics: None }
 }
 

@@ -300,6 +300,19 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// A key file holding the public test key (the one `Store::open` and `Tribune::open` use), for
+/// `tribune` commands run by tests: `TRIBUNE_KEY_FILE`. Outside every test's data directory.
+pub fn test_key_file() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tribune-test.key");
+    if std::fs::read(&path).ok().as_deref() != Some(tribune::store::keyring::PUBLIC_TEST_KEY) {
+        // Written beside and renamed, so tests running at once never read half a key.
+        let temp = path.with_extension(format!("{}", std::process::id()));
+        std::fs::write(&temp, tribune::store::keyring::PUBLIC_TEST_KEY).expect("write test key");
+        std::fs::rename(&temp, &path).expect("place test key");
+    }
+    path
+}
+
 /// splitmix64: small, seeded, and the same everywhere (the campaigns' random numbers).
 pub struct Rng(pub u64);
 
