@@ -112,7 +112,18 @@ async fn nothing_names_a_reader_on_disk_in_a_backup_or_the_log_and_stop_holds_ev
     next(&operator).await;
     let card = next(&operator).await;
     press(&operator, &card, "Send");
-    let progress = next(&operator).await.plain_text();
+    // The job's progress message names its edition (it may be edited as the job goes).
+    let watched = operator.clone();
+    eventually(TIMEOUT, "a progress message naming the edition", || {
+        watched.messages().iter().any(|m| m.plain_text().contains("edition "))
+    })
+    .await;
+    let progress = operator
+        .messages()
+        .iter()
+        .map(|m| m.plain_text())
+        .find(|t| t.contains("edition "))
+        .expect("found above");
     let edition: u64 = progress
         .split("edition ")
         .nth(1)

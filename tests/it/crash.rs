@@ -173,39 +173,30 @@ async fn a_second_serve_on_the_same_data_directory_refuses_and_the_first_goes_on
 /// big-endian bytes (the due index with its sign bit flipped); values are JSON, where an id
 /// is a number after a colon, whatever the field's name.
 fn naming(snapshot: &backup::Snapshot, chat: i64) -> Vec<String> {
-    // With the key in hand (the store is sealed): every record the backup's keyring opens,
-    // and every key, holding the chat's tag under any epoch or its id in plain.
-    let secret = tribune::store::Secret::public_test_key();
+    // With the key in hand (the store is sealed): every record opened, and every key
+    // holding the chat's tag under any epoch or its id in plain.
     let keyring = tribune::store::keyring::Keyring::decode(
         snapshot.keyring().expect("a sealed store's backup carries its keyring"),
-        &secret,
+        &tribune::store::Secret::public_test_key(),
     )
     .expect("the test key opens the keyring");
     let tags: Vec<[u8; 16]> = keyring.epochs().iter().map(|e| e.tag(chat)).collect();
     let plain = chat.to_be_bytes();
     let number = chat.to_string();
     let mut found = Vec::new();
-    for (tree, entries) in &snapshot.trees {
-        let tree = String::from_utf8_lossy(tree);
-        for (key, value) in entries {
-            let tagged = tags.iter().any(|t| key.windows(t.len()).any(|w| w == t));
-            if tagged || key.windows(8).any(|w| w == plain) {
-                found.push(format!("{tree}: key"));
-            }
-            let opened = tribune::store::seal::epoch_of(value)
-                .and_then(|id| keyring.epoch(id))
-                .and_then(|epoch| epoch.open(&tree, key, value))
-                .unwrap_or_else(|| value.clone());
-            let text = String::from_utf8_lossy(&opened);
-            let named = text.match_indices(&number).any(|(at, _)| {
-                let before = text[..at].trim_end().chars().next_back();
-                let after = text[at + number.len()..].chars().next();
-                matches!(before, Some(':' | '[' | ','))
-                    && !after.is_some_and(|c| c.is_ascii_digit())
-            });
-            if named || opened.windows(8).any(|w| w == plain) {
-                found.push(format!("{tree}: {text}"));
-            }
+    for (tree, key, opened) in support::opened_records(snapshot) {
+        let tagged = tags.iter().any(|t| key.windows(t.len()).any(|w| w == t));
+        if tagged || key.windows(8).any(|w| w == plain) {
+            found.push(format!("{tree}: key"));
+        }
+        let text = String::from_utf8_lossy(&opened);
+        let named = text.match_indices(&number).any(|(at, _)| {
+            let before = text[..at].trim_end().chars().next_back();
+            let after = text[at + number.len()..].chars().next();
+            matches!(before, Some(':' | '[' | ',')) && !after.is_some_and(|c| c.is_ascii_digit())
+        });
+        if named || opened.windows(8).any(|w| w == plain) {
+            found.push(format!("{tree}: {text}"));
         }
     }
     found

@@ -7,14 +7,13 @@ use crate::support::{TIMEOUT, ask, next, press, spawn_app};
 
 /// Whether any key or value of any tree of the store holds `needle`.
 fn stored(app: &crate::support::TestApp, needle: &str) -> Vec<String> {
+    // With the key in hand: the records as Tribune reads them, not their sealed bytes.
     let snapshot = app.tribune.store().snapshot().unwrap();
     let mut found = Vec::new();
-    for (tree, entries) in &snapshot.trees {
-        for (key, value) in entries {
-            for bytes in [key, value] {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(String::from_utf8_lossy(tree).into_owned());
-                }
+    for (tree, key, value) in crate::support::opened_records(&snapshot) {
+        for bytes in [&key, &value] {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(tree.clone());
             }
         }
     }

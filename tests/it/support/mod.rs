@@ -300,6 +300,32 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Every record of a backup's snapshot as Tribune reads it, opened with the public test key
+/// (the tests' stores are sealed with it): tree name, key, plain value. A record no epoch of
+/// the snapshot's keyring opens (public content, never sealed) is given as it is.
+pub fn opened_records(
+    snapshot: &tribune::store::backup::Snapshot,
+) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    let secret = tribune::store::Secret::public_test_key();
+    let keyring = tribune::store::keyring::Keyring::decode(
+        snapshot.keyring().expect("a sealed store's snapshot carries its keyring"),
+        &secret,
+    )
+    .expect("the test key opens the keyring");
+    let mut records = Vec::new();
+    for (tree, entries) in &snapshot.trees {
+        let tree = String::from_utf8_lossy(tree).into_owned();
+        for (key, value) in entries {
+            let opened = tribune::store::seal::epoch_of(value)
+                .and_then(|id| keyring.epoch(id))
+                .and_then(|epoch| epoch.open(&tree, key, value))
+                .unwrap_or_else(|| value.clone());
+            records.push((tree.clone(), key.clone(), opened));
+        }
+    }
+    records
+}
+
 /// A key file holding the public test key (the one `Store::open` and `Tribune::open` use), for
 /// `tribune` commands run by tests: `TRIBUNE_KEY_FILE`. Outside every test's data directory.
 pub fn test_key_file() -> PathBuf {
