@@ -95,13 +95,16 @@ impl MetricsServer {
     }
 }
 
-/// 200 when the store answers, the delivery engine runs and updates arrive; 503 otherwise,
+/// 200 when the store answers and can save, the delivery engine runs and updates arrive; 503 otherwise,
 /// with the reason (a monitor restarting on 503 then restarts a bot that stopped hearing
 /// its readers, which is what a stuck update loop looks like from outside).
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
     match HealthReport::collect(&shared.store, &shared.observer, shared.clock.unix()) {
         Ok(report) if !report.engine_running => unavailable("the delivery engine is not running"),
         Ok(report) if !report.updates.flowing => unavailable("updates are not arriving"),
+        Ok(report) if !report.store_saves => unavailable(
+            "the store cannot save changes (a full or failing disk): restart Tribune once there is space",
+        ),
         Ok(report) => (
             StatusCode::OK,
             axum::Json(json!({

@@ -93,6 +93,8 @@ pub struct HealthReport {
     pub next_digest: Option<i64>,
     pub uptime: Duration,
     pub engine_running: bool,
+    /// Whether the store can still save (a failed flush: a full or failing disk).
+    pub store_saves: bool,
     /// Sends since midnight UTC, by outcome.
     pub today: DayDeliveries,
     /// Whether updates arrive and are answered, and what waits or was dropped.
@@ -111,6 +113,7 @@ impl HealthReport {
             next_digest: store.first_due()?,
             uptime: observer.uptime(),
             engine_running: observer.engine_running(),
+            store_saves: !store.cannot_save(),
             today: store.deliveries_by_day(today, today)?.pop().unwrap_or_default(),
             updates: observer.intake().snapshot(),
         })

@@ -180,6 +180,9 @@ pub struct Store {
     gate: gate::Gate,
     /// Set by [`Store::fail_writes_for_test`]: every write is refused as a failing disk would.
     fail_writes: Arc<AtomicBool>,
+    /// Set once a flush failed (a full or failing disk): sled refuses every write after its
+    /// first failed one, until the process restarts.
+    flush_failed: Arc<AtomicBool>,
     id_base: u64,
     meta: sled::Tree,
     content: sled::Tree,
@@ -328,8 +331,17 @@ impl Store {
 
     /// sled's flush, an fsync, which blocks for as long as the disk takes: see [`blocking`].
     fn sync(&self) -> Result<()> {
-        blocking(|| self.db.flush())?;
+        if let Err(e) = blocking(|| self.db.flush()) {
+            self.flush_failed.store(true, Ordering::Relaxed);
+            return Err(e.into());
+        }
         Ok(())
+    }
+
+    /// Whether a flush failed since the store was opened: nothing more can be saved until
+    /// Tribune restarts (with space on the disk again). `/health` answers 503 then.
+    pub fn cannot_save(&self) -> bool {
+        self.flush_failed.load(Ordering::Relaxed)
     }
 
     /// Bytes the store takes on disk.

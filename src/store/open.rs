@@ -82,6 +82,7 @@ impl Store {
         let store = Store {
             gate: gate::Gate::default(),
             fail_writes: Arc::new(AtomicBool::new(false)),
+            flush_failed: Arc::new(AtomicBool::new(false)),
             id_base,
             meta,
             content: db.open_tree("content")?,

@@ -69,7 +69,26 @@ impl Drop for SmallDisk {
 }
 
 fn serve(emulator: &Emulator, data: &Path, log: &Path) -> Process {
-    support::serve(emulator, data).log(log).spawn()
+    support::serve(emulator, data).log(log).metrics().spawn()
+}
+
+/// The status and reason of the running `serve`'s `/health`.
+async fn health(serve: &Process) -> (u16, String) {
+    let url = format!("http://{}/health", serve.metrics_address());
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let response = loop {
+        match reqwest::get(&url).await {
+            Ok(response) => break response,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("/health does not answer: {e}"),
+        }
+    };
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    (status, body["reason"].as_str().unwrap_or_default().to_string())
 }
 
 const REFUSAL: &str = "⚠️ Tribune cannot save changes right now. Please try again later.";
@@ -87,6 +106,7 @@ async fn a_full_disk_refuses_subscriptions_without_taking_the_bot_down() {
     let first = emulator.user(40_001, "Reader", Some("en"));
     let card = support::ask(&first, "/subscribe").await.plain_text();
     assert!(card.starts_with("✅ Subscribed."), "{card}");
+    assert_eq!(health(&running).await, (200, String::new()), "healthy before the disk fills");
 
     let filler = disk.fill();
     // sled buffers writes: the first subscription that needs new space on disk fails.
@@ -110,6 +130,11 @@ async fn a_full_disk_refuses_subscriptions_without_taking_the_bot_down() {
     let list = support::ask(&next, "/prisoners").await.plain_text();
     assert!(list.contains("Ulvi Hasanli"), "{list}");
     assert!(running.is_running(), "serve keeps running on a full disk");
+    // A monitor sees it: /health says 503 and why, so it can restart Tribune once there is
+    // space (sled writes nothing more until then).
+    let (status, reason) = health(&running).await;
+    assert_eq!(status, 503, "{reason}");
+    assert!(reason.starts_with("the store cannot save changes"), "{reason}");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
         logged.contains(

@@ -203,6 +203,11 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The address of its `/health` and `/metrics` (started with [`Cli::metrics`]).
+    pub fn metrics_address(&self) -> &str {
+        self.metrics.as_deref().expect("started with .metrics()")
+    }
+
     /// Where it logs.
     pub fn log_path(&self) -> &Path {
         &self.log
