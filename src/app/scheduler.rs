@@ -52,6 +52,9 @@ impl Scheduler {
                 }
                 Err(e) => {
                     failures += 1;
+                    self.tribune
+                        .scheduler_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let pause = backoff(failures);
                     log::error!(
                         "the scheduler could not queue digests: {e}; retrying in {}s",

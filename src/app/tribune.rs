@@ -51,6 +51,8 @@ pub struct Tribune {
     pub(super) channel_notices: super::notices::ChannelNotices,
     /// How long each kind of record is kept (the pruning task and the correction window).
     pub(super) retention: Retention,
+    /// Scheduler passes that could not queue what was due (a store that cannot save).
+    pub(super) scheduler_failures: std::sync::atomic::AtomicU64,
 }
 
 impl Tribune {
@@ -97,6 +99,7 @@ impl Tribune {
             outlet: OnceLock::new(),
             conflict_told: Mutex::new(None),
             channel_notices: Default::default(),
+            scheduler_failures: Default::default(),
             retention: Retention::default(),
         };
         Ok((tribune, source))
@@ -389,6 +392,15 @@ pub async fn rotate_keys(app: Arc<Tribune>, policy: Shredding) {
             }
             Err(e) => log::error!("cannot rotate the keys (will try again): {e}"),
         }
+    }
+}
+
+impl Tribune {
+    /// Scheduler passes since start that could not queue what was due (each is logged and
+    /// retried with a growing pause): how a test, or an operator reading the log, sees that
+    /// digests wait on the store.
+    pub fn scheduler_failures(&self) -> u64 {
+        self.scheduler_failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

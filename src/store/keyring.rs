@@ -9,8 +9,9 @@
 //! opening is how a wrong key is told from a damaged store, before anything is written. The
 //! file is replaced atomically (a temporary file, fsync, rename, fsync of the directory), so an
 //! epoch key removed from it is gone from the disk's live data: that is what makes `/stop`
-//! hold on disk (see `rotation.rs`). Never in a log or a backup: only the master key opens it,
-//! and the master key never touches the data directory.
+//! hold on disk (see `rotation.rs`). Never in a log; a backup carries the file as it is (its
+//! keys wrapped), so that only the master key opens it, and the master key never touches the
+//! data directory or a backup.
 
 use super::{
     StoreError,
