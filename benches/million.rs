@@ -19,7 +19,7 @@ mod common;
 
 use std::{
     env,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -59,7 +59,7 @@ fn main() -> Result<(), BoxError> {
     println!(
         "setup: {n} subscriptions loaded in {:.1} s; store {:.0} MiB on disk",
         started.elapsed().as_secs_f64(),
-        mib(dir_size(&data))
+        mib(common::dir_size(&data))
     );
 
     if env::var("MILLION_ROUND").is_ok_and(|v| v == "0") {
@@ -96,7 +96,7 @@ fn round(data: &Path, n: usize) -> Result<(), BoxError> {
     println!("  the emulator counted {sent} messages sent");
     runtime.block_on(emulator.shutdown());
     drop(runtime);
-    println!("store after the round: {:.0} MiB on disk", mib(dir_size(data)));
+    println!("store after the round: {:.0} MiB on disk", mib(common::dir_size(data)));
     Ok(())
 }
 
@@ -115,13 +115,13 @@ fn backup_and_restore(root: &Path, data: &Path) -> Result<(), BoxError> {
         return Err("tribune restore failed".into());
     }
     report("tribune restore", peak, wall);
-    println!("  restored store: {:.0} MiB on disk", mib(dir_size(&restored)));
+    println!("  restored store: {:.0} MiB on disk", mib(common::dir_size(&restored)));
     Ok(())
 }
 
 /// The content imported, then `n` subscriptions due at [`DUE`], in batched writes.
 fn setup(data: &Path, n: usize) -> Result<(), BoxError> {
-    drop(Tribune::open(data, &messages_dir())?);
+    drop(Tribune::open(data, &common::messages_dir())?);
     let store = open_released(data)?;
     store.load_subscriptions((0..n).map(|i| {
         let mut sub = Subscription::new(FIRST_CHAT + i as i64, ChatKind::Private, Lang::En);
@@ -141,7 +141,7 @@ fn child_round(data: &Path) -> Result<(), BoxError> {
     runtime.block_on(async move {
         let start = chrono::DateTime::from_timestamp(DUE - 60, 0).ok_or("a time")?;
         let (clock, manual) = Clock::manual(start);
-        let (app, _) = Tribune::open_with_clock(data, &messages_dir(), clock)?;
+        let (app, _) = Tribune::open_with_clock(data, &common::messages_dir(), clock)?;
         let app = Arc::new(app);
         let bot = teloxide::Bot::new(token).set_api_url(api.parse()?);
         let options = ServeOptions {
@@ -184,7 +184,7 @@ fn tribune(data: &Path) -> Command {
     command
         .env("TRIBUNE_KEY_FILE", common::test_key_file(beside))
         .env("TRIBUNE_DATA_DIR", data)
-        .env("TRIBUNE_MESSAGES_DIR", messages_dir())
+        .env("TRIBUNE_MESSAGES_DIR", common::messages_dir())
         .env("RUST_LOG", "warn");
     command
 }
@@ -230,25 +230,6 @@ fn open_released(dir: &Path) -> Result<Store, BoxError> {
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-fn messages_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn mib(bytes: u64) -> f64 {

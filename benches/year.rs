@@ -13,7 +13,7 @@ mod common;
 use std::{
     collections::VecDeque,
     env,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -85,7 +85,7 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
     runtime.block_on(async move {
         let start = chrono::DateTime::from_timestamp(FIRST_ROUND - 3600, 0).ok_or("a time")?;
         let (clock, manual) = Clock::manual(start);
-        let (app, _) = Tribune::open_with_clock(data, &messages_dir(), clock)?;
+        let (app, _) = Tribune::open_with_clock(data, &common::messages_dir(), clock)?;
         let app = Arc::new(app);
         let mut readers: VecDeque<i64> = VecDeque::new();
         let mut next_id = FIRST_CHAT;
@@ -160,31 +160,12 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
         println!(
             "after {days} days: store {:.1} MiB on disk ({:.1} MiB of files), highest RSS seen {peak_rss:.1} MiB, VmHWM {:.1} MiB (target < 200 MiB)",
             store.size_on_disk()? as f64 / (1024.0 * 1024.0),
-            dir_size(data) as f64 / (1024.0 * 1024.0),
+            common::dir_size(data) as f64 / (1024.0 * 1024.0),
             common::memory().1
         );
         handle.shutdown().await;
         Ok::<_, BoxError>(())
     })
-}
-
-fn messages_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

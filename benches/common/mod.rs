@@ -1,4 +1,4 @@
-//! What both benches report about the machine they ran on.
+//! What the benches share: memory readings, the test key, the content, sizes on disk.
 #![allow(dead_code)]
 
 /// (VmRSS, VmHWM) in MiB, from /proc/self/status.
@@ -22,4 +22,25 @@ pub fn test_key_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("tribune-test.key");
     std::fs::write(&path, tribune::store::keyring::PUBLIC_TEST_KEY).expect("write the test key");
     path
+}
+
+/// The repository's `messages/`.
+pub fn messages_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("messages")
+}
+
+/// Bytes of every file under `dir`.
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
