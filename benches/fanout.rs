@@ -70,6 +70,8 @@ names, because public attention is what keeps them safe. <b>Read it, share it, s
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), BoxError> {
+    // As `tribune` does at start (src/allocator.rs): the figures are those of the product.
+    tribune::allocator::tune();
     let wanted: Vec<String> = env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let runs = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let n = env_usize("FANOUT_N", 600);

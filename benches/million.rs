@@ -46,6 +46,8 @@ const TARGET_MIB: f64 = 512.0;
 const CHILD_DIR: &str = "MILLION_CHILD_DIR";
 
 fn main() -> Result<(), BoxError> {
+    // As `tribune` does at start (src/allocator.rs): the figures are those of the product.
+    tribune::allocator::tune();
     if let Some(dir) = env::var_os(CHILD_DIR) {
         return child_round(Path::new(&dir));
     }
@@ -81,7 +83,7 @@ fn round(data: &Path, n: usize) -> Result<(), BoxError> {
     for i in 0..n {
         emulator.user(FIRST_CHAT + i as i64, "Reader", Some("en"));
     }
-    let mut round = Command::new(env::current_exe()?);
+    let mut round = common::this_bench_again()?;
     round
         .env(CHILD_DIR, data)
         .env("MILLION_N", n.to_string())
@@ -156,7 +158,7 @@ fn child_round(data: &Path) -> Result<(), BoxError> {
         // Composed once no one is due any more; sent once the engine is idle after that.
         let store = app.store().clone();
         let deadline = Instant::now() + Duration::from_secs(3600);
-        while store.first_due()?.is_some_and(|t| t <= DUE) || store.outbox_len() > 0 {
+        while store.first_due()?.is_some_and(|t| t <= DUE) || !store.outbox_is_empty() {
             if Instant::now() > deadline {
                 return Err("the round did not finish within an hour".into());
             }

@@ -36,6 +36,8 @@ const DAY: i64 = 86_400;
 const BAKU_OFFSET: i64 = 4 * 3600;
 
 fn main() -> Result<(), BoxError> {
+    // As `tribune` does at start (src/allocator.rs): the figures are those of the product.
+    tribune::allocator::tune();
     let minutes = env_usize("SCHED_MINUTES", 20).max(1);
     if let Some(dir) = env::var_os(SERVE_DIR) {
         return serve(Path::new(&dir), minutes);

@@ -14,7 +14,6 @@ use std::{
     collections::VecDeque,
     env,
     path::Path,
-    process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -36,6 +35,8 @@ const FIRST_CHAT: i64 = 7_000_000_000;
 const CHILD_DIR: &str = "YEAR_CHILD_DIR";
 
 fn main() -> Result<(), BoxError> {
+    // As `tribune` does at start (src/allocator.rs): the figures are those of the product.
+    tribune::allocator::tune();
     let n = env_usize("YEAR_N", 10_000);
     let days = env_usize("YEAR_DAYS", 365);
     if let Some(dir) = env::var_os(CHILD_DIR) {
@@ -54,7 +55,7 @@ fn main() -> Result<(), BoxError> {
         emulator.user(FIRST_CHAT + i as i64, "Reader", Some("en"));
     }
     let started = Instant::now();
-    let status = Command::new(env::current_exe()?)
+    let status = common::this_bench_again()?
         .env(CHILD_DIR, root.path().join("data"))
         .env("YEAR_N", n.to_string())
         .env("YEAR_DAYS", days.to_string())
@@ -120,7 +121,7 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
             let round = FIRST_ROUND + day * DAY;
             manual.set(chrono::DateTime::from_timestamp(round, 0).ok_or("a time")?);
             let deadline = Instant::now() + Duration::from_secs(600);
-            while store.first_due()?.is_some_and(|t| t <= round) || store.outbox_len() > 0 {
+            while store.first_due()?.is_some_and(|t| t <= round) || !store.outbox_is_empty() {
                 if Instant::now() > deadline {
                     return Err(format!("day {day}: the round did not finish in 10 minutes").into());
                 }

@@ -93,6 +93,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let _ = tribune::allocator::tune();
     let _ = dotenvy::dotenv();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();

@@ -44,3 +44,20 @@ pub fn dir_size(dir: &std::path::Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A command running this bench's own executable again (a child measured on its own),
+/// prefixed by the words of `BENCH_WRAP` when it is set: `BENCH_WRAP="heaptrack -o /tmp/h"`
+/// profiles the child's heap, for example.
+pub fn this_bench_again() -> std::io::Result<std::process::Command> {
+    let exe = std::env::current_exe()?;
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    Ok(match words.next() {
+        Some(program) => {
+            let mut command = std::process::Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => std::process::Command::new(exe),
+    })
+}

@@ -105,8 +105,15 @@ impl Store {
         self.open_json(OUTBOX, key, raw, "outbox item").ok()
     }
 
+    /// How many items wait: a walk over the whole outbox (sled counts by iterating), so for
+    /// reports, not for loops; [`Store::outbox_is_empty`] is the cheap question.
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()
+    }
+
+    /// Whether nothing waits in the outbox: one step of an iterator, whatever it holds.
+    pub fn outbox_is_empty(&self) -> bool {
+        self.outbox.is_empty()
     }
 
     /// Whether an item is still waiting (it may have been erased by `/stop`).
