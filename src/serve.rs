@@ -6,7 +6,7 @@
 
 use crate::{
     app::{Scheduler, Tribune, forget_expired_questions, prune_expired},
-    delivery::{Engine, Limits, Observer, Pacer, Push},
+    delivery::{Engine, Handover, Limits, Observer, Pacer},
     intake::PoolConfig,
     telegram::{self, Adapter, UpdateSource, transport::TelegramTransport},
 };
@@ -85,17 +85,17 @@ pub async fn start(
         app.clock().clone(),
     );
     match engine.load_outbox() {
-        Ok(0) => {}
-        Ok(n) => log::info!("resuming {n} unsent message(s) from the outbox"),
+        Ok((0, _)) => {}
+        Ok((n, false)) => log::info!("resuming {n} unsent message(s) from the outbox"),
+        Ok((n, true)) => {
+            log::info!("resuming unsent messages from the outbox: {n} now, more as they go")
+        }
         Err(e) => log::error!("cannot read the outbox: {e}"),
     }
     let observer: Arc<Observer> = engine.observer();
     let engine_task = tokio::spawn(engine.clone().run());
-    let push: Push = {
-        let engine = engine.clone();
-        Arc::new(move |items| engine.push(items))
-    };
-    app.connect(push, me.username().to_string());
+    let handover: Arc<dyn Handover> = Arc::new(engine.clone());
+    app.connect(handover, me.username().to_string());
 
     let mut background = vec![
         tokio::spawn(crate::stats::snapshot_daily(

@@ -4,6 +4,11 @@
 //! Each digest is committed in one transaction with the subscription's new state (rotation,
 //! next due time), and the batch is flushed before anything is sent. A subscriber who missed
 //! several slots while Tribune was down gets one digest, and is rescheduled from now.
+//!
+//! A round is composed only as fast as it is sent: a batch is composed while the delivery
+//! engine has room ([`crate::delivery::Handover::room`]), so a round to a million readers
+//! waits as due entries, not as a million composed texts. Passes run on a blocking thread,
+//! never on the async workers.
 
 use super::tribune::Tribune;
 use crate::{
@@ -20,8 +25,19 @@ fn backoff(failures: u32) -> std::time::Duration {
         .min(std::time::Duration::from_secs(60))
 }
 
-/// Most digests composed in one pass before the batch is flushed and handed over.
+/// Most digests composed before the batch is flushed and handed over.
 const BATCH: usize = 500;
+/// How often a round held back by a full engine looks again.
+const HELD_BACK_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What a pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Everything due was composed: this many messages.
+    Done(usize),
+    /// This many messages were composed; more are due, held back until the engine has room.
+    HeldBack(usize),
+}
 
 /// Composes what falls due with `Tribune`'s content and clock, and hands it over through
 /// `Tribune` (connected to the delivery engine by the composition root).
@@ -38,16 +54,39 @@ impl Scheduler {
     /// failing disk) is logged and retried with a growing pause, never a reason to stop.
     pub async fn run(self) {
         let mut failures: u32 = 0;
+        // The edition of a round still being composed, held back by a full engine.
+        let mut round: Option<u64> = None;
+        let mut queued_in_round = 0;
         loop {
             let changed = self.tribune.schedule_changed().notified();
-            match self.run_due(self.tribune.clock().now()) {
-                Ok(n) => {
+            let now = self.tribune.clock().now();
+            let tribune = self.tribune.clone();
+            let pass = tokio::task::spawn_blocking(move || {
+                let mut round = round;
+                Scheduler::new(tribune).pass(now, &mut round).map(|pass| (pass, round))
+            })
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+            match pass {
+                Ok((pass, edition)) => {
                     if failures > 0 {
                         log::info!("the scheduler can save again; digests resume");
                     }
                     failures = 0;
-                    if n > 0 {
-                        log::info!("queued {n} digest message(s)");
+                    round = edition;
+                    match pass {
+                        Pass::HeldBack(n) => {
+                            queued_in_round += n;
+                            // The engine is sending what it holds; compose more once it has room.
+                            tokio::time::sleep(HELD_BACK_POLL).await;
+                            continue;
+                        }
+                        Pass::Done(n) => {
+                            let n = std::mem::take(&mut queued_in_round) + n;
+                            if n > 0 {
+                                log::info!("queued {n} digest message(s)");
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -94,18 +133,26 @@ impl Scheduler {
         }
     }
 
-    /// Composes and queues every digest due at or before `now`; returns the messages queued.
-    pub fn run_due(&self, now: DateTime<Utc>) -> Result<usize> {
+    /// Composes and queues the digests due at or before `now`, a batch at a time while the
+    /// delivery engine has room. `round` is the edition of the round being composed (made at
+    /// its first batch, kept while the round is held back, cleared once it is done).
+    pub fn pass(&self, now: DateTime<Utc>, round: &mut Option<u64>) -> Result<Pass> {
         let mut total = 0;
-        let mut edition = None;
         loop {
-            let due = self.tribune.store().due_until(now.timestamp(), BATCH)?;
-            if due.is_empty() {
-                return Ok(total);
+            let room = self.tribune.delivery_room();
+            if room == 0 {
+                return Ok(Pass::HeldBack(total));
             }
-            let edition = match edition {
+            // Readers, not messages: a digest may take two; what does not fit waits on disk.
+            let readers = BATCH.min((room / 2).max(1));
+            let due = self.tribune.store().due_until(now.timestamp(), readers)?;
+            if due.is_empty() {
+                *round = None;
+                return Ok(Pass::Done(total));
+            }
+            let edition = match *round {
                 Some(e) => e,
-                None => *edition.insert(
+                None => *round.insert(
                     self.tribune.store().new_edition(EditionKind::Digest, now.timestamp())?,
                 ),
             };

@@ -11,7 +11,7 @@ use crate::{
     clock::Clock,
     config::Retention,
     content::{Corpus, Lang},
-    delivery::Push,
+    delivery::Handover,
     schedule,
     store::{OutboxItem, Pruned, Store},
     subscription::{ChatKind, Frequency, PendingQuestion, Question, Subscription},
@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 
 /// Where bulk work goes once the delivery engine runs, and the name links point to.
 struct Outlet {
-    push: Push,
+    handover: Arc<dyn Handover>,
     bot_username: String,
 }
 
@@ -137,8 +137,8 @@ impl Tribune {
     /// Where the bulk work of use cases goes from now on (the delivery engine), and the bot's
     /// username for the links in what they compose. Set once, by the composition root, when
     /// the engine runs; a second call is ignored.
-    pub fn connect(&self, push: Push, bot_username: String) {
-        if self.outlet.set(Outlet { push, bot_username }).is_err() {
+    pub fn connect(&self, handover: Arc<dyn Handover>, bot_username: String) {
+        if self.outlet.set(Outlet { handover, bot_username }).is_err() {
             log::warn!("Tribune was connected to a delivery engine twice; keeping the first");
         }
     }
@@ -147,10 +147,17 @@ impl Tribune {
     /// they wait in the outbox, which the engine loads when it starts.
     pub(super) fn hand_over(&self, queued: Vec<(u64, OutboxItem)>) {
         match self.outlet.get() {
-            Some(outlet) => (outlet.push)(queued),
+            Some(outlet) => outlet.handover.push(queued),
             None if queued.is_empty() => {}
             None => log::warn!("{} item(s) wait in the outbox for the engine", queued.len()),
         }
+    }
+
+    /// How many more items the delivery engine would take in at once (the scheduler composes
+    /// a round only as fast as it does); unbounded before [`Tribune::connect`], when all waits
+    /// in the outbox for the engine to start.
+    pub(super) fn delivery_room(&self) -> usize {
+        self.outlet.get().map_or(usize::MAX, |o| o.handover.room())
     }
 
     /// The bot's username, for deep links (empty before [`Tribune::connect`]).

@@ -5,6 +5,13 @@
 //! or a 429's `retry_after`, or a retry's backoff). The loop always takes the chat that has
 //! been ready longest, so one slow group never stalls the others. One message per chat is in
 //! flight at a time, which keeps a chat's messages in order.
+//!
+//! The engine holds at most `Limits::held` items in memory. What is handed over beyond that
+//! stays where it already is, durable in the outbox on disk, and is read back in seq order as
+//! the held items are sent: a broadcast to a million readers, or the outbox a crash left, costs
+//! the engine the memory of ten thousand items, not of a million. The scheduler asks
+//! [`Engine::room`] before it composes more of a round, so digests wait as due entries, not
+//! as composed texts.
 
 use super::{Limits, Observer, Pacer, Transport};
 use crate::{
@@ -88,6 +95,8 @@ pub(super) struct Inner<T> {
     pub(super) dirty: AtomicBool,
     pub(super) stopping: AtomicBool,
     pub(super) permits: Arc<Semaphore>,
+    /// Woken when held items were sent and the outbox holds more than the engine.
+    pub(super) refill: Notify,
     pub(super) observer: Arc<Observer>,
     /// Stamps delivery records and counters: the app's clock, so they agree with it.
     pub(super) clock: Clock,
@@ -98,8 +107,47 @@ pub(super) struct Queue {
     pub(super) chats: HashMap<i64, ChatQueue>,
     /// Chats with items, by the time they may next be sent to.
     pub(super) ready: BinaryHeap<Reverse<(Instant, i64)>>,
+    /// Every item held (queued or in flight), by seq.
     pub(super) known: HashSet<u64>,
     pub(super) in_flight: usize,
+    /// The lowest seq that may wait in the outbox without being held: items were handed over
+    /// while the engine was full (or it started with a full outbox). `None`: all are held.
+    pub(super) spilled: Option<u64>,
+    /// A read of the outbox is under way; what is refused meanwhile is noted below.
+    pub(super) refilling: bool,
+    pub(super) refused_meanwhile: Option<u64>,
+}
+
+impl Queue {
+    /// Takes in an item as the last of its chat's.
+    fn hold(&mut self, seq: u64, item: OutboxItem, now: Instant) {
+        self.known.insert(seq);
+        let chat = item.chat_id;
+        let entry = self.chats.entry(chat).or_insert_with(|| ChatQueue {
+            items: VecDeque::new(),
+            ready_at: now,
+            busy: false,
+        });
+        let was_empty = entry.items.is_empty() && !entry.busy;
+        entry.items.push_back((seq, item));
+        if was_empty {
+            let at = entry.ready_at;
+            self.ready.push(Reverse((at, chat)));
+        }
+    }
+
+    /// Leaves an item in the outbox, to be read back once there is room.
+    fn spill(&mut self, seq: u64) {
+        self.spilled = Some(self.spilled.map_or(seq, |s| s.min(seq)));
+        if self.refilling {
+            self.refused_meanwhile = Some(self.refused_meanwhile.map_or(seq, |s| s.min(seq)));
+        }
+    }
+
+    /// Whether held items are few enough, with more in the outbox, to read some back.
+    pub(super) fn wants_refill(&self, held: usize) -> bool {
+        self.spilled.is_some() && !self.refilling && self.known.len() <= held / 2
+    }
 }
 
 pub(super) struct ChatQueue {
@@ -142,49 +190,66 @@ impl<T: Transport> Engine<T> {
             dirty: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            refill: Notify::new(),
             observer: Arc::new(Observer::default()),
             clock,
         };
         (Engine { inner: Arc::new(inner) }, receiver)
     }
 
-    /// Loads whatever the outbox holds (after a restart: what a crash interrupted).
-    pub fn load_outbox(&self) -> crate::store::Result<usize> {
-        let items = self.inner.store.outbox()?;
+    /// Takes in what the outbox holds (after a restart: what a crash interrupted), as much as
+    /// the engine holds; the rest is read in as that is sent. Returns (items taken in, whether
+    /// more wait on disk).
+    pub fn load_outbox(&self) -> crate::store::Result<(usize, bool)> {
+        let (items, next) = self.inner.store.outbox_from(0, self.inner.held())?;
         let count = items.len();
         self.push(items);
-        Ok(count)
+        if let Some(next) = next {
+            self.inner.lock().spill(next);
+        }
+        Ok((count, next.is_some()))
     }
 
-    /// Hands the engine items that are already durable in the outbox.
+    /// Hands the engine items that are already durable in the outbox. Beyond what it holds
+    /// (`Limits::held`) they stay there, and are read back in order once there is room.
     pub fn push(&self, items: Vec<(u64, OutboxItem)>) {
         let now = Instant::now();
+        let held = self.inner.held();
         let mut q = self.inner.lock();
         for (seq, item) in items {
-            if !q.known.insert(seq) {
+            if q.known.contains(&seq) {
                 continue;
             }
-            let chat = item.chat_id;
-            let entry = q.chats.entry(chat).or_insert_with(|| ChatQueue {
-                items: VecDeque::new(),
-                ready_at: now,
-                busy: false,
-            });
-            let was_empty = entry.items.is_empty() && !entry.busy;
-            entry.items.push_back((seq, item));
-            if was_empty {
-                let at = entry.ready_at;
-                q.ready.push(Reverse((at, chat)));
+            // Once one item waits on disk, later ones wait behind it: order is kept.
+            if q.spilled.is_some() || q.known.len() >= held {
+                q.spill(seq);
+                continue;
             }
+            q.hold(seq, item, now);
         }
+        let refill = q.wants_refill(held);
         drop(q);
+        if refill {
+            self.inner.refill.notify_one();
+        }
         self.inner.wake.notify_one();
+    }
+
+    /// How many more items would be held at once: none while some wait on disk or the engine
+    /// holds more than half of what it may (so that a producer waits for a good gap, not for
+    /// each single send), else what it may still take. The scheduler composes a round only as
+    /// fast as this allows.
+    pub fn room(&self) -> usize {
+        let held = self.inner.held();
+        let q = self.inner.lock();
+        if q.spilled.is_some() || q.known.len() > held / 2 { 0 } else { held - q.known.len() }
     }
 
     /// Runs the engine until `shutdown`. Spawn it.
     pub async fn run(self) {
         self.inner.observer.set_running(true);
         let flusher = tokio::spawn(flush_loop(self.inner.clone()));
+        let refiller = tokio::spawn(refill_loop(self.inner.clone()));
         while !self.inner.stopping.load(Ordering::SeqCst) {
             let Some((seq, item)) = self.next_ready().await else { continue };
             let permit = match self.inner.permits.clone().acquire_owned().await {
@@ -203,6 +268,7 @@ impl<T: Transport> Engine<T> {
             let _ = turn.await;
         }
         let _ = flusher.await;
+        refiller.abort();
         self.inner.observer.set_running(false);
     }
 
@@ -225,21 +291,26 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// Waits until nothing is queued or in flight; false on timeout.
+    /// Waits until nothing is queued, in flight or waiting on disk; false on timeout.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             let idle = self.inner.idle.notified();
-            if self.pending() == 0 {
+            if self.is_idle() {
                 return true;
             }
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                return self.pending() == 0;
+                return self.is_idle();
             }
         }
     }
 
-    /// Items queued or in flight.
+    fn is_idle(&self) -> bool {
+        let q = self.inner.lock();
+        q.known.is_empty() && q.spilled.is_none()
+    }
+
+    /// Items held: queued or in flight (more may wait on disk, see [`Engine::room`]).
     pub fn pending(&self) -> usize {
         let q = self.inner.lock();
         q.known.len()
@@ -306,10 +377,91 @@ impl<T: Transport> Engine<T> {
     }
 }
 
+impl<T: Transport> super::Handover for Engine<T> {
+    fn push(&self, items: Vec<(u64, OutboxItem)>) {
+        Engine::push(self, items);
+    }
+
+    fn room(&self) -> usize {
+        Engine::room(self)
+    }
+}
+
 impl<T> Inner<T> {
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    pub(super) fn held(&self) -> usize {
+        self.limits.held.max(1)
+    }
+}
+
+/// Reads spilled items back from the outbox, in seq order, whenever the engine holds half of
+/// what it may or less. Ends when the engine stops (its task is aborted).
+async fn refill_loop<T: Transport>(inner: Arc<Inner<T>>) {
+    let held = inner.held();
+    loop {
+        let woken = inner.refill.notified();
+        let from = {
+            let mut q = inner.lock();
+            if q.wants_refill(held) {
+                q.refilling = true;
+                q.refused_meanwhile = None;
+                q.spilled
+            } else {
+                None
+            }
+        };
+        let Some(from) = from else {
+            woken.await;
+            continue;
+        };
+        let room = held - inner.lock().known.len().min(held);
+        let reading = inner.clone();
+        let read = tokio::task::spawn_blocking(move || reading.store.outbox_from(from, room))
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+        let (items, after) = match read {
+            Ok(page) => page,
+            Err(e) => {
+                inner.lock().refilling = false;
+                log::error!("cannot read the outbox back; retrying in a second: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        take_in(&inner, held, items, after);
+    }
+}
+
+/// Holds what a read of the outbox brought, up to `held`, and notes where the next read
+/// starts: where this one stopped, or at `after` if it may have left some; nowhere if it read
+/// to the end, unless items were refused while it read.
+fn take_in<T>(inner: &Inner<T>, held: usize, items: Vec<(u64, OutboxItem)>, after: Option<u64>) {
+    let now = Instant::now();
+    {
+        let mut q = inner.lock();
+        q.refilling = false;
+        let mut stopped_at = None;
+        for (seq, item) in items {
+            if q.known.contains(&seq) {
+                continue;
+            }
+            if q.known.len() >= held {
+                stopped_at = Some(seq);
+                break;
+            }
+            q.hold(seq, item, now);
+        }
+        let next = stopped_at.or(after);
+        q.spilled = match (next, q.refused_meanwhile.take()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    inner.wake.notify_one();
+    inner.idle.notify_waiters();
 }
 
 /// Group commit: confirmed sends are flushed together, at most `FLUSH_EVERY` apart. Ends (after

@@ -28,7 +28,15 @@ pub struct Limits {
     pub paid: bool,
     /// Sends at once.
     pub concurrency: usize,
+    /// Most outbox items the engine holds in memory; the rest wait in the outbox on disk and
+    /// are read in as these are sent ([`HELD`]).
+    pub held: usize,
 }
+
+/// Outbox items the engine holds in memory by default: a few seconds of sending at the paid
+/// 1000 messages a second, whatever the outbox holds (a broadcast to a million readers, or the
+/// outbox a crash left).
+pub const HELD: usize = 10_000;
 
 impl Limits {
     /// Telegram's limits at `per_second` overall (30 normally; up to 1000 with paid broadcasts).
@@ -39,6 +47,7 @@ impl Limits {
             group_gap: Duration::from_millis(3060),
             paid,
             concurrency: 64,
+            held: HELD,
         }
     }
 
@@ -50,6 +59,7 @@ impl Limits {
             group_gap: Duration::ZERO,
             paid: false,
             concurrency: 64,
+            held: HELD,
         }
     }
 

@@ -11,13 +11,19 @@ mod outcome;
 mod transport;
 
 pub use engine::{Engine, Event, FLUSH_EVERY, MAX_ATTEMPTS, StatsSnapshot};
-pub use limiter::{Lane, Limits, Pacer, SAFETY};
+pub use limiter::{HELD, Lane, Limits, Pacer, SAFETY};
 pub use observer::{ErrorClass, Observer};
 pub use transport::{SendError, Transport};
 
-/// Hands items already durable in the outbox to the engine ([`Engine::push`]), for whoever
-/// queues bulk sends (the scheduler, operators' jobs) without holding the engine itself.
-pub type Push = std::sync::Arc<dyn Fn(Vec<(u64, crate::store::OutboxItem)>) + Send + Sync>;
+/// Where whoever queues bulk sends (the scheduler, operators' jobs) hands them over, without
+/// holding the engine itself: [`Engine`] in the running bot.
+pub trait Handover: Send + Sync {
+    /// Hands over items already durable in the outbox ([`Engine::push`]).
+    fn push(&self, items: Vec<(u64, crate::store::OutboxItem)>);
+    /// How many more items would be taken in at once rather than wait in the outbox on disk
+    /// ([`Engine::room`]): the scheduler composes a round only as fast as this allows.
+    fn room(&self) -> usize;
+}
 
 #[cfg(test)]
 mod tests;

@@ -147,7 +147,11 @@ impl<T: Transport> Inner<T> {
                 q.ready.push(Reverse((next_at, chat)));
             }
         }
+        let refill = q.wants_refill(self.held());
         drop(q);
+        if refill {
+            self.refill.notify_one();
+        }
         self.wake.notify_one();
         self.idle.notify_waiters();
     }
@@ -222,7 +226,11 @@ impl<T: Transport> Inner<T> {
         for (seq, _) in &items {
             q.known.remove(seq);
         }
+        let refill = q.wants_refill(self.held());
         drop(q);
+        if refill {
+            self.refill.notify_one();
+        }
         let now = self.clock.unix();
         for (seq, item) in &items {
             if let Err(e) =

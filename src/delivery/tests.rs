@@ -249,7 +249,7 @@ async fn a_restart_resumes_the_outbox() {
     let limits = Limits::telegram(30.0, false);
     let (engine, _events) =
         Engine::new(store.clone(), fake.clone(), limits, Arc::new(Pacer::new(&limits)));
-    assert_eq!(engine.load_outbox().unwrap(), 5);
+    assert_eq!(engine.load_outbox().unwrap(), (5, false));
     tokio::spawn(engine.clone().run());
     assert!(engine.wait_idle(IDLE).await);
     assert_eq!(fake.order(), vec![1, 2, 3, 4, 5]);
@@ -317,4 +317,86 @@ async fn a_send_confirmed_during_stop_leaves_no_record() {
     assert_eq!(s.fake.sends_to(900_009).len(), 1, "the send in flight went out");
     assert!(s.store.deliveries(edition).unwrap().is_empty());
     assert_eq!(s.store.trees_naming(900_009).unwrap(), Vec::<String>::new());
+}
+
+/// A restart that finds more in the outbox than the engine holds, and a broadcast handed over
+/// beyond it: the engine never holds more than `held`, reads the rest back in order, and every
+/// item arrives once, each chat's in the order queued.
+#[tokio::test(start_paused = true)]
+async fn beyond_what_it_holds_items_wait_on_disk_and_all_arrive_once_in_order() {
+    const HELD: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // 100 items left by a "crash": chat 1000 has five of them, spread through the outbox.
+    let crash: Vec<OutboxItem> = (0..100)
+        .map(|i| {
+            let chat = if i % 20 == 3 { 1000 } else { i + 1 };
+            item(1, chat, ChatKind::Private, &format!("crash {i}"))
+        })
+        .collect();
+    store.enqueue(crash).unwrap();
+    let fake = Fake::default();
+    let limits = Limits { held: HELD, ..Limits::off() };
+    let (engine, _events) =
+        Engine::new(store.clone(), fake.clone(), limits, Arc::new(Pacer::new(&limits)));
+    assert_eq!(engine.load_outbox().unwrap(), (HELD, true), "only what it holds is read");
+    assert_eq!(engine.pending(), HELD);
+    assert_eq!(engine.room(), 0, "no room while items wait on disk");
+    let most = Arc::new(Mutex::new(0));
+    {
+        let (engine, most) = (engine.clone(), most.clone());
+        fake.during(move |_| {
+            let mut most = most.lock().unwrap();
+            *most = (*most).max(engine.pending());
+        });
+    }
+    tokio::spawn(engine.clone().run());
+    // A broadcast of 300 more, handed over in three pushes while the first are being sent.
+    for wave in 0..3 {
+        let items = (0..100)
+            .map(|i| {
+                let chat = if i % 25 == 7 { 1000 } else { 10_000 + wave * 100 + i };
+                item(2, chat, ChatKind::Private, &format!("broadcast {wave} {i}"))
+            })
+            .collect();
+        let queued = store.enqueue(items).unwrap();
+        engine.push(queued);
+        tokio::task::yield_now().await;
+    }
+    assert!(engine.wait_idle(IDLE).await);
+    assert!(*most.lock().unwrap() <= HELD, "held at most {HELD}, saw {}", most.lock().unwrap());
+    let sent = fake.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 400, "every item sent");
+    let texts: std::collections::HashSet<&str> = sent.iter().map(|(_, _, t)| t.as_str()).collect();
+    assert_eq!(texts.len(), 400, "none sent twice");
+    let to_one: Vec<&str> =
+        sent.iter().filter(|(c, _, _)| *c == 1000).map(|(_, _, t)| t.as_str()).collect();
+    let mut expected: Vec<String> =
+        (0..100).filter(|i| i % 20 == 3).map(|i| format!("crash {i}")).collect();
+    for wave in 0..3 {
+        expected.extend((0..100).filter(|i| i % 25 == 7).map(|i| format!("broadcast {wave} {i}")));
+    }
+    assert_eq!(to_one, expected, "one chat's items in the order queued");
+    assert!(store.outbox_is_empty());
+    assert_eq!(engine.room(), HELD, "all room once idle");
+    engine.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Room is what the engine may still take while it holds half or less, and none above half,
+/// so producers wait for a gap worth filling.
+#[tokio::test(start_paused = true)]
+async fn room_opens_only_below_half() {
+    let limits = Limits { held: 10, ..Limits::telegram(30.0, false) };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let fake = Fake::default();
+    let (engine, _events) =
+        Engine::new(store.clone(), fake.clone(), limits, Arc::new(Pacer::new(&limits)));
+    assert_eq!(engine.room(), 10);
+    let queued = store.enqueue((1..=5).map(|c| item(1, c, ChatKind::Private, "x")).collect());
+    engine.push(queued.unwrap());
+    assert_eq!(engine.room(), 5, "half held: the other half is room");
+    let queued = store.enqueue((6..=6).map(|c| item(1, c, ChatKind::Private, "x")).collect());
+    engine.push(queued.unwrap());
+    assert_eq!(engine.room(), 0, "more than half held: no room");
 }

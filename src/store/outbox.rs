@@ -16,6 +16,9 @@ use sled::Transactional;
 
 const ALERTED_KEY: &[u8] = b"alerted_through";
 
+/// Outbox items with the seq each was queued as, in that order.
+pub type Queued = Vec<(u64, OutboxItem)>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryOutcome {
@@ -98,6 +101,29 @@ impl Store {
             }
         }
         Ok(items)
+    }
+
+    /// At most `limit` unsent messages from `seq` on, in the order they were queued (what the
+    /// delivery engine reads back when it has room), and the seq the next page starts at
+    /// (`None`: this one reached the end).
+    pub fn outbox_from(
+        &self,
+        seq: u64,
+        limit: usize,
+    ) -> Result<(Queued, Option<u64>)> {
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        let mut last = seq;
+        for entry in self.outbox.range(keys::seq_key(seq)..).take(limit) {
+            let (key, raw) = entry?;
+            scanned += 1;
+            last = u64_at(&key, 0);
+            match self.open_json(OUTBOX, &key, &raw, "outbox item") {
+                Ok(item) => items.push((last, item)),
+                Err(e) => log::error!("skipping an unreadable outbox item: {e}"),
+            }
+        }
+        Ok((items, (scanned == limit && limit > 0).then(|| last.saturating_add(1))))
     }
 
     /// The outbox item queued as `seq`, if it is still there and reads.

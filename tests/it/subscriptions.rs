@@ -272,3 +272,32 @@ async fn a_digest_failing_while_stop_runs_is_not_retried() {
 async fn a_digest_confirmed_after_stop_leaves_no_record() {
     stop_while_the_digest_is_in_flight(3_000_108, SendEnds::Answered).await;
 }
+
+/// A round to more readers than the delivery engine holds is composed as it is sent: the
+/// scheduler waits for room rather than composing every digest at once, and still makes one
+/// edition that reaches every reader, each getting one digest.
+#[tokio::test]
+async fn a_round_larger_than_the_engine_holds_is_one_edition_sent_once_to_each() {
+    const READERS: i64 = 60;
+    let limits = tribune::delivery::Limits { held: 8, ..tribune::delivery::Limits::off() };
+    let app = spawn_app_with(Setup { limits, ..at("2026-11-25T04:00:00Z") }).await;
+    let users: Vec<_> = (0..READERS).map(|i| app.user(5_000_000_000 + i, "en")).collect();
+    for user in &users {
+        ask(user, "/subscribe").await;
+    }
+    app.set_time(utc("2026-11-25T05:00:00Z"));
+    for user in &users {
+        let digest = next(user).await;
+        assert!(digest.plain_text().starts_with("🗞 Tribune · 25 November 2026"));
+    }
+    assert!(app.bot.engine().wait_idle(TIMEOUT).await);
+    for user in &users {
+        assert_eq!(user.messages().len(), 2, "the card and one digest");
+    }
+    let store = app.tribune.store();
+    let (edition, _, reached) = store.editions_latest(1).unwrap().remove(0);
+    assert_eq!(reached, READERS as usize, "one edition reached all");
+    assert_eq!(store.deliveries(edition).unwrap().len(), READERS as usize);
+    assert!(store.outbox_is_empty());
+    app.stop().await;
+}
