@@ -13,7 +13,8 @@
 //!    `/proc/<pid>/status` (VmHWM, monotonic) every 10 ms while they run.
 //!
 //! `cargo bench --bench million`; `MILLION_N=100000` for a quick run, `MILLION_ROUND=0` to
-//! measure only the backup and the restore (the round of a million takes about 11 minutes).
+//! measure only the backup and the restore (the round of a million takes about 11 minutes),
+//! `MILLION_ROTATE=1` to time a key rotation in the serving process after the round.
 
 mod common;
 
@@ -173,6 +174,18 @@ fn child_round(data: &Path) -> Result<(), BoxError> {
             reached as f64 / wall.as_secs_f64()
         );
         print_memory("serving, after the round (VmHWM: the peak of this process)");
+        if env::var("MILLION_ROTATE").is_ok_and(|v| v == "1") {
+            // A key rotation (crypto-shredding after `/stop`) holds writes and lookups for its
+            // whole pass: how long that is with every reader's records, and what it costs.
+            let started = Instant::now();
+            let rotation = store.rotate_keys()?;
+            println!(
+                "key rotation: {} records re-sealed in {:.1} s (writes and lookups wait meanwhile)",
+                rotation.resealed,
+                started.elapsed().as_secs_f64()
+            );
+            print_memory("serving, after the rotation");
+        }
         handle.shutdown().await;
         Ok::<_, BoxError>(())
     })

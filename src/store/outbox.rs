@@ -106,11 +106,7 @@ impl Store {
     /// At most `limit` unsent messages from `seq` on, in the order they were queued (what the
     /// delivery engine reads back when it has room), and the seq the next page starts at
     /// (`None`: this one reached the end).
-    pub fn outbox_from(
-        &self,
-        seq: u64,
-        limit: usize,
-    ) -> Result<(Queued, Option<u64>)> {
+    pub fn outbox_from(&self, seq: u64, limit: usize) -> Result<(Queued, Option<u64>)> {
         let mut items = Vec::new();
         let mut scanned = 0;
         let mut last = seq;
