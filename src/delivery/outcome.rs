@@ -184,6 +184,26 @@ impl<T: Transport> Inner<T> {
         if let Err(e) = self.store.migrate_chat(from, to) {
             log::error!("cannot move a migrated group's subscription: {e}");
         }
+        // The group's items still on disk (beyond what the engine holds) move too.
+        match self.store.queued_for(from) {
+            Ok(waiting) => {
+                let held: Vec<u64> = waiting
+                    .iter()
+                    .map(|(seq, _)| *seq)
+                    .filter(|seq| self.lock().known.contains(seq))
+                    .collect();
+                for (seq, mut item) in waiting {
+                    if held.contains(&seq) {
+                        continue;
+                    }
+                    item.chat_id = to;
+                    if let Err(e) = self.store.update_item(seq, &item) {
+                        log::error!("cannot move a queued message to the supergroup: {e}");
+                    }
+                }
+            }
+            Err(e) => log::error!("cannot read what waits for a migrated group: {e}"),
+        }
         let mut q = self.lock();
         q.in_flight = q.in_flight.saturating_sub(1);
         if let Some(mut cq) = q.chats.remove(&from) {
@@ -220,16 +240,23 @@ impl<T: Transport> Inner<T> {
             Ok(false) => {}
             Err(e) => log::error!("cannot deactivate a chat: {e}"),
         }
-        let mut q = self.lock();
-        q.in_flight = q.in_flight.saturating_sub(1);
-        let items = q.chats.remove(&chat).map(|cq| cq.items).unwrap_or_default();
-        for (seq, _) in &items {
-            q.known.remove(seq);
-        }
-        let refill = q.wants_refill(self.held());
-        drop(q);
-        if refill {
-            self.refill.notify_one();
+        let mut items = {
+            let mut q = self.lock();
+            q.in_flight = q.in_flight.saturating_sub(1);
+            q.chats.remove(&chat).map(|cq| Vec::from(cq.items)).unwrap_or_default()
+        };
+        // The chat's items still on disk (beyond what the engine holds) go too. All stay
+        // `known` until recorded, so a read of the outbox meanwhile does not take them in.
+        match self.store.queued_for(chat) {
+            Ok(waiting) => {
+                let mut q = self.lock();
+                for (seq, item) in waiting {
+                    if q.known.insert(seq) {
+                        items.push((seq, item));
+                    }
+                }
+            }
+            Err(e) => log::error!("cannot read what waits for a chat that is gone: {e}"),
         }
         let now = self.clock.unix();
         for (seq, item) in &items {
@@ -238,6 +265,16 @@ impl<T: Transport> Inner<T> {
             {
                 log::error!("cannot record an undeliverable message: {e}");
             }
+        }
+        let refill = {
+            let mut q = self.lock();
+            for (seq, _) in &items {
+                q.known.remove(seq);
+            }
+            q.wants_refill(self.held())
+        };
+        if refill {
+            self.refill.notify_one();
         }
         self.dirty.store(true, Ordering::Release);
         let _ =

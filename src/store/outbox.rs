@@ -122,6 +122,23 @@ impl Store {
         Ok((items, (scanned == limit && limit > 0).then(|| last.saturating_add(1))))
     }
 
+    /// The unsent messages queued for one chat, in the order queued: through the by-chat
+    /// index, so O(that chat's items) whatever the outbox holds.
+    pub fn queued_for(&self, chat_id: i64) -> Result<Queued> {
+        let tag = self.tag(chat_id);
+        let mut items = Vec::new();
+        for entry in self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
+            let seq = keys::by_chat_seq(&entry?.0);
+            let key = keys::seq_key(seq);
+            if let Some(raw) = self.outbox.get(key)?
+                && let Some(item) = self.outbox_item(&key, &raw)
+            {
+                items.push((seq, item));
+            }
+        }
+        Ok(items)
+    }
+
     /// The outbox item queued as `seq`, if it is still there and reads.
     pub(super) fn outbox_item(&self, key: &[u8], raw: &[u8]) -> Option<OutboxItem> {
         self.open_json(OUTBOX, key, raw, "outbox item").ok()
