@@ -15,7 +15,7 @@ use std::{
 /// The library's modules from the bottom layer up; a module may import only modules of lower
 /// layers. Keep in step with "Layers" in ARCHITECTURE.md.
 const LAYERS: &[&[&str]] = &[
-    &["content", "config", "clock"],
+    &["content", "config", "clock", "allocator"],
     &["subscription"],
     &["broadcast"],
     &["message"],
