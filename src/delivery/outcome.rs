@@ -17,6 +17,14 @@ impl<T: Transport> Inner<T> {
     /// place at the pacer, so the engine's loop can hand out the next.
     pub(super) async fn deliver(&self, seq: u64, item: OutboxItem, admitted: oneshot::Sender<()>) {
         let chat = item.chat_id;
+        // Erased or cancelled while it waited in the engine: gone at once, without taking a
+        // place at the pacer (a cancelled broadcast's held items must not cost minutes of
+        // everyone else's rate).
+        if !self.store.is_queued(seq).unwrap_or(true) {
+            let _ = admitted.send(());
+            self.done(chat, seq, Instant::now());
+            return;
+        }
         let slot = self.pacer.acquire(super::Lane::Bulk).await;
         let _ = admitted.send(());
         // `/stop` or a cancel may have removed it while it waited (a read of memory: nothing

@@ -400,3 +400,21 @@ async fn room_opens_only_below_half() {
     engine.push(queued.unwrap());
     assert_eq!(engine.room(), 0, "more than half held: no room");
 }
+
+/// Items erased while the engine held them (a cancelled broadcast, readers' `/stop`) leave
+/// without taking a place at the pacer: what comes after them goes at once, not after the
+/// seconds their sends would have taken.
+#[tokio::test(start_paused = true)]
+async fn erased_items_do_not_spend_the_pace() {
+    let s = setup(Limits::telegram(30.0, false));
+    let started = Instant::now();
+    queue(&s, (1..=150).map(|chat| item(5, chat, ChatKind::Private, "cancelled")).collect());
+    queue(&s, vec![item(6, 1000, ChatKind::Private, "after")]);
+    for chat in 1..=150 {
+        s.store.erase_chat(chat).unwrap();
+    }
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert_eq!(s.fake.order(), vec![1000], "only the item still queued is sent");
+    let after = s.fake.sends_to(1000)[0] - started;
+    assert!(after < Duration::from_secs(1), "sent after {after:?}; 150 paced sends take 5 s");
+}
