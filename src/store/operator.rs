@@ -365,7 +365,7 @@ pub(super) fn count_erased(
 
 mod launch;
 
-pub use launch::{HandOver, LAUNCH_CHUNK, Launch, MakeItem};
+pub use launch::{HandOver, LAUNCH_CHUNK, Launch, MakeItem, Resumed};
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use crate::{
     broadcast::{Audience, AudienceCounts, Body, Draft, DraftState, Job, JobKind},
     message::{Op, OutMessage, OutboxItem},
     render::html,
-    store::Launch,
+    store::{Launch, Resumed},
     subscription::Subscription,
 };
 
@@ -156,11 +156,21 @@ impl Tribune {
     /// At start: finishes queueing the broadcasts a crash interrupted (each chat of their
     /// audience queued once; see `store::operator::launch`). Called before the engine
     /// loads the outbox, which then holds them.
+    /// The audit line the interrupted confirmation did not get to write is written then.
     pub fn resume_broadcasts(&self) {
-        match self.store.resume_launches(&broadcast_item, &mut |_| {}) {
-            Ok(editions) if editions.is_empty() => {}
-            Ok(editions) => log::warn!("finished queueing interrupted broadcasts {editions:?}"),
-            Err(e) => log::error!("cannot finish queueing interrupted broadcasts: {e}"),
+        let resumed = match self.store.resume_launches(&broadcast_item, &mut |_| {}) {
+            Ok(resumed) => resumed,
+            Err(e) => return log::error!("cannot finish queueing interrupted broadcasts: {e}"),
+        };
+        for Resumed { edition, draft, chats } in resumed {
+            log::warn!("broadcast edition {edition} was interrupted; now queued to {chats} chats");
+            let operator = self.store.job(edition).ok().flatten().map_or(0, |job| job.operator);
+            let to = self.store.draft(draft).ok().flatten().map_or("?", |d| d.audience.code());
+            let action =
+                format!("broadcast edition {edition} to {to} ({chats} chats), after a restart");
+            if let Err(e) = self.store.audit(operator, action, self.clock.unix()) {
+                log::error!("cannot audit broadcast edition {edition}: {e}");
+            }
         }
     }
 

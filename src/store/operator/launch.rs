@@ -40,6 +40,16 @@ pub enum Launch {
     Discarded,
 }
 
+/// A broadcast whose queueing a crash interrupted, finished at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    pub edition: u64,
+    /// The draft it sends.
+    pub draft: u64,
+    /// The chats of its job now.
+    pub chats: u64,
+}
+
 /// The message a draft makes for a subscription in its edition, `None` when the chat is not
 /// in its audience. The app's, so that the store knows nothing of message bodies.
 pub type MakeItem<'a> = &'a dyn Fn(&Draft, u64, &Subscription) -> Option<OutboxItem>;
@@ -76,23 +86,26 @@ impl Store {
     }
 
     /// Finishes queueing the broadcasts a crash interrupted (at start, before anything else
-    /// writes). Returns their editions.
-    pub fn resume_launches(&self, item: MakeItem<'_>, hand_over: HandOver<'_>) -> Result<Vec<u64>> {
+    /// writes). Returns what each came to.
+    pub fn resume_launches(
+        &self,
+        item: MakeItem<'_>,
+        hand_over: HandOver<'_>,
+    ) -> Result<Vec<Resumed>> {
         let mut pending = Vec::new();
         for entry in self.jobs.iter() {
             let (key, raw) = entry?;
             let job: Job = self.open_json(JOBS, &key, &raw, "job")?;
-            if job.queueing.is_some() {
-                pending.push(u64_at(&key, 0));
+            if let Some(at) = job.queueing {
+                pending.push((u64_at(&key, 0), at.draft));
             }
         }
-        for &edition in &pending {
+        let mut resumed = Vec::with_capacity(pending.len());
+        for (edition, draft) in pending {
             let chats = self.queue_launch(edition, item, hand_over)?;
-            log::warn!(
-                "broadcast edition {edition} was interrupted; queueing finished: {chats} chats"
-            );
+            resumed.push(Resumed { edition, draft, chats });
         }
-        Ok(pending)
+        Ok(resumed)
     }
 
     /// Queues chunk after chunk until none is left; returns the job's chats.

@@ -172,7 +172,7 @@ fn a_launch_cut_by_a_crash_is_finished_at_the_next_start_once_per_chat() {
     assert_eq!(store.running_jobs().unwrap().len(), 1, "still running after the restart");
     let mut handed = 0;
     let resumed = store.resume_launches(&item, &mut |queued| handed += queued.len()).unwrap();
-    assert_eq!(resumed, [edition]);
+    assert_eq!(resumed, [Resumed { edition, draft: id, chats: n as u64 }]);
     assert_eq!(handed, n as usize - LAUNCH_CHUNK);
     let mut per_chat = queued_per_chat(&store, edition);
     for (chat, _) in store.deliveries(edition).unwrap() {
@@ -220,4 +220,21 @@ fn a_chat_erased_after_it_was_read_is_not_queued() {
     let Launch::Started { edition, chats } = launched else { panic!("{launched:?}") };
     assert_eq!(chats, 4);
     assert!(!queued_per_chat(&store, edition).contains_key(&102));
+}
+
+#[test]
+fn a_key_rotation_between_chunks_cuts_the_launch_short_without_a_second_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2 * LAUNCH_CHUNK as i64 + 500;
+    let store = store_with(dir.path(), n);
+    let id = store.put_draft(&draft()).unwrap();
+    let edition = store.begin_launch(id, &job()).unwrap().unwrap();
+    assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Queued { .. }));
+    store.rotate_keys().unwrap();
+    assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Over));
+    let per_chat = queued_per_chat(&store, edition);
+    assert_eq!(per_chat.len(), LAUNCH_CHUNK);
+    assert!(per_chat.values().all(|&c| c == 1), "a chat queued twice");
+    let stored = store.job(edition).unwrap().unwrap();
+    assert_eq!((stored.total, stored.queueing), (LAUNCH_CHUNK as u64, None));
 }
