@@ -57,9 +57,13 @@ pub struct AudienceCounts {
 }
 
 impl AudienceCounts {
-    pub fn of<'a>(subs: impl IntoIterator<Item = &'a Subscription>) -> AudienceCounts {
+    /// Counts as it goes: `subs` may be every subscription, streamed from the store.
+    pub fn of(
+        subs: impl IntoIterator<Item = impl std::borrow::Borrow<Subscription>>,
+    ) -> AudienceCounts {
         let mut counts = AudienceCounts::default();
         for sub in subs {
+            let sub = sub.borrow();
             if Audience::Users.includes(sub) {
                 counts.users += 1;
             } else if Audience::Groups.includes(sub) {
@@ -165,6 +169,24 @@ pub struct Job {
     /// Chats that left with `/stop` meanwhile (their records are erased with them).
     #[serde(default)]
     pub erased: u64,
+    /// Set while a broadcast is still being queued, a chunk of its audience at a time;
+    /// cleared once every chat is queued (or queueing ended). `total` counts the chats
+    /// queued so far meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queueing: Option<Queueing>,
+}
+
+/// How far queueing a broadcast got: kept in its job, so that a crash mid-way is finished
+/// at the next start from where it stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queueing {
+    /// The draft sent (its body and audience make the messages still to queue).
+    pub draft: u64,
+    /// Where it stopped: the last subscription read, opaque outside the store (a lookup key
+    /// of the key epoch below; empty before the first chunk).
+    pub after: Vec<u8>,
+    /// The key epoch `after` was read under (a key rotation re-keys every subscription).
+    pub epoch: u32,
 }
 
 impl Job {
@@ -180,6 +202,7 @@ impl Job {
             media: false,
             fixed: false,
             erased: 0,
+            queueing: None,
         }
     }
 }

@@ -84,6 +84,7 @@ pub async fn start(
         pacer.clone(),
         app.clock().clone(),
     );
+    app.resume_broadcasts();
     match engine.load_outbox() {
         Ok((0, _)) => {}
         Ok((n, false)) => log::info!("resuming {n} unsent message(s) from the outbox"),

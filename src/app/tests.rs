@@ -3,10 +3,11 @@
 
 use super::*;
 use crate::{
+    broadcast::{Audience, Body},
     clock::Clock,
     content::Lang,
     message::SettingsStep,
-    subscription::{Change, ChatKind, Frequency},
+    subscription::{Change, ChatKind, Frequency, Subscription},
 };
 use chrono::{DateTime, Utc, Weekday};
 use std::{path::Path, sync::Arc};
@@ -116,4 +117,35 @@ fn only_operators_in_private_chats_pass_the_operators_check() {
     assert_eq!(app.operator(&in_group).unwrap_err(), Refusal::PrivateOnly);
     let nobody = Caller::in_chat(OPERATOR, ChatKind::Private, None);
     assert_eq!(app.operator(&nobody).unwrap_err(), Refusal::OperatorsOnly);
+}
+
+#[test]
+fn a_broadcast_to_more_chats_than_a_chunk_queues_each_once_and_audits_the_count() {
+    let (_dir, app, _) = tribune();
+    let n = 2 * crate::store::LAUNCH_CHUNK as i64 + 500;
+    let people = (0..n).map(|i| Subscription::new(1_000 + i, ChatKind::Private, Lang::En));
+    let groups = (0..10).map(|i| Subscription::new(-1_000 - i, ChatKind::Group, Lang::En));
+    app.store().load_subscriptions(people.chain(groups)).unwrap();
+    let operator = app.operator(&Caller::private(OPERATOR)).unwrap();
+    let body = Body::Text { html: "Hello".into() };
+    let Prepared::Draft { id, .. } = app.prepare_broadcast(&operator, Some(body)).unwrap() else {
+        panic!("no draft")
+    };
+    app.choose_audience(&operator, id, Audience::Users).unwrap();
+    let Sent::Started { edition } = app.send_draft(&operator, id).unwrap() else {
+        panic!("not started")
+    };
+    let mut chats = std::collections::HashSet::new();
+    for (_, item) in app.store().outbox().unwrap() {
+        assert_eq!((item.edition, item.message.html.as_str()), (edition, "Hello"));
+        assert!(chats.insert(item.chat_id), "chat {} queued twice", item.chat_id);
+    }
+    assert_eq!(chats.len(), n as usize);
+    assert!(chats.iter().all(|&c| c > 0), "only the users");
+    assert_eq!(app.store().job(edition).unwrap().unwrap().total, n as u64);
+    let audit = app.audit_log(&operator).unwrap();
+    assert_eq!(audit[0].action, format!("broadcast edition {edition} to users ({n} chats)"));
+    assert_eq!(app.send_draft(&operator, id).unwrap(), Sent::AlreadySent { edition });
+    app.resume_broadcasts();
+    assert_eq!(app.store().outbox_len(), n as usize, "nothing queued twice");
 }

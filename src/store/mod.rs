@@ -79,7 +79,7 @@ mod subs;
 mod testing;
 
 pub use keyring::{KeyError, Secret};
-pub use operator::{AuditEntry, Launch, StoredEdit};
+pub use operator::{AuditEntry, HandOver, LAUNCH_CHUNK, Launch, MakeItem, Resumed, StoredEdit};
 pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,
     PrisonerChange,

@@ -33,17 +33,6 @@ pub struct StoredEdit {
     pub edit: ContentEdit,
 }
 
-/// What confirming a draft did.
-#[derive(Debug, PartialEq)]
-pub enum Launch {
-    /// Queued now as this edition, with these outbox items.
-    Started { edition: u64, queued: Vec<(u64, OutboxItem)> },
-    /// Confirmed before: nothing queued again.
-    AlreadySent { edition: u64 },
-    /// Cancelled before confirmation, or unknown.
-    Discarded,
-}
-
 impl Store {
     /// Appends to the audit log, durably, stamped `now` (Unix seconds, the caller's clock).
     pub fn audit(&self, operator: i64, action: impl Into<String>, now: i64) -> Result<()> {
@@ -194,64 +183,6 @@ impl Store {
             .map_err(tx_error)
     }
 
-    /// Confirms a draft: in one transaction, checks it is still open, marks it sent, and queues
-    /// its job and messages. Confirming twice (two presses, two operators) queues once.
-    pub fn launch_draft(
-        &self,
-        id: u64,
-        job: &Job,
-        items: impl Fn(u64) -> Vec<OutboxItem>,
-    ) -> Result<Launch> {
-        let _writing = self.writing()?;
-        let Some(draft) = self.draft(id)? else { return Ok(Launch::Discarded) };
-        match draft.state {
-            DraftState::Sent { edition } => return Ok(Launch::AlreadySent { edition }),
-            DraftState::Discarded => return Ok(Launch::Discarded),
-            DraftState::Open => {}
-        }
-        let edition = self.next_id()?;
-        let mut queued = Vec::new();
-        for item in items(edition) {
-            queued.push((self.next_id()?, item));
-        }
-        let edition_raw =
-            to_json(&Edition { kind: EditionKind::Broadcast, created_at: job.started_at })?;
-        let job_key = keys::seq_key(edition);
-        let job_raw =
-            self.seal_json(JOBS, &job_key, &Job { total: chats(&queued), ..job.clone() })?;
-        let key = id.to_be_bytes();
-        let outcome = (&self.drafts, &self.editions, &self.jobs, &self.outbox, &self.outbox_chats)
-            .transaction(|(drafts, editions, jobs, outbox, outbox_chats)| {
-                let Some(raw) = drafts.get(key)? else { return Ok(Launch::Discarded) };
-                let mut draft: Draft = self
-                    .open_json(DRAFTS, &key, &raw, "draft")
-                    .map_err(ConflictableTransactionError::Abort)?;
-                match draft.state {
-                    DraftState::Sent { edition } => return Ok(Launch::AlreadySent { edition }),
-                    DraftState::Discarded => return Ok(Launch::Discarded),
-                    DraftState::Open => {}
-                }
-                draft.state = DraftState::Sent { edition };
-                drafts.insert(
-                    &key,
-                    self.seal_json(DRAFTS, &key, &draft)
-                        .map_err(ConflictableTransactionError::Abort)?,
-                )?;
-                editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
-                jobs.insert(&job_key, job_raw.as_slice())?;
-                for (seq, item) in &queued {
-                    self.put_item(outbox, outbox_chats, *seq, item)?;
-                }
-                Ok(Launch::Started { edition, queued: Vec::new() })
-            })
-            .map_err(tx_error)?;
-        self.sync()?;
-        Ok(match outcome {
-            Launch::Started { edition, .. } => Launch::Started { edition, queued },
-            other => other,
-        })
-    }
-
     /// Starts a withdrawal or correction: its edition, job and messages in one transaction.
     pub fn start_job(
         &self,
@@ -293,16 +224,20 @@ impl Store {
         let mut found = Vec::new();
         for entry in self.jobs.iter() {
             let (key, raw) = entry?;
-            let mut job: Job = self.open_json(JOBS, &key, &raw, "job")?;
+            let job: Job = self.open_json(JOBS, &key, &raw, "job")?;
             if job.state != JobState::Running {
                 continue;
             }
             let edition = u64_at(&key, 0);
             if self.job_progress(edition, &job)?.finished() {
-                job.state = JobState::Finished;
                 let _writing = self.writing()?;
-                let sealed = self.seal_json(JOBS, &key, &job)?;
-                self.jobs.insert(key, sealed)?;
+                self.update_job(edition, |job| {
+                    let finish = job.state == JobState::Running && job.queueing.is_none();
+                    if finish {
+                        job.state = JobState::Finished;
+                    }
+                    finish
+                })?;
             } else {
                 found.push((edition, job));
             }
@@ -314,13 +249,18 @@ impl Store {
     /// engine skips what is no longer there). Returns how many messages were not sent.
     pub fn cancel_job(&self, edition: u64) -> Result<Option<usize>> {
         let _writing = self.writing()?;
-        let Some(mut job) = self.job(edition)? else { return Ok(None) };
-        if job.state != JobState::Running {
+        // In a transaction against a broadcast's queueing: a chunk queued after this finds
+        // the job cancelled and queues nothing; one queued before is removed below.
+        let cancelled = self.update_job(edition, |job| {
+            let running = job.state == JobState::Running;
+            if running {
+                job.state = JobState::Cancelled;
+            }
+            running
+        })?;
+        if cancelled.is_none() {
             return Ok(None);
         }
-        job.state = JobState::Cancelled;
-        let key = keys::seq_key(edition);
-        self.jobs.insert(key, self.seal_json(JOBS, &key, &job)?)?;
         let mut removed = 0;
         for entry in self.outbox.iter() {
             let (key, raw) = entry?;
@@ -352,13 +292,14 @@ impl Store {
     /// Marks a job finished (once every chat is handled and nothing of it is queued).
     pub fn finish_job(&self, edition: u64) -> Result<()> {
         let _writing = self.writing()?;
-        if let Some(mut job) = self.job(edition)?
-            && job.state == JobState::Running
-        {
-            job.state = JobState::Finished;
-            let key = keys::seq_key(edition);
-            self.jobs.insert(key, self.seal_json(JOBS, &key, &job)?)?;
-        }
+        self.update_job(edition, |job| {
+            // Never while a broadcast is still being queued: its count is not final yet.
+            let finish = job.state == JobState::Running && job.queueing.is_none();
+            if finish {
+                job.state = JobState::Finished;
+            }
+            finish
+        })?;
         Ok(())
     }
 
@@ -379,8 +320,10 @@ impl Store {
     pub fn job_progress(&self, edition: u64, job: &crate::broadcast::Job) -> Result<Progress> {
         let mut progress = self.progress(edition, job.total)?;
         progress.erased = job.erased;
-        // Checked only when the counts say done: a scan of the outbox.
-        progress.waiting = progress.remaining() == 0 && self.has_queued(edition)?;
+        // A broadcast still being queued has more to come; otherwise checked only when the
+        // counts say done: a scan of the outbox.
+        progress.waiting =
+            job.queueing.is_some() || (progress.remaining() == 0 && self.has_queued(edition)?);
         Ok(progress)
     }
 
@@ -419,6 +362,10 @@ pub(super) fn count_erased(
     }
     Ok(())
 }
+
+mod launch;
+
+pub use launch::{HandOver, LAUNCH_CHUNK, Launch, MakeItem, Resumed};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
-//! Broadcasts: a draft with its audience, sent once on confirmation (queued in the same
-//! transaction that marks the draft sent, so a double confirmation queues once), and
-//! `/cancel` for a running job.
+//! Broadcasts: a draft with its audience, sent once on confirmation (the transaction that
+//! marks the draft sent starts its job, so a double confirmation queues once; the audience
+//! is then queued a chunk at a time), and `/cancel` for a running job.
 
 use super::{
     super::{
@@ -14,7 +14,8 @@ use crate::{
     broadcast::{Audience, AudienceCounts, Body, Draft, DraftState, Job, JobKind},
     message::{Op, OutMessage, OutboxItem},
     render::html,
-    store::Launch,
+    store::{Launch, Resumed},
+    subscription::Subscription,
 };
 
 /// What `/broadcast` came to.
@@ -87,8 +88,7 @@ impl Tribune {
     }
 
     fn audience_counts(&self) -> AudienceCounts {
-        let subs: Vec<_> = self.store.subscriptions().collect();
-        AudienceCounts::of(&subs)
+        AudienceCounts::of(self.store.subscriptions())
     }
 
     /// The draft card's audience buttons: the counts to show with the new choice.
@@ -117,49 +117,30 @@ impl Tribune {
         })
     }
 
-    /// The draft card's Send: queues the broadcast to its audience, once.
+    /// The draft card's Send: queues the broadcast to its audience, once. The audience is
+    /// streamed from the store and queued a chunk at a time, each chunk handed to the engine
+    /// once it is durable, so memory holds a chunk, never the audience.
     pub fn send_draft(&self, operator: &Operator, draft: u64) -> Result<Sent, Refusal> {
         let Some(d) = self.store.draft(draft).map_err(unavailable)? else {
             return Err(Refusal::Stale);
         };
-        let audience: Vec<_> =
-            self.store.subscriptions().filter(|s| d.audience.includes(s)).collect();
-        if audience.is_empty() && d.state == DraftState::Open {
+        if d.state == DraftState::Open
+            && !self.store.subscriptions().any(|s| d.audience.includes(&s))
+        {
             return Ok(Sent::Nobody);
         }
-        let (op, message, media, fixed) = match &d.body {
-            Body::Text { html } => {
-                (Op::Send, OutMessage { html: html.clone(), buttons: Vec::new() }, false, false)
-            }
-            Body::Copy { from_chat, message_id, caption } => (
-                Op::Copy { from_chat: *from_chat, message_id: *message_id },
-                OutMessage::default(),
-                true,
-                !caption,
-            ),
+        let (media, fixed) = match &d.body {
+            Body::Text { .. } => (false, false),
+            Body::Copy { caption, .. } => (true, !caption),
         };
         let started = Job::running(JobKind::Broadcast, operator.id(), self.clock.unix());
         let job = Job { media, fixed, ..started };
         let launched = self
             .store
-            .launch_draft(draft, &job, |edition| {
-                audience
-                    .iter()
-                    .map(|s| OutboxItem {
-                        edition,
-                        chat_id: s.chat_id,
-                        kind: s.kind,
-                        message: message.clone(),
-                        attempts: 0,
-                        op: op.clone(),
-                    })
-                    .collect()
-            })
+            .launch_draft(draft, &job, &broadcast_item, &mut |queued| self.hand_over(queued))
             .map_err(unavailable)?;
         Ok(match launched {
-            Launch::Started { edition, queued } => {
-                let chats = queued.len();
-                self.hand_over(queued);
+            Launch::Started { edition, chats } => {
                 let to = d.audience.code();
                 self.audit(
                     operator,
@@ -170,6 +151,27 @@ impl Tribune {
             Launch::AlreadySent { edition } => Sent::AlreadySent { edition },
             Launch::Discarded => Sent::Discarded,
         })
+    }
+
+    /// At start: finishes queueing the broadcasts a crash interrupted (each chat of their
+    /// audience queued once; see `store::operator::launch`). Called before the engine
+    /// loads the outbox, which then holds them.
+    /// The audit line the interrupted confirmation did not get to write is written then.
+    pub fn resume_broadcasts(&self) {
+        let resumed = match self.store.resume_launches(&broadcast_item, &mut |_| {}) {
+            Ok(resumed) => resumed,
+            Err(e) => return log::error!("cannot finish queueing interrupted broadcasts: {e}"),
+        };
+        for Resumed { edition, draft, chats } in resumed {
+            log::warn!("broadcast edition {edition} was interrupted; now queued to {chats} chats");
+            let operator = self.store.job(edition).ok().flatten().map_or(0, |job| job.operator);
+            let to = self.store.draft(draft).ok().flatten().map_or("?", |d| d.audience.code());
+            let action =
+                format!("broadcast edition {edition} to {to} ({chats} chats), after a restart");
+            if let Err(e) = self.store.audit(operator, action, self.clock.unix()) {
+                log::error!("cannot audit broadcast edition {edition}: {e}");
+            }
+        }
     }
 
     /// `/cancel [edition]`: stops a running job (the latest when none is named).
@@ -196,4 +198,18 @@ impl Tribune {
             None => Err(unavailable("the cancelled job vanished")),
         }
     }
+}
+
+/// The message `draft` makes for `sub` in `edition`, if the chat is in its audience.
+fn broadcast_item(draft: &Draft, edition: u64, sub: &Subscription) -> Option<OutboxItem> {
+    if !draft.audience.includes(sub) {
+        return None;
+    }
+    let (op, message) = match &draft.body {
+        Body::Text { html } => (Op::Send, OutMessage { html: html.clone(), buttons: Vec::new() }),
+        Body::Copy { from_chat, message_id, .. } => {
+            (Op::Copy { from_chat: *from_chat, message_id: *message_id }, OutMessage::default())
+        }
+    };
+    Some(OutboxItem { edition, chat_id: sub.chat_id, kind: sub.kind, message, attempts: 0, op })
 }
