@@ -271,6 +271,10 @@ impl Store {
                 let index = keys::by_chat_key(&self.tag(item.chat_id), u64_at(&key, 0));
                 self.outbox_chats.remove(index)?;
                 removed += 1;
+                // A flush every thousand: sled holds unwritten log buffers in memory.
+                if removed % 1_000 == 0 {
+                    self.db.flush()?;
+                }
             }
         }
         self.sync()?;
