@@ -150,7 +150,9 @@ async fn stream_backup(stream: tokio::net::UnixStream, store: Store) {
         let mut line = serde_json::to_string(&Response::Stream).unwrap_or_default();
         line.push('\n');
         stream.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
-        store.backup_to(&stream, "the control socket").map_err(|e| e.to_string())
+        let taken = store.backup_to(&stream, "the control socket").map_err(|e| e.to_string());
+        crate::store::release_deferred();
+        taken
     })
     .await;
     match taken {

@@ -90,6 +90,7 @@ impl Scheduler {
             let passed = tokio::task::spawn_blocking(move || {
                 let mut round = round;
                 let pass = Scheduler::new(tribune).pass(now, &mut round, &stop);
+                crate::store::release_deferred();
                 (pass, round)
             })
             .await;

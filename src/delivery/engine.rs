@@ -24,7 +24,7 @@ use std::{
     collections::{BinaryHeap, HashMap, HashSet, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -40,6 +40,11 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often confirmed sends are flushed to disk. With the sends in flight, this bounds what
 /// a crash can send twice.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(25);
+/// Confirmations written and not yet flushed, at most: beyond it a send waits for the group
+/// commit, so the engine never runs further ahead of the disk than this. sled holds what it
+/// has not written in memory (its log buffers); a round sent faster than the disk took them
+/// piled up over 100 MB of them (BENCHMARKS.md, "year").
+pub const MAX_UNFLUSHED: usize = 1_000;
 
 /// Something operators or the rest of the app should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +97,10 @@ pub(super) struct Inner<T> {
     pub(super) idle: Notify,
     pub(super) stats: Stats,
     pub(super) events: mpsc::UnboundedSender<Event>,
-    pub(super) dirty: AtomicBool,
+    /// Records written since the last flush (see [`MAX_UNFLUSHED`]).
+    pub(super) unflushed: AtomicUsize,
+    /// Woken after each flush.
+    pub(super) flushed: Notify,
     pub(super) stopping: AtomicBool,
     pub(super) permits: Arc<Semaphore>,
     /// Woken when held items were sent and the outbox holds more than the engine.
@@ -187,7 +195,8 @@ impl<T: Transport> Engine<T> {
             idle: Notify::new(),
             stats: Stats::default(),
             events,
-            dirty: AtomicBool::new(false),
+            unflushed: AtomicUsize::new(0),
+            flushed: Notify::new(),
             stopping: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             refill: Notify::new(),
@@ -395,6 +404,25 @@ impl<T> Inner<T> {
     pub(super) fn held(&self) -> usize {
         self.limits.held.max(1)
     }
+
+    /// Counts records written, for the group commit.
+    pub(super) fn wrote(&self, records: usize) {
+        self.unflushed.fetch_add(records, Ordering::AcqRel);
+    }
+
+    /// Waits while [`MAX_UNFLUSHED`] records wait for the group commit (not once stopping:
+    /// the last flush is then on its way).
+    pub(super) async fn wait_for_disk(&self) {
+        loop {
+            let flushed = self.flushed.notified();
+            if self.unflushed.load(Ordering::Acquire) < MAX_UNFLUSHED
+                || self.stopping.load(Ordering::SeqCst)
+            {
+                return;
+            }
+            flushed.await;
+        }
+    }
 }
 
 /// Reads spilled items back from the outbox, in seq order, whenever the engine holds half of
@@ -419,9 +447,13 @@ async fn refill_loop<T: Transport>(inner: Arc<Inner<T>>) {
         };
         let room = held - inner.lock().known.len().min(held);
         let reading = inner.clone();
-        let read = tokio::task::spawn_blocking(move || reading.store.outbox_from(from, room))
-            .await
-            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+        let read = tokio::task::spawn_blocking(move || {
+            let page = reading.store.outbox_from(from, room);
+            crate::store::release_deferred();
+            page
+        })
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
         let (items, after) = match read {
             Ok(page) => page,
             Err(e) => {
@@ -474,20 +506,27 @@ async fn flush_loop<T: Transport>(inner: Arc<Inner<T>>) {
     loop {
         tick.tick().await;
         let stopping = inner.stopping.load(Ordering::SeqCst);
-        if (stopping || Instant::now() >= next_attempt) && inner.dirty.swap(false, Ordering::AcqRel)
-        {
+        let pending = inner.unflushed.load(Ordering::Acquire);
+        if (stopping || Instant::now() >= next_attempt) && pending > 0 {
             // sled's flush is a blocking fsync: off the runtime's workers, so it cannot hold
             // up sends (whose spacing the pacer promises) or anything else meanwhile.
             let flushing = inner.clone();
-            let flushed = tokio::task::spawn_blocking(move || flushing.store.flush())
-                .await
-                .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+            let flushed = tokio::task::spawn_blocking(move || {
+                let flushed = flushing.store.flush();
+                crate::store::release_deferred();
+                flushed
+            })
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
             match flushed {
-                Ok(()) if failures > 0 => {
-                    log::info!("delivery records can be flushed again");
-                    failures = 0;
+                Ok(()) => {
+                    if failures > 0 {
+                        log::info!("delivery records can be flushed again");
+                        failures = 0;
+                    }
+                    inner.unflushed.fetch_sub(pending, Ordering::AcqRel);
+                    inner.flushed.notify_waiters();
                 }
-                Ok(()) => {}
                 Err(e) => {
                     failures += 1;
                     let pause = Duration::from_secs(1 << (failures - 1).min(6))
@@ -496,7 +535,6 @@ async fn flush_loop<T: Transport>(inner: Arc<Inner<T>>) {
                         "cannot flush delivery records: {e}; retrying in {}s",
                         pause.as_secs()
                     );
-                    inner.dirty.store(true, Ordering::Release);
                     next_attempt = Instant::now() + pause;
                 }
             }

@@ -17,6 +17,8 @@ impl<T: Transport> Inner<T> {
     /// place at the pacer, so the engine's loop can hand out the next.
     pub(super) async fn deliver(&self, seq: u64, item: OutboxItem, admitted: oneshot::Sender<()>) {
         let chat = item.chat_id;
+        // Not further ahead of the disk than the group commit allows.
+        self.wait_for_disk().await;
         // Erased or cancelled while it waited in the engine: gone at once, without taking a
         // place at the pacer (a cancelled broadcast's held items must not cost minutes of
         // everyone else's rate).
@@ -48,7 +50,7 @@ impl<T: Transport> Inner<T> {
                     Err(e) => log::error!("sent item {seq} but cannot record it: {e}"),
                 }
                 self.count(Tally::Sent, now);
-                self.dirty.store(true, Ordering::Release);
+                self.wrote(1);
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 self.done(chat, seq, answered + self.limits.gap(item.kind));
             }
@@ -133,7 +135,7 @@ impl<T: Transport> Inner<T> {
             log::error!("cannot record a failed delivery: {e}");
         }
         self.count(Tally::Failed, now);
-        self.dirty.store(true, Ordering::Release);
+        self.wrote(1);
         self.stats.failed.fetch_add(1, Ordering::Relaxed);
         self.done(item.chat_id, seq, Instant::now());
     }
@@ -274,6 +276,7 @@ impl<T: Transport> Inner<T> {
                 log::error!("cannot record an undeliverable message: {e}");
             }
         }
+        self.wrote(items.len().max(1));
         let refill = {
             let mut q = self.lock();
             for (seq, _) in &items {
@@ -284,7 +287,6 @@ impl<T: Transport> Inner<T> {
         if refill {
             self.refill.notify_one();
         }
-        self.dirty.store(true, Ordering::Release);
         let _ =
             self.events.send(Event::ChatGone { chat_id: chat, kind, reason: reason.to_string() });
         self.wake.notify_one();

@@ -469,7 +469,19 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let on_worker =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    if on_worker { tokio::task::block_in_place(f) } else { f() }
+    let result = if on_worker { tokio::task::block_in_place(f) } else { f() };
+    release_deferred();
+    result
+}
+
+/// Hands what this thread deferred freeing to the collector. sled frees its log buffers (512
+/// KiB each) and old pages through crossbeam's epochs, and each thread keeps up to 64 such
+/// frees until it touches sled again: a thread that goes idle after a burst of writes (a
+/// blocking thread after a wait, a pass or a read of the outbox) kept them for as long as it
+/// lived. With dozens of such threads the year bench's serving process held 595 MiB at day
+/// 31; see BENCHMARKS.md, "year". Call it at the end of work done off the async workers.
+pub fn release_deferred() {
+    crossbeam_epoch::pin().flush();
 }
 
 #[cfg(test)]
