@@ -418,3 +418,25 @@ async fn erased_items_do_not_spend_the_pace() {
     let after = s.fake.sends_to(1000)[0] - started;
     assert!(after < Duration::from_secs(1), "sent after {after:?}; 150 paced sends take 5 s");
 }
+
+/// While confirmations cannot be flushed (a failing disk), the engine sends at most
+/// `MAX_UNFLUSHED` (plus the sends already under way) and then waits for the disk, rather
+/// than run on with records only in memory; once the disk takes them, the rest go, once each.
+#[tokio::test(start_paused = true)]
+async fn sends_wait_while_confirmations_cannot_reach_the_disk() {
+    use super::engine::MAX_UNFLUSHED;
+    let limits = Limits::off();
+    let s = setup(limits);
+    let n = MAX_UNFLUSHED + 300;
+    queue(&s, (1..=n as i64).map(|chat| item(1, chat, ChatKind::Private, "x")).collect());
+    s.store.fail_writes_for_test(true);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let sent = s.fake.order().len();
+    assert!(
+        (MAX_UNFLUSHED..MAX_UNFLUSHED + limits.concurrency).contains(&sent),
+        "{sent} sent with nothing flushed"
+    );
+    s.store.fail_writes_for_test(false);
+    assert!(s.engine.wait_idle(IDLE).await);
+    assert_eq!(s.fake.order().len(), n, "the rest once the disk is back, each once");
+}
