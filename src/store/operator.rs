@@ -230,14 +230,7 @@ impl Store {
             }
             let edition = u64_at(&key, 0);
             if self.job_progress(edition, &job)?.finished() {
-                let _writing = self.writing()?;
-                self.update_job(edition, |job| {
-                    let finish = job.state == JobState::Running && job.queueing.is_none();
-                    if finish {
-                        job.state = JobState::Finished;
-                    }
-                    finish
-                })?;
+                self.finish_job(edition)?;
             } else {
                 found.push((edition, job));
             }
