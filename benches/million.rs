@@ -36,11 +36,11 @@ use tribune::{
     subscription::{ChatKind, Subscription},
 };
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use common::BoxError;
 
-/// The due minute: 2026-01-05T05:00:00Z (09:00 in Baku, the default zone and time).
-const DUE: i64 = 1_767_589_200;
-const FIRST_CHAT: i64 = 7_000_000_000;
+/// The due minute of every reader.
+const DUE: i64 = common::FIRST_DUE;
+const FIRST_CHAT: i64 = common::FIRST_READER;
 const TARGET_MIB: f64 = 512.0;
 
 /// Set in the child that serves the round: the data directory.

@@ -26,12 +26,11 @@ use tribune::{
     serve::{self, ServeOptions},
 };
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use common::BoxError;
 
 const DAY: i64 = 86_400;
-/// 2026-01-05T05:00:00Z: 09:00 in Baku, when a new subscriber's daily digest is due.
-const FIRST_ROUND: i64 = 1_767_589_200;
-const FIRST_CHAT: i64 = 7_000_000_000;
+const FIRST_ROUND: i64 = common::FIRST_DUE;
+const FIRST_CHAT: i64 = common::FIRST_READER;
 const CHILD_DIR: &str = "YEAR_CHILD_DIR";
 
 fn main() -> Result<(), BoxError> {

@@ -1,6 +1,13 @@
 //! What the benches share: memory readings, the test key, the content, sizes on disk.
 #![allow(dead_code)]
 
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// 2026-01-05T05:00:00Z: 09:00 in Baku, when a new subscriber's daily digest is first due.
+pub const FIRST_DUE: i64 = 1_767_589_200;
+/// The first of the readers' 10-digit chat ids.
+pub const FIRST_READER: i64 = 7_000_000_000;
+
 /// (VmRSS, VmHWM) in MiB, from /proc/self/status.
 pub fn memory() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

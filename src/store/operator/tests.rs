@@ -186,14 +186,19 @@ fn a_launch_cut_by_a_crash_is_finished_at_the_next_start_once_per_chat() {
     assert!(store.resume_launches(&item, &mut |_| panic!("queued twice")).unwrap().is_empty());
 }
 
-#[test]
-fn a_launch_cancelled_while_queueing_queues_no_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let n = 2 * LAUNCH_CHUNK as i64 + 500;
-    let store = store_with(dir.path(), n);
+/// A launch to 2,500 chats begun, its first chunk queued.
+fn first_chunk_queued(dir: &std::path::Path) -> (Store, u64) {
+    let store = store_with(dir, 2 * LAUNCH_CHUNK as i64 + 500);
     let id = store.put_draft(&draft()).unwrap();
     let edition = store.begin_launch(id, &job()).unwrap().unwrap();
     assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Queued { .. }));
+    (store, edition)
+}
+
+#[test]
+fn a_launch_cancelled_while_queueing_queues_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, edition) = first_chunk_queued(dir.path());
     assert_eq!(store.cancel_job(edition).unwrap(), Some(LAUNCH_CHUNK));
     assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Over));
     assert_eq!(store.outbox_len(), 0);
@@ -225,11 +230,7 @@ fn a_chat_erased_after_it_was_read_is_not_queued() {
 #[test]
 fn a_key_rotation_between_chunks_cuts_the_launch_short_without_a_second_message() {
     let dir = tempfile::tempdir().unwrap();
-    let n = 2 * LAUNCH_CHUNK as i64 + 500;
-    let store = store_with(dir.path(), n);
-    let id = store.put_draft(&draft()).unwrap();
-    let edition = store.begin_launch(id, &job()).unwrap().unwrap();
-    assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Queued { .. }));
+    let (store, edition) = first_chunk_queued(dir.path());
     store.rotate_keys().unwrap();
     assert!(matches!(store.queue_chunk(edition, &item).unwrap(), Chunk::Over));
     let per_chat = queued_per_chat(&store, edition);
