@@ -105,7 +105,7 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
         let mut peak_rss: f64 = 0.0;
         let started = Instant::now();
         println!(
-            "{:>4} {:>8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>9} {:>7}",
+            "{:>4} {:>8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7}",
             "day",
             "readers",
             "disk MiB",
@@ -114,6 +114,8 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
             "gone",
             "RSS MiB",
             "HWM MiB",
+            "heap MiB",
+            "free MiB",
             "wall s"
         );
         for day in 0..days as i64 {
@@ -143,8 +145,9 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
             let last = day + 1 == days as i64;
             if day % 30 == 0 || last {
                 let counts = store.retained();
+                let (heap, free) = common::heap();
                 println!(
-                    "{:>4} {:>8} {:>9.1} {:>10} {:>10} {:>8} {:>9.1} {:>9.1} {:>7.0}",
+                    "{:>4} {:>8} {:>9.1} {:>10} {:>10} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0}",
                     day + 1,
                     store.subscription_count(),
                     store.size_on_disk()? as f64 / (1024.0 * 1024.0),
@@ -153,6 +156,8 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
                     counts.gone,
                     rss,
                     hwm,
+                    heap,
+                    free,
                     started.elapsed().as_secs_f64()
                 );
             }

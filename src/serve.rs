@@ -107,6 +107,7 @@ pub async fn start(
         tokio::spawn(forget_expired_questions(app.clone(), Duration::from_secs(60))),
         tokio::spawn(summarise_channel_notices(app.clone())),
         tokio::spawn(crate::app::rotate_keys(app.clone(), options.shredding)),
+        tokio::spawn(crate::allocator::trim_every(crate::allocator::TRIM_EVERY)),
     ];
     for (name, id) in telegram::resolve_channels(&bot, &options.channels).await {
         if let Err(e) = app.register_channel(id) {

@@ -22,6 +22,23 @@ pub fn memory() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// What glibc's allocator holds, in MiB: (in use by the program, free but kept in its arenas).
+/// Beside the RSS it tells memory the program holds from memory the allocator has not given
+/// back. `NAN` where the allocator is not glibc's.
+pub fn heap() -> (f64, f64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallinfo2` only reads the allocator's counters (it takes its locks).
+        let info = unsafe { libc::mallinfo2() };
+        let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+        (mib(info.uordblks + info.hblkhd), mib(info.fordblks))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        (f64::NAN, f64::NAN)
+    }
+}
+
 /// Writes the public test key (the one `Store::open` and `Tribune::open` seal with) to a key
 /// file in `dir`, which must lie outside every data directory: `TRIBUNE_KEY_FILE` for the
 /// `tribune` commands a bench runs on a store it made.
