@@ -21,7 +21,7 @@ impl Tribune {
         let corpus = self.corpus();
         let edition = store.new_edition(EditionKind::Alert, self.clock.unix())?;
         let mut items = Vec::new();
-        for sub in store.subscriptions().filter(|s| s.receives_alerts()) {
+        for sub in store.each_subscription().filter(|s| s.receives_alerts()) {
             for (_, change) in &changes {
                 if let Some(message) = digest::alert(&corpus, &sub, change, self.bot_username()) {
                     items.push(OutboxItem {

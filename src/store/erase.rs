@@ -32,6 +32,7 @@ impl Store {
     }
 
     fn erase_chat_now(&self, chat_id: i64) -> Result<usize> {
+        self.forward(chat_id)?;
         let _writing = self.writing()?;
         let tag = self.tag(chat_id);
         let mut read = 0;

@@ -5,6 +5,10 @@
 //! Shared holds nest: a write method may call another on the same thread (`deactivate` calls
 //! `save_subscription`). A waiting snapshot stops *new* writes from starting, so it is not
 //! starved by a steady stream of them, but never a nested hold, which would deadlock.
+//!
+//! It also keeps walks over the subscriptions in key order (a broadcast's launch, over many
+//! writes; the prisoner alerts; the census) and key rotations, which move every subscription
+//! to a new key, from running at the same time (see `rotation/mod.rs`).
 
 use std::{
     cell::Cell,
@@ -16,6 +20,10 @@ struct State {
     writers: usize,
     snapshot: bool,
     snapshots_waiting: usize,
+    /// Walks over the subscriptions in key order under way ([`Gate::walking`]).
+    walks: usize,
+    /// A key rotation under way ([`Gate::rotating`]).
+    rotating: bool,
 }
 
 /// Shared by every clone of a [`Store`](super::Store).
@@ -34,6 +42,12 @@ pub(super) struct Shared<'a>(&'a Gate);
 
 /// A snapshot in progress: no write runs while it lives.
 pub(super) struct Exclusive<'a>(&'a Gate);
+
+/// A walk over the subscriptions in key order: no key rotation starts while it lives.
+pub(super) struct Walking<'a>(&'a Gate);
+
+/// A key rotation: no walk over the subscriptions starts while it lives.
+pub(super) struct Rotating<'a>(&'a Gate);
 
 impl Gate {
     fn state(&self) -> MutexGuard<'_, State> {
@@ -73,6 +87,54 @@ impl Gate {
         state.snapshots_waiting -= 1;
         state.snapshot = true;
         Exclusive(self)
+    }
+
+    /// Marks a walk over the subscriptions in key order as under way until the hold is
+    /// dropped, once no key rotation runs (waiting for it to end). Never called with a
+    /// write hold open on this thread: the rotation's last step waits for writes to end.
+    pub(super) fn walking(&self) -> Walking<'_> {
+        debug_assert_eq!(HELD.with(Cell::get), 0, "a walk begun inside a write");
+        let mut state = self.state();
+        if state.rotating {
+            drop(state);
+            state = super::blocking(|| {
+                let mut state = self.state();
+                while state.rotating {
+                    state = self.wait(state);
+                }
+                state
+            });
+        }
+        state.walks += 1;
+        Walking(self)
+    }
+
+    /// Marks a key rotation as under way until the hold is dropped, once no walk over the
+    /// subscriptions is (waiting for them to end); new walks wait for it. Writes go on.
+    pub(super) fn rotating(&self) -> Rotating<'_> {
+        let mut state = self.state();
+        while state.walks > 0 || state.rotating {
+            state = self.wait(state);
+        }
+        state.rotating = true;
+        Rotating(self)
+    }
+}
+
+impl Drop for Walking<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.walks -= 1;
+        if state.walks == 0 {
+            self.0.inner.1.notify_all();
+        }
+    }
+}
+
+impl Drop for Rotating<'_> {
+    fn drop(&mut self) {
+        self.0.state().rotating = false;
+        self.0.inner.1.notify_all();
     }
 }
 
@@ -132,5 +194,36 @@ mod tests {
         };
         snapshot.join().unwrap();
         later.join().unwrap();
+    }
+
+    #[test]
+    fn a_rotation_waits_for_a_walk_which_writes_meanwhile_and_later_walks_wait_for_it() {
+        let gate = Gate::default();
+        let walk = gate.walking();
+        let rotated = Arc::new(AtomicBool::new(false));
+        let rotation = {
+            let (gate, rotated) = (gate.clone(), rotated.clone());
+            std::thread::spawn(move || {
+                let _rotating = gate.rotating();
+                rotated.store(true, Ordering::SeqCst);
+                // Writes go on during a rotation.
+                drop(gate.shared());
+                std::thread::sleep(Duration::from_millis(50));
+                rotated.store(false, Ordering::SeqCst);
+            })
+        };
+        // A launch's chunks are writes: they go ahead while the rotation waits.
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(gate.shared());
+            assert!(!rotated.load(Ordering::SeqCst), "the rotation waits for the walk");
+        }
+        drop(walk);
+        while !rotated.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        drop(gate.walking());
+        assert!(!rotated.load(Ordering::SeqCst), "a new walk waited for the rotation");
+        rotation.join().unwrap();
     }
 }

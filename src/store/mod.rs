@@ -277,6 +277,7 @@ impl Store {
     /// A chat's settings; defaults when it has none or they no longer parse (a reader is never
     /// locked out by old data).
     pub fn chat(&self, chat_id: i64) -> Result<ChatSettings> {
+        self.forward(chat_id)?;
         let key = keys::chat_key(&self.tag(chat_id));
         Ok(match self.chats.get(key)? {
             None => ChatSettings::default(),
@@ -289,6 +290,7 @@ impl Store {
 
     /// Stores a chat's language, durably.
     pub fn set_chat_lang(&self, chat_id: i64, lang: Lang) -> Result<()> {
+        self.forward(chat_id)?;
         let _writing = self.writing()?;
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);

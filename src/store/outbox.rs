@@ -125,6 +125,7 @@ impl Store {
     /// The unsent messages queued for one chat, in the order queued: through the by-chat
     /// index, so O(that chat's items) whatever the outbox holds.
     pub fn queued_for(&self, chat_id: i64) -> Result<Queued> {
+        self.forward(chat_id)?;
         let tag = self.tag(chat_id);
         let mut items = Vec::new();
         for entry in self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
@@ -165,6 +166,7 @@ impl Store {
     /// sent, and writing it back would send again to a chat that asked to be forgotten.
     /// Returns whether the item was still there (and so was updated).
     pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<bool> {
+        self.forward(item.chat_id)?;
         let _writing = self.writing()?;
         let key = keys::seq_key(seq);
         let sealed = self.seal_json(OUTBOX, &key, item)?;
@@ -226,6 +228,7 @@ impl Store {
         dead: Option<&str>,
         now: i64,
     ) -> Result<bool> {
+        self.forward(item.chat_id)?;
         let _writing = self.writing()?;
         let tag = self.tag(item.chat_id);
         let delivery_key = keys::delivery_key(item.edition, &tag);

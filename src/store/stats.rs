@@ -197,24 +197,25 @@ impl Store {
         Ok(total)
     }
 
-    /// Counts the subscribers now (one pass over the subscriptions).
+    /// Counts the subscribers now (one pass over the subscriptions). While a key rotation
+    /// runs a chat may be counted twice or not at all: fine for a look, not for the record
+    /// of the day, which [`Store::snapshot_subscribers`] counts exactly.
     pub fn subscriber_census(&self) -> SubscriberCensus {
-        let mut census = SubscriberCensus::default();
-        for sub in self.subscriptions() {
-            census.counts.count(sub.kind, sub.active);
-            *census.by_lang.entry(sub.lang.code().to_string()).or_default() += 1;
-        }
-        census
+        census_of(self.subscriptions())
     }
 
     /// Records today's subscriber counts unless the day already has them. Returns whether it
     /// wrote. The history starts the first day this runs: earlier days are not invented.
     pub fn snapshot_subscribers(&self, day: i64) -> Result<bool> {
+        if self.stats.contains_key(snapshot_key(day))? {
+            return Ok(false);
+        }
+        // Counted before the write begins (an exact walk waits for a key rotation under way).
+        let counts = census_of(self.each_subscription()).counts;
         let _writing = self.writing()?;
         if self.stats.contains_key(snapshot_key(day))? {
             return Ok(false);
         }
-        let counts = self.subscriber_census().counts;
         self.stats.insert(snapshot_key(day), to_json(&counts)?)?;
         self.sync()?;
         Ok(true)
@@ -242,6 +243,15 @@ impl Store {
     pub fn dead_letter_count(&self) -> usize {
         self.dead.len()
     }
+}
+
+fn census_of(subs: impl Iterator<Item = crate::subscription::Subscription>) -> SubscriberCensus {
+    let mut census = SubscriberCensus::default();
+    for sub in subs {
+        census.counts.count(sub.kind, sub.active);
+        *census.by_lang.entry(sub.lang.code().to_string()).or_default() += 1;
+    }
+    census
 }
 
 #[cfg(test)]

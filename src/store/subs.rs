@@ -43,7 +43,7 @@ impl Store {
 
     /// Within a transaction: stores a subscription and moves its due-index entry from the
     /// stored version's due time to the new one, and its `gone` entry likewise.
-    fn write_subscription(
+    pub(super) fn write_subscription(
         &self,
         subs: &TransactionalTree,
         due: &TransactionalTree,
@@ -74,6 +74,7 @@ impl Store {
 
     /// A chat's subscription, if it has one.
     pub fn subscription(&self, chat_id: i64) -> Result<Option<Subscription>> {
+        self.forward(chat_id)?;
         let key = keys::chat_key(&self.tag(chat_id));
         match self.subs.get(key)? {
             None => Ok(None),
@@ -97,6 +98,7 @@ impl Store {
 
     /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        self.forward(sub.chat_id)?;
         let _writing = self.writing()?;
         (&self.subs, &self.due, &self.gone)
             .transaction(|(subs, due, gone)| {
@@ -161,6 +163,7 @@ impl Store {
         sub: &Subscription,
         items: &[OutboxItem],
     ) -> Result<Committed> {
+        self.forward(sub.chat_id)?;
         let _writing = self.writing()?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
@@ -225,6 +228,7 @@ impl Store {
     /// digests, kept for counts until the retention's grace period has passed (then erased as
     /// by `/stop`). Returns whether it was active.
     pub fn deactivate(&self, chat_id: i64, now: i64) -> Result<bool> {
+        self.forward(chat_id)?;
         let _writing = self.writing()?;
         let tag = self.tag(chat_id);
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
@@ -250,7 +254,20 @@ impl Store {
         Ok(was)
     }
 
-    /// Every subscription (for fan-outs and counts); unreadable ones are skipped with a warning.
+    /// Every subscription, each once, for walks that queue messages or keep counts: a key
+    /// rotation waits for the walk to end, and the walk for a rotation under way to end (a
+    /// rotation moves every subscription to a new key, see `rotation/mod.rs`). Not to be
+    /// started inside a write.
+    pub fn each_subscription(&self) -> impl Iterator<Item = Subscription> + '_ {
+        let walking = self.gate.walking();
+        self.subscriptions().inspect(move |_| {
+            let _ = &walking;
+        })
+    }
+
+    /// Every subscription (for a quick look); unreadable ones are skipped with a warning.
+    /// While a key rotation runs, one may be seen twice or not at all: for exact walks,
+    /// [`Store::each_subscription`].
     pub fn subscriptions(&self) -> impl Iterator<Item = Subscription> + '_ {
         self.subs.iter().filter_map(|entry| {
             let (key, raw) = entry.ok()?;
@@ -266,6 +283,8 @@ impl Store {
 
     /// Moves everything about a group to its new supergroup id, atomically and durably.
     pub fn migrate_chat(&self, from: i64, to: i64) -> Result<()> {
+        self.forward(from)?;
+        self.forward(to)?;
         let _writing = self.writing()?;
         let settings = self.chats.get(keys::chat_key(&self.tag(from)))?;
         let settings = match settings {

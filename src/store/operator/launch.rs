@@ -8,8 +8,11 @@
 //! A crash between chunks leaves the job marked as queueing with the last subscription
 //! queued: the next start finishes it from there ([`Store::resume_launches`]), so every chat
 //! of the audience is queued once. Subscriptions are read in key order, which is stable
-//! while the key epoch is; a key rotation between two chunks re-keys every subscription, so
-//! the broadcast is then cut short where it stood (logged, its total the chats queued)
+//! while the key epoch is: a key rotation moves every subscription to a new key, so a launch
+//! and a rotation wait for each other (the write gate's `walking` and `rotating`), and a
+//! launch whose first chunk comes after a rotation starts in the new order. Should the epoch still change
+//! between two chunks (a launch interrupted by a crash and a rotation finished at the next
+//! open), the broadcast is cut short where it stood (logged, its total the chats queued)
 //! rather than risk a second message to a chat.
 
 use super::super::{DRAFTS, JOBS, OutboxItem, Result, SUBS, Store, keys, tx_error, u64_at};
@@ -115,6 +118,8 @@ impl Store {
         item: MakeItem<'_>,
         hand_over: HandOver<'_>,
     ) -> Result<u64> {
+        // No key rotation re-orders the subscriptions from here to the last chunk.
+        let _walking = self.gate.walking();
         while let Chunk::Queued { queued, done } = self.queue_chunk(edition, item)? {
             hand_over(queued);
             if done {
@@ -183,7 +188,8 @@ impl Store {
             self.end_queueing(edition, "it was cancelled")?;
             return Ok(Chunk::Over);
         }
-        if at.epoch != self.keys().current().id {
+        let epoch = self.keys().current().id;
+        if at.epoch != epoch && !at.after.is_empty() {
             self.end_queueing(edition, "the keys were rotated meanwhile")?;
             return Ok(Chunk::Over);
         }
@@ -230,7 +236,9 @@ impl Store {
                     }
                 }
                 job.total += queued.len() as u64;
-                job.queueing = (!done).then(|| Queueing { after: after.clone(), ..at.clone() });
+                // Nothing was queued before a rotation: the walk starts in the new key order.
+                job.queueing =
+                    (!done).then(|| Queueing { after: after.clone(), epoch, ..at.clone() });
                 jobs.insert(&job_key, self.seal_json(JOBS, &job_key, &job).map_err(abort)?)?;
                 Ok(Some(queued))
             })

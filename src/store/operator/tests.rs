@@ -239,3 +239,43 @@ fn a_key_rotation_between_chunks_cuts_the_launch_short_without_a_second_message(
     let stored = store.job(edition).unwrap().unwrap();
     assert_eq!((stored.total, stored.queueing), (LAUNCH_CHUNK as u64, None));
 }
+
+#[test]
+fn a_key_rotation_asked_for_during_a_launch_waits_until_everyone_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), 2 * LAUNCH_CHUNK as i64 + 500);
+    let id = store.put_draft(&draft()).unwrap();
+    let mut rotation = None;
+    let mut chunks = 0;
+    let launched = store
+        .launch_draft(id, &job(), &item, &mut |_| {
+            chunks += 1;
+            if chunks == 1 {
+                let rotating = store.clone();
+                rotation = Some(std::thread::spawn(move || rotating.rotate_keys().unwrap()));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            assert_eq!(store.keys().epochs().len(), 1, "no rotation during the launch");
+        })
+        .unwrap();
+    let Launch::Started { edition, chats } = launched else { panic!("{launched:?}") };
+    assert_eq!((chats, chunks), (2 * LAUNCH_CHUNK as u64 + 500, 3));
+    assert_eq!(rotation.unwrap().join().unwrap().epoch, 2, "it ran once the launch was queued");
+    let per_chat = queued_per_chat(&store, edition);
+    assert_eq!(per_chat.len(), 2 * LAUNCH_CHUNK + 500);
+    assert!(per_chat.values().all(|&c| c == 1), "a chat queued twice");
+}
+
+#[test]
+fn a_launch_whose_first_chunk_comes_after_a_rotation_queues_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), 2 * LAUNCH_CHUNK as i64 + 500);
+    let id = store.put_draft(&draft()).unwrap();
+    let edition = store.begin_launch(id, &job()).unwrap().unwrap();
+    store.rotate_keys().unwrap();
+    assert_eq!(store.resume_launches(&item, &mut |_| {}).unwrap().len(), 1);
+    let per_chat = queued_per_chat(&store, edition);
+    assert_eq!(per_chat.len(), 2 * LAUNCH_CHUNK + 500);
+    assert!(per_chat.values().all(|&c| c == 1), "a chat queued twice");
+    assert_eq!(store.job(edition).unwrap().unwrap().queueing, None);
+}
