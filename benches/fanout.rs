@@ -173,7 +173,8 @@ fn sealing_cost(n: usize) {
 }
 
 /// Scenario r: a key rotation (what makes `/stop` hold on disk) over `n` subscribers, each with
-/// a delivery record and a queued message: how long writes and lookups wait while it runs.
+/// a delivery record and a queued message: how long it takes, and how long a reader's write
+/// and lookup take while it runs (they go on: the rotation is incremental).
 fn rotation_cost(n: usize) -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
@@ -202,15 +203,39 @@ fn rotation_cost(n: usize) -> Result<(), BoxError> {
     }
     store.flush()?;
     let started = Instant::now();
-    let rotation = store.rotate_keys()?;
+    // A reader using the bot meanwhile: a `/lang` (a durable write) and a settings lookup
+    // every 10 ms, each on another chat, timed.
+    let rotation = {
+        let store = store.clone();
+        std::thread::spawn(move || store.rotate_keys())
+    };
+    let mut waits = Vec::new();
+    let mut k = 0;
+    while !rotation.is_finished() {
+        let asked = Instant::now();
+        store.set_chat_lang(chat((k * 7_919) % n), tribune::content::Lang::Ru)?;
+        store.chat(chat((k * 7_919 + 1) % n))?;
+        waits.push(asked.elapsed());
+        k += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let rotation = rotation.join().map_err(|_| "the rotation panicked")??;
     let took = started.elapsed();
+    waits.sort();
+    let at =
+        |q: f64| waits.get(((waits.len() as f64 * q) as usize).min(waits.len().saturating_sub(1)));
+    let ms = |d: Option<&std::time::Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
     println!(
-        "r  key rotation: {} records re-sealed ({n} subscribers, {} queued, {} delivered) in {:.2} s = {:.0} records/s; writes and lookups wait meanwhile",
+        "r  key rotation: {} records moved ({n} subscribers, {} queued, {} delivered) in {:.2} s = {:.0} records/s; meanwhile {} write+lookup pairs, p50 {:.1} ms, p99 {:.1} ms, longest {:.1} ms",
         rotation.resealed,
         n - n / 2,
         n / 2,
         took.as_secs_f64(),
-        rotation.resealed as f64 / took.as_secs_f64()
+        rotation.resealed as f64 / took.as_secs_f64(),
+        waits.len(),
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(waits.last())
     );
     Ok(())
 }
