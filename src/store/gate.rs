@@ -24,6 +24,9 @@ struct State {
     walks: usize,
     /// A key rotation under way ([`Gate::rotating`]).
     rotating: bool,
+    /// The last rotation failed half-way: subscriptions are under two epochs' keys until one
+    /// finishes, so walks wait as during a rotation.
+    unfinished: bool,
 }
 
 /// Shared by every clone of a [`Store`](super::Store).
@@ -46,8 +49,12 @@ pub(super) struct Exclusive<'a>(&'a Gate);
 /// A walk over the subscriptions in key order: no key rotation starts while it lives.
 pub(super) struct Walking<'a>(&'a Gate);
 
-/// A key rotation: no walk over the subscriptions starts while it lives.
-pub(super) struct Rotating<'a>(&'a Gate);
+/// A key rotation: no walk over the subscriptions starts while it lives, nor after it until a
+/// rotation is [finished](Rotating::finished).
+pub(super) struct Rotating<'a> {
+    gate: &'a Gate,
+    finished: bool,
+}
 
 impl Gate {
     fn state(&self) -> MutexGuard<'_, State> {
@@ -89,17 +96,25 @@ impl Gate {
         Exclusive(self)
     }
 
+    /// Whether a snapshot or a key rotation's switch waits for the writes in flight.
+    #[cfg(test)]
+    pub(super) fn exclusive_waiting(&self) -> bool {
+        self.state().snapshots_waiting > 0
+    }
+
     /// Marks a walk over the subscriptions in key order as under way until the hold is
     /// dropped, once no key rotation runs (waiting for it to end). Never called with a
     /// write hold open on this thread: the rotation's last step waits for writes to end.
     pub(super) fn walking(&self) -> Walking<'_> {
-        debug_assert_eq!(HELD.with(Cell::get), 0, "a walk begun inside a write");
+        let nested = HELD.with(Cell::get) > 0;
+        debug_assert!(!nested, "a walk begun inside a write");
+        let must_wait = |state: &State| !nested && (state.rotating || state.unfinished);
         let mut state = self.state();
-        if state.rotating {
+        if must_wait(&state) {
             drop(state);
             state = super::blocking(|| {
                 let mut state = self.state();
-                while state.rotating {
+                while must_wait(&state) {
                     state = self.wait(state);
                 }
                 state
@@ -117,7 +132,7 @@ impl Gate {
             state = self.wait(state);
         }
         state.rotating = true;
-        Rotating(self)
+        Rotating { gate: self, finished: false }
     }
 }
 
@@ -131,10 +146,19 @@ impl Drop for Walking<'_> {
     }
 }
 
+impl Rotating<'_> {
+    /// Every record is under one epoch again: walks may start.
+    pub(super) fn finished(&mut self) {
+        self.finished = true;
+    }
+}
+
 impl Drop for Rotating<'_> {
     fn drop(&mut self) {
-        self.0.state().rotating = false;
-        self.0.inner.1.notify_all();
+        let mut state = self.gate.state();
+        state.rotating = false;
+        state.unfinished = !self.finished;
+        self.gate.inner.1.notify_all();
     }
 }
 
@@ -204,7 +228,8 @@ mod tests {
         let rotation = {
             let (gate, rotated) = (gate.clone(), rotated.clone());
             std::thread::spawn(move || {
-                let _rotating = gate.rotating();
+                let mut rotating = gate.rotating();
+                rotating.finished();
                 rotated.store(true, Ordering::SeqCst);
                 // Writes go on during a rotation.
                 drop(gate.shared());
@@ -225,5 +250,24 @@ mod tests {
         drop(gate.walking());
         assert!(!rotated.load(Ordering::SeqCst), "a new walk waited for the rotation");
         rotation.join().unwrap();
+    }
+
+    #[test]
+    fn after_a_rotation_that_failed_half_way_walks_wait_for_one_that_finishes() {
+        let gate = Gate::default();
+        drop(gate.rotating());
+        let walked = Arc::new(AtomicBool::new(false));
+        let walk = {
+            let (gate, walked) = (gate.clone(), walked.clone());
+            std::thread::spawn(move || {
+                drop(gate.walking());
+                walked.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!walked.load(Ordering::SeqCst), "the walk waits");
+        gate.rotating().finished();
+        walk.join().unwrap();
+        assert!(walked.load(Ordering::SeqCst));
     }
 }

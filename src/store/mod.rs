@@ -277,9 +277,11 @@ impl Store {
     /// A chat's settings; defaults when it has none or they no longer parse (a reader is never
     /// locked out by old data).
     pub fn chat(&self, chat_id: i64) -> Result<ChatSettings> {
-        self.forward(chat_id)?;
-        let key = keys::chat_key(&self.tag(chat_id));
-        Ok(match self.chats.get(key)? {
+        let (key, raw) = self.read_forwarded(chat_id, || {
+            let key = keys::chat_key(&self.tag(chat_id));
+            Ok((key, self.chats.get(key)?))
+        })?;
+        Ok(match raw {
             None => ChatSettings::default(),
             Some(raw) => self.open_chat_settings(&key, &raw).unwrap_or_else(|e| {
                 log::warn!("settings of one chat do not read ({e}); using defaults");
@@ -290,8 +292,7 @@ impl Store {
 
     /// Stores a chat's language, durably.
     pub fn set_chat_lang(&self, chat_id: i64, lang: Lang) -> Result<()> {
-        self.forward(chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[chat_id])?;
         let mut settings = self.chat(chat_id)?;
         settings.lang = Some(lang);
         let key = keys::chat_key(&self.tag(chat_id));
@@ -373,6 +374,12 @@ impl Store {
     /// The lookup tag of a chat or person id under the current epoch.
     fn tag(&self, id: i64) -> keys::Tag {
         self.keys().current().tag(id)
+    }
+
+    /// Its tags under every epoch kept: the current one, and during a key rotation the old
+    /// ones (for removals of index entries that may not have moved yet).
+    fn tags(&self, id: i64) -> Vec<keys::Tag> {
+        self.keys().epochs().iter().map(|e| e.tag(id)).collect()
     }
 
     /// Seals `plain` under the current epoch, bound to `tree` and `key`.

@@ -261,8 +261,9 @@ impl Store {
                 && item.edition == edition
                 && self.outbox.remove(&key)?.is_some()
             {
-                let index = keys::by_chat_key(&self.tag(item.chat_id), u64_at(&key, 0));
-                self.outbox_chats.remove(index)?;
+                for tag in self.tags(item.chat_id) {
+                    self.outbox_chats.remove(keys::by_chat_key(&tag, u64_at(&key, 0)))?;
+                }
                 removed += 1;
                 // A flush every thousand: sled holds unwritten log buffers in memory.
                 if removed % 1_000 == 0 {

@@ -125,19 +125,20 @@ impl Store {
     /// The unsent messages queued for one chat, in the order queued: through the by-chat
     /// index, so O(that chat's items) whatever the outbox holds.
     pub fn queued_for(&self, chat_id: i64) -> Result<Queued> {
-        self.forward(chat_id)?;
-        let tag = self.tag(chat_id);
-        let mut items = Vec::new();
-        for entry in self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
-            let seq = keys::by_chat_seq(&entry?.0);
-            let key = keys::seq_key(seq);
-            if let Some(raw) = self.outbox.get(key)?
-                && let Some(item) = self.outbox_item(&key, &raw)
-            {
-                items.push((seq, item));
+        self.read_forwarded(chat_id, || {
+            let tag = self.tag(chat_id);
+            let mut items = Vec::new();
+            for entry in self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
+                let seq = keys::by_chat_seq(&entry?.0);
+                let key = keys::seq_key(seq);
+                if let Some(raw) = self.outbox.get(key)?
+                    && let Some(item) = self.outbox_item(&key, &raw)
+                {
+                    items.push((seq, item));
+                }
             }
-        }
-        Ok(items)
+            Ok(items)
+        })
     }
 
     /// The outbox item queued as `seq`, if it is still there and reads.
@@ -166,8 +167,7 @@ impl Store {
     /// sent, and writing it back would send again to a chat that asked to be forgotten.
     /// Returns whether the item was still there (and so was updated).
     pub fn update_item(&self, seq: u64, item: &OutboxItem) -> Result<bool> {
-        self.forward(item.chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[item.chat_id])?;
         let key = keys::seq_key(seq);
         let sealed = self.seal_json(OUTBOX, &key, item)?;
         let tag = self.tag(item.chat_id);
@@ -178,7 +178,9 @@ impl Store {
                 if let Some(old) = self.outbox_item(&key, &raw)
                     && old.chat_id != item.chat_id
                 {
-                    outbox_chats.remove(&keys::by_chat_key(&self.tag(old.chat_id), seq))?;
+                    for tag in self.tags(old.chat_id) {
+                        outbox_chats.remove(&keys::by_chat_key(&tag, seq))?;
+                    }
                 }
                 outbox_chats.insert(&keys::by_chat_key(&tag, seq), &[])?;
                 outbox.insert(&key, sealed.as_slice())?;
@@ -228,8 +230,7 @@ impl Store {
         dead: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        self.forward(item.chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[item.chat_id])?;
         let tag = self.tag(item.chat_id);
         let delivery_key = keys::delivery_key(item.edition, &tag);
         let chat_key = keys::chat_edition_key(&tag, item.edition);

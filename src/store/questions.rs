@@ -40,8 +40,7 @@ impl Store {
     /// Remembers that `user` was asked `question` in `chat` (replacing what they were asked
     /// before there), durably.
     pub fn put_question(&self, chat: i64, user: u64, question: &PendingQuestion) -> Result<()> {
-        self.forward(chat)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[chat])?;
         let key = self.question_key(chat, user);
         self.questions.insert(key, self.seal_question(&key, chat, user, question)?)?;
         self.sync()
@@ -51,13 +50,14 @@ impl Store {
     /// one is removed all the same). Not flushed: what follows an answer (a saved setting, or
     /// the question asked again) is.
     pub fn take_question(&self, chat: i64, user: u64, now: i64) -> Result<Option<PendingQuestion>> {
-        self.forward(chat)?;
-        let key = self.question_key(chat, user);
         // Asked of every private message: most have no question waiting, and need no write.
-        if !self.questions.contains_key(key)? {
+        let waiting = self.read_forwarded(chat, || {
+            Ok(self.questions.contains_key(self.question_key(chat, user))?)
+        })?;
+        if !waiting {
             return Ok(None);
         }
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[chat])?;
         // Tagged again under the gate: a key rotation may have begun while it was waited for.
         let key = self.question_key(chat, user);
         let Some(raw) = self.questions.remove(key)? else { return Ok(None) };

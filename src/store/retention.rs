@@ -317,7 +317,9 @@ impl Store {
                     break;
                 }
                 if let Some(chat) = chat {
-                    index.remove(&keys::by_chat_key(&self.tag(chat), u64_at(&key, 0)));
+                    for tag in self.tags(chat) {
+                        index.remove(&keys::by_chat_key(&tag, u64_at(&key, 0)));
+                    }
                 }
             }
             batch.remove(key);

@@ -74,9 +74,11 @@ impl Store {
 
     /// A chat's subscription, if it has one.
     pub fn subscription(&self, chat_id: i64) -> Result<Option<Subscription>> {
-        self.forward(chat_id)?;
-        let key = keys::chat_key(&self.tag(chat_id));
-        match self.subs.get(key)? {
+        let (key, raw) = self.read_forwarded(chat_id, || {
+            let key = keys::chat_key(&self.tag(chat_id));
+            Ok((key, self.subs.get(key)?))
+        })?;
+        match raw {
             None => Ok(None),
             Some(raw) => match self.open_json(SUBS, &key, &raw, "subscription") {
                 Ok(sub) => Ok(Some(sub)),
@@ -98,8 +100,7 @@ impl Store {
 
     /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
-        self.forward(sub.chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[sub.chat_id])?;
         (&self.subs, &self.due, &self.gone)
             .transaction(|(subs, due, gone)| {
                 self.write_subscription(subs, due, gone, sub)?;
@@ -163,8 +164,7 @@ impl Store {
         sub: &Subscription,
         items: &[OutboxItem],
     ) -> Result<Committed> {
-        self.forward(sub.chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[sub.chat_id])?;
         let mut queued = Vec::with_capacity(items.len());
         for item in items {
             queued.push((self.next_id()?, item.clone()));
@@ -228,8 +228,7 @@ impl Store {
     /// digests, kept for counts until the retention's grace period has passed (then erased as
     /// by `/stop`). Returns whether it was active.
     pub fn deactivate(&self, chat_id: i64, now: i64) -> Result<bool> {
-        self.forward(chat_id)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[chat_id])?;
         let tag = self.tag(chat_id);
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
         // and a setting changed meanwhile is kept.
@@ -283,9 +282,7 @@ impl Store {
 
     /// Moves everything about a group to its new supergroup id, atomically and durably.
     pub fn migrate_chat(&self, from: i64, to: i64) -> Result<()> {
-        self.forward(from)?;
-        self.forward(to)?;
-        let _writing = self.writing()?;
+        let _writing = self.writing_for(&[from, to])?;
         let settings = self.chats.get(keys::chat_key(&self.tag(from)))?;
         let settings = match settings {
             Some(_) => Some(self.chat(from)?),

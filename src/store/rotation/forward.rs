@@ -1,7 +1,11 @@
 //! Bringing a chat's records forward to the current epoch while a key rotation runs: what
 //! every use of a chat's records does first, so that it finds them under the current tag.
 
-use super::super::{CHATS, DELIVERIES, QUESTIONS, Result, Store, keys, subs::gone_since, tx_error};
+use super::super::{
+    CHATS, DELIVERIES, QUESTIONS, Result, SUBS, Store, gate::Shared, keys, subs::gone_since,
+    tx_error,
+};
+use crate::subscription::Subscription;
 use sled::Transactional;
 
 /// A chat's records under one old tag, found through its indexes.
@@ -14,10 +18,38 @@ struct Found {
 }
 
 impl Store {
+    /// Opens a write about `chats`: the write hold first, then their records brought forward,
+    /// so that no epoch switch (which waits for writes to end) comes between the two and what
+    /// the write then reads and writes by their tags.
+    pub(in crate::store) fn writing_for(&self, chats: &[i64]) -> Result<Shared<'_>> {
+        let writing = self.writing()?;
+        for &chat in chats {
+            self.forward(chat)?;
+        }
+        Ok(writing)
+    }
+
+    /// `read` of a chat's records by its tag, once they are brought forward; again should the
+    /// epoch have switched meanwhile (a read holds nothing that keeps it from switching).
+    pub(in crate::store) fn read_forwarded<T>(
+        &self,
+        chat: i64,
+        read: impl Fn() -> Result<T>,
+    ) -> Result<T> {
+        loop {
+            let epoch = self.keys().current().id;
+            self.forward(chat)?;
+            let value = read()?;
+            if self.keys().current().id == epoch {
+                return Ok(value);
+            }
+        }
+    }
+
     /// Moves whatever of `chat`'s records a rotation under way has not moved yet under the
     /// current epoch's tag, in one transaction per old epoch. Outside a rotation it only
-    /// looks at the keyring. Call it before a chat's records are read or written by their
-    /// tag, and never inside a transaction.
+    /// looks at the keyring. Never inside a transaction; before a write, under its hold
+    /// ([`Store::writing_for`]); before a read, through [`Store::read_forwarded`].
     pub(in crate::store) fn forward(&self, chat: i64) -> Result<()> {
         let old: Vec<keys::Tag> = {
             let keys = self.keys();
@@ -94,19 +126,22 @@ impl Store {
                     {
                         chats.insert(&new_key, now.seal(CHATS, &new_key, &plain))?;
                     }
-                    if let Some(sub) = self.stored_subscription(subs, old)? {
-                        subs.remove(&key)?;
-                        if let Some(at) = sub.next_due {
-                            due.remove(&keys::due_key(at, old))?;
+                    if let Some(raw) = subs.remove(&key)? {
+                        match self.open_json::<Subscription>(SUBS, &key, &raw, "subscription") {
+                            Ok(sub) => {
+                                if let Some(at) = sub.next_due {
+                                    due.remove(&keys::due_key(at, old))?;
+                                }
+                                if let Some(at) = gone_since(&sub) {
+                                    gone.remove(&keys::gone_key(at, old))?;
+                                }
+                                if subs.get(new_key)?.is_none() {
+                                    self.write_subscription(subs, due, gone, &sub)?;
+                                }
+                            }
+                            // As `subscription` reads it: absent (the chat can subscribe afresh).
+                            Err(e) => log::warn!("dropping a subscription that does not read: {e}"),
                         }
-                        if let Some(at) = gone_since(&sub) {
-                            gone.remove(&keys::gone_key(at, old))?;
-                        }
-                        if self.stored_subscription(subs, &new)?.is_none() {
-                            self.write_subscription(subs, due, gone, &sub)?;
-                        }
-                    } else {
-                        subs.remove(&key)?;
                     }
                     for &edition in &found.editions {
                         let (from, to) =
@@ -125,8 +160,11 @@ impl Store {
                     for (index, seqs) in [(outbox_chats, &found.queued), (dead_chats, &found.dead)]
                     {
                         for &seq in seqs {
-                            index.remove(&keys::by_chat_key(old, seq))?;
-                            index.insert(&keys::by_chat_key(&new, seq), &[])?;
+                            // Only what is still there: an item sent or erased since the scan
+                            // took its entry with it.
+                            if index.remove(&keys::by_chat_key(old, seq))?.is_some() {
+                                index.insert(&keys::by_chat_key(&new, seq), &[])?;
+                            }
                         }
                     }
                     for from in &found.questions {

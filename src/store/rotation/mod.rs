@@ -83,7 +83,17 @@ impl Store {
     }
 
     fn rotate_now(&self, begin: bool) -> Result<Rotation> {
-        let _rotating = self.gate.rotating();
+        let mut rotating = self.gate.rotating();
+        let rotated = self.rotate_under(begin);
+        // A pass that failed half-way leaves records under two epochs: walks wait until a
+        // rotation finishes (the task tries again within a minute).
+        if self.keys().epochs().len() == 1 {
+            rotating.finished();
+        }
+        rotated
+    }
+
+    fn rotate_under(&self, begin: bool) -> Result<Rotation> {
         let mut pending = None;
         if begin {
             // A moment with no write in flight: every write from here on seals and tags under
@@ -215,6 +225,8 @@ impl Store {
         });
         if plain.is_none() {
             log::warn!("dropping a record in {name} that no key opens");
+        } else if moved.is_none() {
+            log::warn!("dropping a record in {name} that does not read");
         }
         let index = (name == DELIVERIES).then(|| {
             let edition = super::u64_at(key, 0);
@@ -591,5 +603,34 @@ mod tests {
         let changed = (0..i).map(|k| first + (k * 7) % n).find(|c| !erased.contains(c)).unwrap();
         assert_eq!(store.chat(changed).unwrap().lang, Some(Lang::Ru));
         assert_eq!(store.chat_count(), store.chats.iter().count());
+    }
+
+    #[test]
+    fn a_stop_that_waits_for_the_epoch_switch_still_erases_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let chat = 4_500_000_001_i64;
+        a_reader_with_everything(&store, chat);
+        // A write in flight: the switch to the new epoch waits for it, and holds new ones off.
+        let write = store.gate.shared();
+        let rotation = {
+            let store = store.clone();
+            std::thread::spawn(move || store.rotate_keys().unwrap())
+        };
+        while !store.gate.exclusive_waiting() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // `/stop` arrives now and waits behind the switch.
+        let stop = {
+            let store = store.clone();
+            std::thread::spawn(move || store.erase_chat(chat).unwrap())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(write);
+        assert_eq!(stop.join().unwrap(), 3, "delivery, queued item, question");
+        rotation.join().unwrap();
+        assert_eq!(store.subscription(chat).unwrap(), None);
+        assert_eq!(store.due_until(i64::MAX, 10).unwrap(), Vec::new());
+        assert_eq!(store.trees_naming(chat).unwrap(), Vec::<String>::new());
     }
 }
