@@ -392,7 +392,13 @@ pub async fn rotate_keys(app: Arc<Tribune>, policy: Shredding) {
         if !due {
             continue;
         }
-        match app.store.rotate_keys() {
+        // Its pass takes a while (minutes at a million readers) and the bot goes on meanwhile:
+        // on a blocking thread, not one of the runtime's workers.
+        let store = app.store.clone();
+        let rotated = tokio::task::spawn_blocking(move || store.rotate_keys())
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+        match rotated {
             Ok(rotation) => {
                 log::info!("keys rotated: {} records re-sealed", rotation.resealed);
                 (last, stopped_since) = (now, None);
