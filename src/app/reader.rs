@@ -37,6 +37,9 @@ pub enum Answered {
     NoSubscription,
 }
 
+/// How long `/channels` reuses the list of channels it read.
+const CHANNELS_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Tribune {
     /// The one permission check of this file.
     fn manage(&self, caller: &Caller, target: i64) -> Result<(), Refusal> {
@@ -89,6 +92,15 @@ impl Tribune {
         if caller.user.is_none() {
             return Err(Refusal::AdminsOnly);
         }
+        // One read of every subscription (seconds at a million readers) serves every caller
+        // for `CHANNELS_FRESH`: a flood of `/channels` costs one read per interval, and callers
+        // meanwhile wait for the read under way rather than start their own.
+        let mut cached = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((read_at, channels)) = &*cached
+            && read_at.elapsed() < CHANNELS_FRESH
+        {
+            return Ok(channels.clone());
+        }
         let mut channels: Vec<i64> = self
             .store
             .subscriptions()
@@ -98,6 +110,7 @@ impl Tribune {
         // Seen twice if a key rotation moved it during the walk.
         channels.sort_unstable();
         channels.dedup();
+        *cached = Some((std::time::Instant::now(), channels.clone()));
         Ok(channels)
     }
 

@@ -83,6 +83,20 @@ fn channels_are_listed_only_in_a_private_chat_and_only_those_administered() {
 }
 
 #[test]
+fn the_channel_list_is_read_once_an_interval_and_a_registered_channel_shows_at_once() {
+    let (_dir, app, _) = tribune();
+    app.register_channel(-200).unwrap();
+    let reader = Caller::private(7);
+    assert_eq!(app.channel_candidates(&reader).unwrap(), vec![-200]);
+    // A channel subscribed by another path than a registration waits for the next read.
+    let sub = crate::subscription::Subscription::new(-400, ChatKind::Channel, Lang::En);
+    app.store().save_subscription(&sub).unwrap();
+    assert_eq!(app.channel_candidates(&reader).unwrap(), vec![-200], "the list just read");
+    app.register_channel(-300).unwrap();
+    assert_eq!(app.channel_candidates(&reader).unwrap(), vec![-400, -300, -200]);
+}
+
+#[test]
 fn operators_are_told_of_another_process_at_most_every_ten_minutes_by_the_app_s_clock() {
     let (_dir, app, clock) = tribune();
     app.another_process_polls();

@@ -53,6 +53,8 @@ pub struct Tribune {
     pub(super) retention: Retention,
     /// Scheduler passes that could not queue what was due (a store that cannot save).
     pub(super) scheduler_failures: std::sync::atomic::AtomicU64,
+    /// The active channels as last read, and when (`channel_candidates`).
+    pub(super) channels: Mutex<Option<(std::time::Instant, Vec<i64>)>>,
 }
 
 impl Tribune {
@@ -100,6 +102,7 @@ impl Tribune {
             conflict_told: Mutex::new(None),
             channel_notices: Default::default(),
             scheduler_failures: Default::default(),
+            channels: Mutex::new(None),
             retention: Retention::default(),
         };
         Ok((tribune, source))
@@ -255,6 +258,8 @@ impl Tribune {
     /// them up; reactivates one that was deactivated. Returns whether anything changed. Asked
     /// by Telegram (the bot was made an administrator) or by the configuration.
     pub fn register_channel(&self, chat_id: i64) -> Result<bool, AppError> {
+        // Listed by `/channels` at once, not after the list's interval.
+        *self.channels.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match self.store.subscription(chat_id)? {
             Some(sub) if sub.active => Ok(false),
             Some(mut sub) => {
