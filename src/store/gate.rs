@@ -65,21 +65,26 @@ impl Gate {
         self.inner.1.wait(guard).unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The state once `must_wait` no longer holds. What it waits for (a snapshot, a key
+    /// rotation) can take a while, so it waits off the async runtime.
+    fn state_when(&self, must_wait: impl Fn(&State) -> bool) -> MutexGuard<'_, State> {
+        let state = self.state();
+        if !must_wait(&state) {
+            return state;
+        }
+        drop(state);
+        super::blocking(|| {
+            let mut state = self.state();
+            while must_wait(&state) {
+                state = self.wait(state);
+            }
+            state
+        })
+    }
+
     pub(super) fn shared(&self) -> Shared<'_> {
         let nested = HELD.with(Cell::get) > 0;
-        let must_wait = |state: &State| state.snapshot || (!nested && state.snapshots_waiting > 0);
-        let mut state = self.state();
-        if must_wait(&state) {
-            // A snapshot is being taken, which can take a while: wait off the runtime.
-            drop(state);
-            state = super::blocking(|| {
-                let mut state = self.state();
-                while must_wait(&state) {
-                    state = self.wait(state);
-                }
-                state
-            });
-        }
+        let mut state = self.state_when(|s| s.snapshot || (!nested && s.snapshots_waiting > 0));
         state.writers += 1;
         HELD.with(|h| h.set(h.get() + 1));
         Shared(self)
@@ -108,18 +113,7 @@ impl Gate {
     pub(super) fn walking(&self) -> Walking<'_> {
         let nested = HELD.with(Cell::get) > 0;
         debug_assert!(!nested, "a walk begun inside a write");
-        let must_wait = |state: &State| !nested && (state.rotating || state.unfinished);
-        let mut state = self.state();
-        if must_wait(&state) {
-            drop(state);
-            state = super::blocking(|| {
-                let mut state = self.state();
-                while must_wait(&state) {
-                    state = self.wait(state);
-                }
-                state
-            });
-        }
+        let mut state = self.state_when(|s| !nested && (s.rotating || s.unfinished));
         state.walks += 1;
         Walking(self)
     }

@@ -277,17 +277,8 @@ impl Store {
                     let _ = tree.compare_and_swap(key, Some(raw), None::<&[u8]>)?;
                     continue;
                 };
-                if name == OUTBOX || name == DEAD {
-                    let chat = if name == OUTBOX {
-                        serde_json::from_slice::<super::OutboxItem>(&plain).ok().map(|i| i.chat_id)
-                    } else {
-                        serde_json::from_slice::<super::DeadLetter>(&plain)
-                            .ok()
-                            .map(|d| d.item.chat_id)
-                    };
-                    if let Some(chat) = chat {
-                        self.forward(chat)?;
-                    }
+                if let Some(chat) = chat_queued(name, &plain) {
+                    self.forward(chat)?;
                 }
                 let _writing = self.writing()?;
                 let sealed = now.seal(name, key, &plain);
@@ -355,12 +346,7 @@ impl Store {
         let seq_key = keys::seq_key(keys::by_chat_seq(key));
         let Some(raw) = source.get(seq_key)? else { return Ok(false) };
         let Ok(plain) = self.open_sealed(name, &seq_key, &raw) else { return Ok(false) };
-        let chat = if name == OUTBOX {
-            serde_json::from_slice::<super::OutboxItem>(&plain).ok().map(|i| i.chat_id)
-        } else {
-            serde_json::from_slice::<super::DeadLetter>(&plain).ok().map(|d| d.item.chat_id)
-        };
-        Ok(chat.is_some_and(|chat| now.tag(chat).as_slice() == tag))
+        Ok(chat_queued(name, &plain).is_some_and(|chat| now.tag(chat).as_slice() == tag))
     }
 
     /// The tree of a reader-data tree name.
@@ -389,6 +375,16 @@ fn chat_in(name: &str, plain: &[u8]) -> Option<i64> {
             .ok()
             .map(|s| s.chat_id),
         _ => (plain.len() >= 8).then(|| super::i64_at(plain, 0)),
+    }
+}
+
+/// The chat an outbox item or a dead letter (their plain values) is for; `None` for another
+/// tree's record, or one that does not read.
+fn chat_queued(name: &str, plain: &[u8]) -> Option<i64> {
+    match name {
+        OUTBOX => serde_json::from_slice::<super::OutboxItem>(plain).ok().map(|i| i.chat_id),
+        DEAD => serde_json::from_slice::<super::DeadLetter>(plain).ok().map(|d| d.item.chat_id),
+        _ => None,
     }
 }
 
