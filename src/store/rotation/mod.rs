@@ -415,16 +415,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let (stopped, staying) = (4_100_000_001_i64, 4_100_000_002_i64);
         for chat in [stopped, staying] {
-            let (seq, item) = subscribed_with_queued_item(&store, chat);
-            store.mark_sent(seq, &item, 7, 0).unwrap();
-            store.set_chat_lang(chat, Lang::Ru).unwrap();
-            let question = crate::subscription::PendingQuestion {
-                target: chat,
-                question: Question::Time,
-                expires_at: i64::MAX,
-            };
-            store.put_question(chat, chat as u64, &question).unwrap();
-            store.enqueue(vec![OutboxItem { chat_id: chat, ..item }]).unwrap();
+            a_reader_with_everything(&store, chat);
         }
         let old_tag = store.tag(stopped);
         store.erase_chat(stopped).unwrap();
