@@ -2,11 +2,15 @@
 //! days (365), 1 % of them sending `/stop` each day and as many new ones subscribing, every
 //! digest sent through the delivery engine to the Bot API emulator (limits off) and confirmed
 //! in the store, and the retention's pruning run each day. Each simulated month it prints the
-//! store's size on disk, what its trees hold and the serving process's memory.
+//! store's size on disk (that day's, and the month's lowest and highest), what its trees hold
+//! and the serving process's memory; with `YEAR_LIVE=1` also the live bytes as sled counts
+//! them (which reads every page: a burst of memory of its own).
 //!
 //! Tribune runs in a child process as `serve` runs it (`serve::start` on a manual clock), so
 //! its memory is its own; the emulator, which keeps every message it was sent, runs in this
-//! process. `cargo bench --bench year`; `YEAR_N` and `YEAR_DAYS` for a quicker run.
+//! process. `cargo bench --bench year`; `YEAR_N` and `YEAR_DAYS` for a quicker run;
+//! `YEAR_IDLE_MS` pauses each simulated day that long (time for sled's own reclaiming),
+//! `YEAR_KEEP=1` keeps the data directory, `RUST_LOG=tribune=info` shows Tribune's log.
 
 mod common;
 
@@ -67,6 +71,9 @@ fn main() -> Result<(), BoxError> {
         started.elapsed().as_secs_f64()
     );
     runtime.block_on(emulator.shutdown());
+    if env::var_os("YEAR_KEEP").is_some() {
+        println!("data kept in {}", root.keep().display());
+    }
     if !status.success() {
         return Err(format!("the serving process failed: {status}").into());
     }
@@ -79,6 +86,10 @@ fn churn(n: usize) -> usize {
 
 /// The serving process: subscribers, then a round a day with churn and pruning.
 fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
+    // What Tribune logs (a compaction, a rotation) when RUST_LOG asks for it.
+    if env::var_os("RUST_LOG").is_some() {
+        let _ = env_logger::try_init();
+    }
     let api = env::var("YEAR_API")?;
     let token = env::var("YEAR_TOKEN")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -102,13 +113,20 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
         };
         let handle = serve::start(bot, app.clone(), options).await?;
         let store = app.store().clone();
+        let idle = Duration::from_millis(env_usize("YEAR_IDLE_MS", 0) as u64);
         let mut peak_rss: f64 = 0.0;
         let started = Instant::now();
+        // The disk is read every day: sled frees space a segment at a time, so a day's figure
+        // is one point of a saw; the month's lowest and highest tell its trend.
+        let (mut low, mut high) = (f64::INFINITY, 0.0f64);
         println!(
-            "{:>4} {:>8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7}",
+            "{:>4} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7}",
             "day",
             "readers",
             "disk MiB",
+            "low",
+            "high",
+            "live MiB",
             "deliver.",
             "editions",
             "gone",
@@ -138,19 +156,36 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
                 readers.push_back(next_id);
                 next_id += 1;
             }
-            // What the pruning task does at each tick of the app's clock, to the end.
+            // What the pruning task does at each tick of the app's clock, to the end, and the
+            // compaction it then does if the store's files have grown.
             while app.prune_step(PRUNE_STEP)?.total() > 0 {}
+            store.compact_if_grown()?;
+            if idle > Duration::ZERO {
+                tokio::time::sleep(idle).await;
+            }
             let (rss, hwm) = common::memory();
             peak_rss = peak_rss.max(rss);
+            let disk = mib(store.size_on_disk()?);
+            (low, high) = (low.min(disk), high.max(disk));
             let last = day + 1 == days as i64;
             if day % 30 == 0 || last {
                 let counts = store.retained();
+                // sled counts its live pages by reading every one: a burst of memory that
+                // would show in the peak, so only when asked.
+                let live = if env::var_os("YEAR_LIVE").is_some() {
+                    format!("{:.1}", mib(store.live_bytes()?))
+                } else {
+                    "-".to_string()
+                };
                 let (heap, free) = common::heap();
                 println!(
-                    "{:>4} {:>8} {:>9.1} {:>10} {:>10} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0}",
+                    "{:>4} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>10} {:>10} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0}",
                     day + 1,
                     store.subscription_count(),
-                    store.size_on_disk()? as f64 / (1024.0 * 1024.0),
+                    disk,
+                    low,
+                    high,
+                    live,
                     counts.deliveries,
                     counts.editions,
                     counts.gone,
@@ -160,6 +195,7 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
                     free,
                     started.elapsed().as_secs_f64()
                 );
+                (low, high) = (f64::INFINITY, 0.0);
             }
         }
         println!(
@@ -171,6 +207,10 @@ fn child(data: &Path, n: usize, days: usize) -> Result<(), BoxError> {
         handle.shutdown().await;
         Ok::<_, BoxError>(())
     })
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

@@ -105,7 +105,7 @@ fn data_dir(dir: &Path, secret: Option<&Secret>) -> Finding {
     if metadata.permissions().readonly() {
         return problem(format!("data directory {shown} is read-only: serve cannot write there"));
     }
-    if !dir.join("db").exists() {
+    if !crate::store::sled_dir(dir).join("db").exists() {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => return problem(format!("data directory {shown} cannot be read: {e}")),

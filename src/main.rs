@@ -76,6 +76,10 @@ enum Cmd {
         /// A file written by `tribune backup`.
         file: PathBuf,
     },
+    /// Copy the store into fresh files and delete the old ones, which hold what sled has not
+    /// reclaimed (erased records among it). `serve` does this itself when the files have grown
+    /// three times; this is for a stopped store.
+    Compact,
     /// Write a new random key to FILE (mode 0600) for TRIBUNE_KEY_FILE. Refuses to overwrite a
     /// file, and refuses a place inside the data directory.
     Keygen {
@@ -125,6 +129,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Export { dir, force } => export(&dir, force).map(|()| ExitCode::SUCCESS),
         Cmd::Backup { file } => backup(&file).map(|()| ExitCode::SUCCESS),
         Cmd::Restore { file } => restore(&file).map(|()| ExitCode::SUCCESS),
+        Cmd::Compact => compact().map(|()| ExitCode::SUCCESS),
         Cmd::Keygen { file } => keygen(&file).map(|()| ExitCode::SUCCESS),
         Cmd::Rekey { new, passphrase } => rekey(&new, passphrase).map(|()| ExitCode::SUCCESS),
     }
@@ -293,7 +298,7 @@ fn export(dir: &Path, force: bool) -> Result<()> {
         println!("{}: from the running Tribune: {summary}", dir.display());
         return Ok(());
     }
-    if !paths.data_dir.join("db").exists() {
+    if !tribune::store::sled_dir(&paths.data_dir).join("db").exists() {
         bail!("there is no Tribune store in {} to export from", paths.data_dir.display());
     }
     let store = open_store(&paths)?;
@@ -308,7 +313,7 @@ fn backup(file: &Path) -> Result<()> {
         println!("{}: from the running Tribune: {summary}", file.display());
         return Ok(());
     }
-    if !paths.data_dir.join("db").exists() {
+    if !tribune::store::sled_dir(&paths.data_dir).join("db").exists() {
         bail!("there is no Tribune store in {} to back up", paths.data_dir.display());
     }
     let store = open_store(&paths)?;
@@ -331,6 +336,29 @@ fn restore(file: &Path) -> Result<()> {
     if let Some(kept) = kept {
         println!("the previous data directory is kept as {}", kept.display());
     }
+    Ok(())
+}
+
+fn compact() -> Result<()> {
+    let paths = Paths::from_env();
+    if control::is_serving(&paths.data_dir) {
+        bail!(
+            "a Tribune is running on {}: it compacts the store itself (after a key rotation, once its files have grown three times)",
+            paths.data_dir.display()
+        );
+    }
+    if !tribune::store::sled_dir(&paths.data_dir).join("db").exists() {
+        bail!("there is no Tribune store in {} to compact", paths.data_dir.display());
+    }
+    let store = open_store(&paths)?;
+    let done = store.compact()?;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "{}: compacted, {:.1} MiB of files before, {:.1} MiB after",
+        paths.data_dir.display(),
+        mib(done.before),
+        mib(done.after)
+    );
     Ok(())
 }
 

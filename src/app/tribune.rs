@@ -314,8 +314,8 @@ pub const PRUNE_STEP: usize = 1000;
 
 /// Removes what is past its retention period, every `every` of the app's clock: steps of [`PRUNE_STEP`] records
 /// with a pause between them, until a step finds less than a full one (a backlog, after an
-/// upgrade or a long stop, is worked off over the following minutes, never in one go). Runs
-/// until the task is dropped.
+/// upgrade or a long stop, is worked off over the following minutes, never in one go); then
+/// compacts the store if its files have grown. Runs until the task is dropped.
 pub async fn prune_expired(app: Arc<Tribune>, every: Duration) {
     loop {
         // On the app's clock, so that a manual clock moved past a period prunes at once.
@@ -337,6 +337,11 @@ pub async fn prune_expired(app: Arc<Tribune>, every: Duration) {
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // What was pruned is still in sled's files: copied out of them once they have grown
+        // (see `store/compact.rs`; the writes wait meanwhile, off the runtime's workers).
+        if let Err(e) = app.store.compact_if_grown() {
+            log::warn!("cannot compact the store (will try again): {e}");
         }
     }
 }
@@ -399,10 +404,22 @@ pub async fn rotate_keys(app: Arc<Tribune>, policy: Shredding) {
         }
         // Its pass takes a while (minutes at a million readers) and the bot goes on meanwhile:
         // on a blocking thread, not one of the runtime's workers.
+        // Then, every record being freshly rewritten, the moment to compact the store if its
+        // files have grown (sled does not give back all it could: see `store/compact.rs`).
         let store = app.store.clone();
-        let rotated = tokio::task::spawn_blocking(move || store.rotate_keys())
-            .await
-            .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
+        let rotated = tokio::task::spawn_blocking(move || {
+            let rotated = store.rotate_keys();
+            if rotated.is_ok()
+                && let Err(e) = store.compact_if_grown()
+            {
+                log::error!(
+                    "cannot compact the store (will try again after the next rotation): {e}"
+                );
+            }
+            rotated
+        })
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Unwritable(e.to_string())));
         match rotated {
             Ok(rotation) => {
                 log::info!("keys rotated: {} records re-sealed", rotation.resealed);

@@ -135,7 +135,7 @@ impl Store {
             bytes: 0,
         };
         let _hold = self.gate.exclusive();
-        let mut names = self.db.tree_names();
+        let mut names = self.t().db.tree_names();
         names.sort();
         let header = Header {
             format: FORMAT,
@@ -150,7 +150,7 @@ impl Store {
         out.entry(super::keyring::FILE.as_bytes(), &self.keys().encode()).map_err(io)?;
         let mut summary = Summary::default();
         for name in names {
-            let tree = self.db.open_tree(&name).map_err(StoreError::from)?;
+            let tree = self.t().db.open_tree(&name).map_err(StoreError::from)?;
             out.tree(&name).map_err(io)?;
             summary.trees += 1;
             let subs = name == b"subs";
@@ -735,7 +735,7 @@ fn compare(
     let mut reader = open(file)?;
     if reader.header.schema < SCHEMA_VERSION {
         while reader.next_item()?.is_some() {}
-        if store.id_base != reader.header.next_id {
+        if store.t().id_base != reader.header.next_id {
             return Err(differs());
         }
         store.flush()?;
@@ -764,7 +764,7 @@ fn compare(
             Some(Item::Tree(name)) => {
                 // A tree named in the file is skipped if its name is the id-base's tree: the
                 // id base is compared below.
-                current = Some(store.db.open_tree(&name).map_err(StoreError::from)?.iter());
+                current = Some(store.t().db.open_tree(&name).map_err(StoreError::from)?.iter());
                 seen.push(name);
             }
             Some(Item::Entry(..)) if current.is_none() => {}
@@ -774,14 +774,14 @@ fn compare(
             },
         }
     }
-    for name in store.db.tree_names() {
-        let tree = store.db.open_tree(&name).map_err(StoreError::from)?;
+    for name in store.t().db.tree_names() {
+        let tree = store.t().db.open_tree(&name).map_err(StoreError::from)?;
         let extra = tree.iter().keys().any(|k| k.is_ok_and(|k| k != ID_BASE_KEY));
         if !seen.contains(&name.to_vec()) && extra {
             return Err(differs());
         }
     }
-    if store.id_base != reader.header.next_id {
+    if store.t().id_base != reader.header.next_id {
         return Err(differs());
     }
     store.flush()?;

@@ -36,7 +36,7 @@ impl Store {
         let tag = self.tag(chat_id);
         let mut read = 0;
         let mut records = Vec::new();
-        for entry in self.chat_editions.scan_prefix(keys::chat_prefix(&tag)) {
+        for entry in self.t().chat_editions.scan_prefix(keys::chat_prefix(&tag)) {
             records.push(keys::chat_edition_edition(&entry?.0));
             read += 1;
         }
@@ -45,8 +45,8 @@ impl Store {
         // pass finds at most what was being queued during the first.
         for _ in 0..3 {
             let naming = Naming {
-                queued: self.seqs_of(&self.outbox_chats, &tag)?,
-                dead: self.seqs_of(&self.dead_chats, &tag)?,
+                queued: self.seqs_of(&self.t().outbox_chats, &tag)?,
+                dead: self.seqs_of(&self.t().dead_chats, &tag)?,
                 questions: self.questions_naming(chat_id)?,
             };
             read += naming.queued.len() + naming.dead.len() + naming.questions.len();
@@ -54,14 +54,14 @@ impl Store {
             records.clear();
             // A question naming the chat may have been moved to a new key by a key rotation
             // (bringing the chat it was asked in forward) since it was looked for.
-            if self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)).next().is_none()
+            if self.t().outbox_chats.scan_prefix(keys::chat_prefix(&tag)).next().is_none()
                 && self.questions_naming(chat_id)?.is_empty()
             {
                 break;
             }
         }
         // The next key rotation shreds what was removed here from sled's log too.
-        self.meta.insert(super::rotation::SHRED_PENDING_KEY, &[1])?;
+        self.t().meta.insert(super::rotation::SHRED_PENDING_KEY, &[1])?;
         self.sync()?;
         Ok(read)
     }
@@ -87,18 +87,18 @@ impl Store {
     ) -> Result<BTreeSet<u64>> {
         let chat = keys::chat_key(tag);
         let trees = (
-            &self.subs,
-            &self.due,
-            &self.gone,
-            &self.chats,
-            &self.deliveries,
-            &self.chat_editions,
-            &self.outbox,
-            &self.outbox_chats,
-            &self.dead,
-            &self.dead_chats,
-            &self.jobs,
-            &self.questions,
+            &self.t().subs,
+            &self.t().due,
+            &self.t().gone,
+            &self.t().chats,
+            &self.t().deliveries,
+            &self.t().chat_editions,
+            &self.t().outbox,
+            &self.t().outbox_chats,
+            &self.t().dead,
+            &self.t().dead_chats,
+            &self.t().jobs,
+            &self.t().questions,
         );
         trees
             .transaction(
@@ -190,8 +190,8 @@ impl Store {
                 || String::from_utf8_lossy(bytes).contains(&field)
         };
         let mut found = Vec::new();
-        for name in self.db.tree_names() {
-            let tree = self.db.open_tree(&name)?;
+        for name in self.t().db.tree_names() {
+            let tree = self.t().db.open_tree(&name)?;
             let shown = String::from_utf8_lossy(&name).into_owned();
             for entry in tree.iter() {
                 let (key, raw) = entry?;
@@ -313,7 +313,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (seq, item) = subscribed_with_queued_item(&store, 445_044);
-        store.outbox.remove(seq.to_be_bytes()).unwrap(); // what cancelling the job does
+        store.t().outbox.remove(seq.to_be_bytes()).unwrap(); // what cancelling the job does
         let failed = super::super::DeliveryOutcome::Failed;
         assert!(!store.mark_failed(seq, &item, failed, Some("bad"), 0).unwrap());
         assert!(store.dead_letters().unwrap().is_empty(), "a cancelled failure is no dead letter");

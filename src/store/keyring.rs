@@ -327,12 +327,19 @@ impl Keyring {
 /// Writes `bytes` as the keyring file of `dir`: a temporary file (mode 0600), fsync, rename,
 /// fsync of the directory.
 pub fn write_atomically(dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace_file(dir, FILE, bytes)
+}
+
+/// Replaces the file `name` in `dir` with `bytes` whole: a temporary file beside it, synced,
+/// renamed over it, the directory synced.
+pub(super) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write as _;
-    let fail = |e: std::io::Error| StoreError::Unwritable(format!("the keyring file: {e}"));
-    let mut file = tempfile::Builder::new().prefix(".keyring-").tempfile_in(dir).map_err(fail)?;
+    let fail = |e: std::io::Error| StoreError::Unwritable(format!("the file {name}: {e}"));
+    let mut file =
+        tempfile::Builder::new().prefix(&format!(".{name}-")).tempfile_in(dir).map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
     file.as_file().sync_all().map_err(fail)?;
-    file.persist(path(dir)).map_err(|e| fail(e.error))?;
+    file.persist(dir.join(name)).map_err(|e| fail(e.error))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
     Ok(())
 }

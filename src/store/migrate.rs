@@ -24,19 +24,19 @@ impl Store {
     pub(super) fn migrate_from_plaintext(&self) -> Result<usize> {
         log::info!("sealing reader data written before encryption (schema 1 → 2)");
         let mut done = 0;
-        done += self.migrate_tree(&self.subs.clone(), |key, raw| {
+        done += self.migrate_tree(&self.t().subs.clone(), |key, raw| {
             let chat = id8(key)?;
             let key = keys::chat_key(&self.tag(chat));
             Some(vec![(super::SUBS, key.to_vec(), self.seal(SUBS, &key, raw))])
         })?;
-        done += self.migrate_tree(&self.chats.clone(), |key, raw| {
+        done += self.migrate_tree(&self.t().chats.clone(), |key, raw| {
             let chat = id8(key)?;
             let key = keys::chat_key(&self.tag(chat));
             let mut plain = chat.to_be_bytes().to_vec();
             plain.extend_from_slice(raw);
             Some(vec![(super::CHATS, key.to_vec(), self.seal(CHATS, &key, &plain))])
         })?;
-        done += self.migrate_tree(&self.due.clone(), |key, _| {
+        done += self.migrate_tree(&self.t().due.clone(), |key, _| {
             if key.len() != 16 {
                 return None;
             }
@@ -46,7 +46,7 @@ impl Store {
             Some(vec![(super::DUE, key.to_vec(), sealed)])
         })?;
         // Written by a build with retention before encryption: laid out as `due`.
-        done += self.migrate_tree(&self.gone.clone(), |key, _| {
+        done += self.migrate_tree(&self.t().gone.clone(), |key, _| {
             if key.len() != 16 {
                 return None;
             }
@@ -55,7 +55,7 @@ impl Store {
             let sealed = self.seal(super::GONE, &key, &chat.to_be_bytes());
             Some(vec![(super::GONE, key.to_vec(), sealed)])
         })?;
-        done += self.migrate_tree(&self.deliveries.clone(), |key, raw| {
+        done += self.migrate_tree(&self.t().deliveries.clone(), |key, raw| {
             if key.len() != 16 {
                 return None;
             }
@@ -65,7 +65,7 @@ impl Store {
             plain.extend_from_slice(raw);
             Some(vec![(DELIVERIES, key.to_vec(), self.seal(DELIVERIES, &key, &plain))])
         })?;
-        done += self.migrate_tree(&self.chat_editions.clone(), |key, _| {
+        done += self.migrate_tree(&self.t().chat_editions.clone(), |key, _| {
             if key.len() != 16 {
                 return None;
             }
@@ -73,7 +73,7 @@ impl Store {
             let key = keys::chat_edition_key(&self.tag(chat), edition);
             Some(vec![(super::CHAT_EDITIONS, key.to_vec(), Vec::new())])
         })?;
-        done += self.migrate_tree(&self.questions.clone(), |key, raw| {
+        done += self.migrate_tree(&self.t().questions.clone(), |key, raw| {
             if key.len() != 16 {
                 return None;
             }
@@ -85,12 +85,12 @@ impl Store {
             Some(vec![(QUESTIONS, key.to_vec(), self.seal(QUESTIONS, &key, &plain))])
         })?;
         for (tree, name, index) in [
-            (&self.outbox, OUTBOX, Some(super::OUTBOX_CHATS)),
-            (&self.dead, DEAD, Some(super::DEAD_CHATS)),
-            (&self.audit, AUDIT, None),
-            (&self.edits, EDITS, None),
-            (&self.drafts, DRAFTS, None),
-            (&self.jobs, JOBS, None),
+            (&self.t().outbox, OUTBOX, Some(super::OUTBOX_CHATS)),
+            (&self.t().dead, DEAD, Some(super::DEAD_CHATS)),
+            (&self.t().audit, AUDIT, None),
+            (&self.t().edits, EDITS, None),
+            (&self.t().drafts, DRAFTS, None),
+            (&self.t().jobs, JOBS, None),
         ] {
             done += self.migrate_tree(&tree.clone(), |key, raw| {
                 if raw.first() != Some(&b'{') {
@@ -139,7 +139,7 @@ impl Store {
             // One transaction per batch: a crash keeps each entry either plain or sealed; each
             // batch flushed, so the work done survives a crash and is not done again.
             self.apply_migration(tree, &writes)?;
-            self.db.flush()?;
+            self.t().db.flush()?;
             done += writes.len();
             match last {
                 Some(mut key) if seen == BATCH => {
@@ -163,7 +163,7 @@ impl Store {
             DEAD => super::DEAD_CHATS,
             _ => OUTBOX,
         };
-        let index = self.db.open_tree(index_name)?;
+        let index = self.t().db.open_tree(index_name)?;
         (tree, &index)
             .transaction(|(tree, index)| {
                 for (old, new) in writes {

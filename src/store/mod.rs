@@ -9,8 +9,10 @@
 //! Trees and keys ("sealed" values are `version ++ epoch ++ nonce ++ ciphertext`):
 //! - `meta`: `schema_version` → u32; `content_hash` → u64; `alerted_through` → u64;
 //!   `id_base` → u64, added to sled's id counter, set by a restore to above every id the
-//!   backed-up store handed out (a fresh sled counts from 0 again); `shred_pending` → set by
-//!   `/stop` until the next key rotation (see `rotation.rs`).
+//!   backed-up store handed out (a fresh sled counts from 0 again), and by a compaction;
+//!   `shred_pending` → set by `/stop` until the next key rotation (see `rotation.rs`);
+//!   `compacted_size` → u64, the size of sled's files right after the last compaction
+//!   (see `compact.rs`: sled's files live in a subdirectory once the store was compacted).
 //! - `content`: `corpus` → the whole [`Corpus`] as JSON (small: tens of kilobytes), so an
 //!   import replaces it in one transaction together with its hash: a crash leaves either the
 //!   old corpus or the new one, never half of each. Public, not sealed.
@@ -61,6 +63,7 @@
 //! into either.
 
 pub mod backup;
+mod compact;
 mod erase;
 mod gate;
 pub mod keyring;
@@ -78,6 +81,7 @@ mod subs;
 #[cfg(test)]
 mod testing;
 
+pub use compact::{Compaction, sled_dir};
 pub use keyring::{KeyError, Secret};
 pub use operator::{AuditEntry, HandOver, LAUNCH_CHUNK, Launch, MakeItem, Resumed, StoredEdit};
 pub use outbox::{
@@ -122,6 +126,8 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 const HASH_KEY: &[u8] = b"content_hash";
 const CORPUS_KEY: &[u8] = b"corpus";
 const ID_BASE_KEY: &[u8] = b"id_base";
+/// The size of sled's files right after the last compaction (see `compact.rs`).
+const COMPACTED_SIZE_KEY: &[u8] = b"compacted_size";
 /// What every error about damaged data ends with: the way out.
 const RESTORE_HINT: &str = "restore it from a backup with `tribune restore FILE`";
 
@@ -176,13 +182,23 @@ pub struct ChatSettings {
 /// The embedded database.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    /// sled's database and its trees: replaced whole by a compaction (see `compact.rs`).
+    trees: Arc<RwLock<Arc<Trees>>>,
     gate: gate::Gate,
     /// Set by [`Store::fail_writes_for_test`]: every write is refused as a failing disk would.
     fail_writes: Arc<AtomicBool>,
     /// Set once a flush failed (a full or failing disk): sled refuses every write after its
     /// first failed one, until the process restarts.
     flush_failed: Arc<AtomicBool>,
+    /// The epoch keys reader data is sealed with (see `seal.rs`, `keyring.rs`).
+    keyring: Arc<RwLock<keyring::Keyring>>,
+    /// The data directory (where the keyring file is).
+    dir: std::path::PathBuf,
+}
+
+/// One sled database of the store, and its trees.
+pub(super) struct Trees {
+    db: sled::Db,
     id_base: u64,
     meta: sled::Tree,
     content: sled::Tree,
@@ -204,19 +220,60 @@ pub struct Store {
     questions: sled::Tree,
     outbox_chats: sled::Tree,
     dead_chats: sled::Tree,
-    /// The epoch keys reader data is sealed with (see `seal.rs`, `keyring.rs`).
-    keyring: Arc<RwLock<keyring::Keyring>>,
-    /// The data directory (where the keyring file is).
-    dir: std::path::PathBuf,
+}
+
+impl Trees {
+    /// Every tree of `db`, opened; `id_base` from its `meta`.
+    fn open(db: sled::Db) -> Result<Trees> {
+        let meta = db.open_tree("meta")?;
+        let id_base = match meta.get(ID_BASE_KEY)? {
+            None => 0,
+            Some(raw) => u64::from_be_bytes(
+                raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("id base".into()))?,
+            ),
+        };
+        let trees = Trees {
+            id_base,
+            meta,
+            content: db.open_tree("content")?,
+            chats: db.open_tree("chats")?,
+            subs: db.open_tree("subs")?,
+            due: db.open_tree("due")?,
+            gone: db.open_tree("gone")?,
+            outbox: db.open_tree("outbox")?,
+            deliveries: db.open_tree("deliveries")?,
+            chat_editions: db.open_tree("chat_editions")?,
+            editions: db.open_tree("editions")?,
+            dead: db.open_tree("dead")?,
+            prisoner_log: db.open_tree("prisoner_log")?,
+            audit: db.open_tree("audit")?,
+            edits: db.open_tree("edits")?,
+            drafts: db.open_tree("drafts")?,
+            jobs: db.open_tree("jobs")?,
+            stats: db.open_tree("stats")?,
+            questions: db.open_tree("questions")?,
+            outbox_chats: db.open_tree(OUTBOX_CHATS)?,
+            dead_chats: db.open_tree(DEAD_CHATS)?,
+            db,
+        };
+        trees.stats.set_merge_operator(stats::merge);
+        Ok(trees)
+    }
 }
 
 impl Store {
+    /// The database and its trees as they are now (a compaction replaces them whole).
+    fn t(&self) -> Arc<Trees> {
+        self.trees.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The stored corpus and its content hash, if any was imported.
     pub fn corpus(&self) -> Result<Option<(Corpus, u64)>> {
-        let Some(raw) = self.content.get(CORPUS_KEY)? else { return Ok(None) };
+        let Some(raw) = self.t().content.get(CORPUS_KEY)? else { return Ok(None) };
         let corpus: Corpus = serde_json::from_slice(&raw)
             .map_err(|e| StoreError::Corrupt(format!("stored content: {e}")))?;
         let hash = self
+            .t()
             .meta
             .get(HASH_KEY)?
             .and_then(|h| h.as_ref().try_into().ok())
@@ -227,6 +284,7 @@ impl Store {
     /// The hash of the imported content, if any.
     pub fn content_hash(&self) -> Result<Option<u64>> {
         Ok(self
+            .t()
             .meta
             .get(HASH_KEY)?
             .and_then(|h| h.as_ref().try_into().ok())
@@ -260,7 +318,7 @@ impl Store {
             logged.push((self.next_id()?, to_json(change)?));
         }
         let json = to_json(corpus)?;
-        (&self.meta, &self.content, &self.prisoner_log)
+        (&self.t().meta, &self.t().content, &self.t().prisoner_log)
             .transaction(|(meta, content, log)| {
                 content.insert(CORPUS_KEY, json.as_slice())?;
                 meta.insert(HASH_KEY, &hash.to_be_bytes())?;
@@ -279,7 +337,7 @@ impl Store {
     pub fn chat(&self, chat_id: i64) -> Result<ChatSettings> {
         let (key, raw) = self.read_forwarded(chat_id, || {
             let key = keys::chat_key(&self.tag(chat_id));
-            Ok((key, self.chats.get(key)?))
+            Ok((key, self.t().chats.get(key)?))
         })?;
         Ok(match raw {
             None => ChatSettings::default(),
@@ -297,7 +355,7 @@ impl Store {
         settings.lang = Some(lang);
         let key = keys::chat_key(&self.tag(chat_id));
         let sealed = self.seal_chat_settings(&key, chat_id, &settings)?;
-        self.chats.insert(key, sealed)?;
+        self.t().chats.insert(key, sealed)?;
         self.sync()?;
         Ok(())
     }
@@ -321,7 +379,7 @@ impl Store {
 
     /// How many chats have stored settings.
     pub fn chat_count(&self) -> usize {
-        self.chats.len()
+        self.t().chats.len()
     }
 
     /// Writes everything to disk.
@@ -334,7 +392,7 @@ impl Store {
 
     /// sled's flush, an fsync, which blocks for as long as the disk takes: see [`blocking`].
     fn sync(&self) -> Result<()> {
-        if let Err(e) = blocking(|| self.db.flush()) {
+        if let Err(e) = blocking(|| self.t().db.flush()) {
             self.flush_failed.store(true, Ordering::Relaxed);
             return Err(e.into());
         }
@@ -349,7 +407,20 @@ impl Store {
 
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.t().db.size_on_disk()?)
+    }
+
+    /// The bytes of what the store holds, as sled counts its live pages (every page read, so
+    /// not for a hot path): beside [`Store::size_on_disk`] it tells live data from the space
+    /// sled has not reclaimed yet.
+    pub fn live_bytes(&self) -> Result<u64> {
+        let on_disk = self.t().db.size_on_disk()? as f64;
+        // sled divides the file's size by the pages' size plus one segment (512 KiB).
+        let amplification = self.t().db.space_amplification()?;
+        if amplification.is_nan() || amplification <= 0.0 {
+            return Ok(0);
+        }
+        Ok(((on_disk / amplification) as u64).saturating_sub(512 * 1024))
     }
 
     /// A fresh id, increasing across restarts (sled persists the counter) and restores
@@ -358,9 +429,10 @@ impl Store {
     /// base near the top (a crafted backup's) would otherwise wrap ids back to small numbers,
     /// handed out before: an error instead.
     fn next_id(&self) -> Result<u64> {
-        self.db
+        self.t()
+            .db
             .generate_id()?
-            .checked_add(self.id_base)
+            .checked_add(self.t().id_base)
             .filter(|id| *id < u64::MAX)
             .ok_or_else(|| StoreError::Corrupt("ids are used up (the id base is too high)".into()))
     }

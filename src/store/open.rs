@@ -3,9 +3,9 @@
 //! the schema version.
 
 use super::{
-    ID_BASE_KEY, Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, gate,
+    Result, SCHEMA_KEY, SCHEMA_VERSION, Store, StoreError, Trees, gate,
     keyring::{Keyring, Secret},
-    retention, stats,
+    retention,
 };
 use std::{
     path::Path,
@@ -47,8 +47,11 @@ impl Store {
         let existing = if Keyring::exists(dir) { Some(Keyring::load(dir, secret)?) } else { None };
         // sled opens unreadable files as an empty database; data there before opening that
         // reads as no Tribune store at all is damage, not a fresh start.
-        let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
-        let db = open_db(dir)?;
+        let files = super::sled_dir(dir);
+        let had_data = std::fs::metadata(files.join("db")).is_ok_and(|m| m.len() > 0);
+        let db = open_db(&files)?;
+        // Its lock held: what a compaction left (see `compact.rs`) is nobody's.
+        super::compact::tidy(dir);
         let meta = db.open_tree("meta")?;
         if meta.get(SCHEMA_KEY)?.is_none() {
             // A sled database that is not ours: adopting it would mix its data with Tribune's.
@@ -86,53 +89,26 @@ impl Store {
             (None, None | Some(1)) => Keyring::create(dir, secret)?,
             (None, Some(_)) => return Err(StoreError::NoKeyring),
         };
-        let id_base = match meta.get(ID_BASE_KEY)? {
-            None => 0,
-            Some(raw) => u64::from_be_bytes(
-                raw.as_ref().try_into().map_err(|_| StoreError::Corrupt("id base".into()))?,
-            ),
-        };
+        drop(meta);
         let store = Store {
+            trees: Arc::new(RwLock::new(Arc::new(Trees::open(db)?))),
             gate: gate::Gate::default(),
             fail_writes: Arc::new(AtomicBool::new(false)),
             flush_failed: Arc::new(AtomicBool::new(false)),
-            id_base,
-            meta,
-            content: db.open_tree("content")?,
-            chats: db.open_tree("chats")?,
-            subs: db.open_tree("subs")?,
-            due: db.open_tree("due")?,
-            gone: db.open_tree("gone")?,
-            outbox: db.open_tree("outbox")?,
-            deliveries: db.open_tree("deliveries")?,
-            chat_editions: db.open_tree("chat_editions")?,
-            editions: db.open_tree("editions")?,
-            dead: db.open_tree("dead")?,
-            prisoner_log: db.open_tree("prisoner_log")?,
-            audit: db.open_tree("audit")?,
-            edits: db.open_tree("edits")?,
-            drafts: db.open_tree("drafts")?,
-            jobs: db.open_tree("jobs")?,
-            stats: db.open_tree("stats")?,
-            questions: db.open_tree("questions")?,
-            outbox_chats: db.open_tree(super::OUTBOX_CHATS)?,
-            dead_chats: db.open_tree(super::DEAD_CHATS)?,
             keyring: Arc::new(RwLock::new(keyring)),
             dir: dir.to_path_buf(),
-            db,
         };
-        store.stats.set_merge_operator(stats::merge);
         if found == Some(1) {
             store.migrate_from_plaintext()?;
         }
         store.finish_interrupted_rotation()?;
         if found.is_none() {
             // A new store has no chat deactivated before the `gone` index existed.
-            store.meta.insert(retention::BACKFILL_CURSOR, retention::BACKFILLED)?;
+            store.t().meta.insert(retention::BACKFILL_CURSOR, retention::BACKFILLED)?;
         }
         if found != Some(SCHEMA_VERSION) {
-            store.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-            store.db.flush()?;
+            store.t().meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            store.t().db.flush()?;
         }
         Ok(store)
     }
@@ -166,7 +142,7 @@ fn refuse_foreign_files(dir: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     // `lost+found` is what a freshly formatted volume holds: the directory is still empty.
     let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
-    if occupied && !dir.join("db").exists() {
+    if occupied && !super::sled_dir(dir).join("db").exists() {
         let why = "it already holds files that are not a Tribune store".to_string();
         return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
     }
@@ -178,7 +154,7 @@ fn refuse_foreign_files(dir: &Path) -> Result<()> {
 /// no store file to lock.
 pub(super) fn hold_lock(dir: &Path) -> std::result::Result<Option<std::fs::File>, ()> {
     use fs2::FileExt;
-    match std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")) {
+    match std::fs::OpenOptions::new().read(true).write(true).open(super::sled_dir(dir).join("db")) {
         Ok(file) => file.try_lock_exclusive().map(|()| Some(file)).map_err(|_| ()),
         Err(_) => Ok(None),
     }
@@ -193,7 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            store.t().meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
             store.flush().unwrap();
         }
         assert!(matches!(Store::open(dir.path()), Err(StoreError::NewerSchema { .. })));

@@ -41,14 +41,15 @@ impl Store {
         // The operator's id stays in the store (for `/audit`), out of the logs.
         log::info!("operator action: {}", entry.action);
         let key = keys::seq_key(self.next_id()?);
-        self.audit.insert(key, self.seal_json(AUDIT, &key, &entry)?)?;
+        self.t().audit.insert(key, self.seal_json(AUDIT, &key, &entry)?)?;
         self.sync()?;
         Ok(())
     }
 
     /// The latest audit entries, newest first.
     pub fn audit_latest(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.audit
+        self.t()
+            .audit
             .iter()
             .rev()
             .take(limit)
@@ -61,7 +62,8 @@ impl Store {
 
     /// Content edits in the order they were made.
     pub fn edits(&self) -> Result<Vec<(u64, StoredEdit)>> {
-        self.edits
+        self.t()
+            .edits
             .iter()
             .map(|e| {
                 let (key, raw) = e?;
@@ -84,12 +86,12 @@ impl Store {
         let _writing = self.writing()?;
         let seq = self.next_id()?;
         let key = keys::seq_key(seq);
-        self.edits.insert(key, self.seal_json(EDITS, &key, edit)?)?;
+        self.t().edits.insert(key, self.seal_json(EDITS, &key, edit)?)?;
         match self.import(corpus, hash, now) {
             Ok(changes) => Ok((seq, changes)),
             Err(e) => {
                 // Keep edits and content in step: the edit did not take.
-                let _ = self.edits.remove(seq.to_be_bytes());
+                let _ = self.t().edits.remove(seq.to_be_bytes());
                 Err(e)
             }
         }
@@ -104,12 +106,12 @@ impl Store {
         now: i64,
     ) -> Result<Vec<super::PrisonerChange>> {
         let _writing = self.writing()?;
-        let old = self.edits.remove(seq.to_be_bytes())?;
+        let old = self.t().edits.remove(seq.to_be_bytes())?;
         match self.import(corpus, hash, now) {
             Ok(changes) => Ok(changes),
             Err(e) => {
                 if let Some(old) = old {
-                    let _ = self.edits.insert(seq.to_be_bytes(), old);
+                    let _ = self.t().edits.insert(seq.to_be_bytes(), old);
                 }
                 Err(e)
             }
@@ -121,14 +123,14 @@ impl Store {
         let _writing = self.writing()?;
         let id = self.next_id()?;
         let key = keys::seq_key(id);
-        self.drafts.insert(key, self.seal_json(DRAFTS, &key, draft)?)?;
+        self.t().drafts.insert(key, self.seal_json(DRAFTS, &key, draft)?)?;
         self.sync()?;
         Ok(id)
     }
 
     pub fn draft(&self, id: u64) -> Result<Option<Draft>> {
         let key = keys::seq_key(id);
-        self.drafts.get(key)?.map(|raw| self.open_json(DRAFTS, &key, &raw, "draft")).transpose()
+        self.t().drafts.get(key)?.map(|raw| self.open_json(DRAFTS, &key, &raw, "draft")).transpose()
     }
 
     /// Changes an open draft's audience; `false` if it is no longer open.
@@ -139,7 +141,8 @@ impl Store {
     ) -> Result<bool> {
         let _writing = self.writing()?;
         let key = id.to_be_bytes();
-        self.drafts
+        self.t()
+            .drafts
             .transaction(|drafts| {
                 let Some(raw) = drafts.get(key)? else { return Ok(false) };
                 let mut draft: Draft = self
@@ -163,7 +166,8 @@ impl Store {
     pub fn discard_draft(&self, id: u64) -> Result<Option<DraftState>> {
         let _writing = self.writing()?;
         let key = id.to_be_bytes();
-        self.drafts
+        self.t()
+            .drafts
             .transaction(|drafts| {
                 let Some(raw) = drafts.get(key)? else { return Ok(None) };
                 let mut draft: Draft = self
@@ -200,7 +204,7 @@ impl Store {
         let job_key = keys::seq_key(edition);
         let job_raw =
             self.seal_json(JOBS, &job_key, &Job { total: chats(&queued), ..job.clone() })?;
-        (&self.editions, &self.jobs, &self.outbox, &self.outbox_chats)
+        (&self.t().editions, &self.t().jobs, &self.t().outbox, &self.t().outbox_chats)
             .transaction(|(editions, jobs, outbox, outbox_chats)| {
                 editions.insert(&edition.to_be_bytes(), edition_raw.as_slice())?;
                 jobs.insert(&job_key, job_raw.as_slice())?;
@@ -216,13 +220,13 @@ impl Store {
 
     pub fn job(&self, edition: u64) -> Result<Option<Job>> {
         let key = keys::seq_key(edition);
-        self.jobs.get(key)?.map(|raw| self.open_json(JOBS, &key, &raw, "job")).transpose()
+        self.t().jobs.get(key)?.map(|raw| self.open_json(JOBS, &key, &raw, "job")).transpose()
     }
 
     /// Jobs still running, oldest first. Jobs found finished are marked so.
     pub fn running_jobs(&self) -> Result<Vec<(u64, Job)>> {
         let mut found = Vec::new();
-        for entry in self.jobs.iter() {
+        for entry in self.t().jobs.iter() {
             let (key, raw) = entry?;
             let job: Job = self.open_json(JOBS, &key, &raw, "job")?;
             if job.state != JobState::Running {
@@ -255,19 +259,19 @@ impl Store {
             return Ok(None);
         }
         let mut removed = 0;
-        for entry in self.outbox.iter() {
+        for entry in self.t().outbox.iter() {
             let (key, raw) = entry?;
             if let Some(item) = self.outbox_item(&key, &raw)
                 && item.edition == edition
-                && self.outbox.remove(&key)?.is_some()
+                && self.t().outbox.remove(&key)?.is_some()
             {
                 for tag in self.tags(item.chat_id) {
-                    self.outbox_chats.remove(keys::by_chat_key(&tag, u64_at(&key, 0)))?;
+                    self.t().outbox_chats.remove(keys::by_chat_key(&tag, u64_at(&key, 0)))?;
                 }
                 removed += 1;
                 // A flush every thousand: sled holds unwritten log buffers in memory.
                 if removed % 1_000 == 0 {
-                    self.db.flush()?;
+                    self.t().db.flush()?;
                 }
             }
         }
@@ -278,10 +282,10 @@ impl Store {
     /// The latest editions, newest first, with how many chats each reached or tried.
     pub fn editions_latest(&self, limit: usize) -> Result<Vec<(u64, Edition, usize)>> {
         let mut found = Vec::new();
-        for entry in self.editions.iter().rev().take(limit) {
+        for entry in self.t().editions.iter().rev().take(limit) {
             let (key, raw) = entry?;
             let id = u64_at(&key, 0);
-            let chats = self.deliveries.scan_prefix(keys::edition_prefix(id)).count();
+            let chats = self.t().deliveries.scan_prefix(keys::edition_prefix(id)).count();
             found.push((id, from_json(&raw, "edition")?, chats));
         }
         Ok(found)
@@ -303,7 +307,7 @@ impl Store {
 
     /// Whether any message of `edition` still waits in the outbox.
     pub fn has_queued(&self, edition: u64) -> Result<bool> {
-        for entry in self.outbox.iter() {
+        for entry in self.t().outbox.iter() {
             let (key, raw) = entry?;
             if self.outbox_item(&key, &raw).is_some_and(|i| i.edition == edition) {
                 return Ok(true);

@@ -61,12 +61,12 @@ impl Store {
     pub fn new_edition(&self, kind: EditionKind, now: i64) -> Result<u64> {
         let _writing = self.writing()?;
         let id = self.next_id()?;
-        self.editions.insert(id.to_be_bytes(), to_json(&Edition { kind, created_at: now })?)?;
+        self.t().editions.insert(id.to_be_bytes(), to_json(&Edition { kind, created_at: now })?)?;
         Ok(id)
     }
 
     pub fn edition(&self, id: u64) -> Result<Option<Edition>> {
-        self.editions.get(id.to_be_bytes())?.map(|raw| from_json(&raw, "edition")).transpose()
+        self.t().editions.get(id.to_be_bytes())?.map(|raw| from_json(&raw, "edition")).transpose()
     }
 
     /// Puts messages in the outbox, durably, and returns them with their sequence numbers.
@@ -84,8 +84,8 @@ impl Store {
         }
         // The index first: an entry without its item is skipped by `/stop`, an item without its
         // entry would be missed.
-        self.outbox_chats.apply_batch(index)?;
-        self.outbox.apply_batch(batch)?;
+        self.t().outbox_chats.apply_batch(index)?;
+        self.t().outbox.apply_batch(batch)?;
         self.sync()?;
         Ok(queued)
     }
@@ -93,7 +93,7 @@ impl Store {
     /// Every unsent message, in the order it was queued.
     pub fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
         let mut items = Vec::new();
-        for entry in self.outbox.iter() {
+        for entry in self.t().outbox.iter() {
             let (key, raw) = entry?;
             match self.open_json(OUTBOX, &key, &raw, "outbox item") {
                 Ok(item) => items.push((u64_at(&key, 0), item)),
@@ -110,7 +110,7 @@ impl Store {
         let mut items = Vec::new();
         let mut scanned = 0;
         let mut last = seq;
-        for entry in self.outbox.range(keys::seq_key(seq)..).take(limit) {
+        for entry in self.t().outbox.range(keys::seq_key(seq)..).take(limit) {
             let (key, raw) = entry?;
             scanned += 1;
             last = u64_at(&key, 0);
@@ -128,10 +128,10 @@ impl Store {
         self.read_forwarded(chat_id, || {
             let tag = self.tag(chat_id);
             let mut items = Vec::new();
-            for entry in self.outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
+            for entry in self.t().outbox_chats.scan_prefix(keys::chat_prefix(&tag)) {
                 let seq = keys::by_chat_seq(&entry?.0);
                 let key = keys::seq_key(seq);
-                if let Some(raw) = self.outbox.get(key)?
+                if let Some(raw) = self.t().outbox.get(key)?
                     && let Some(item) = self.outbox_item(&key, &raw)
                 {
                     items.push((seq, item));
@@ -149,17 +149,17 @@ impl Store {
     /// How many items wait: a walk over the whole outbox (sled counts by iterating), so for
     /// reports, not for loops; [`Store::outbox_is_empty`] is the cheap question.
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        self.t().outbox.len()
     }
 
     /// Whether nothing waits in the outbox: one step of an iterator, whatever it holds.
     pub fn outbox_is_empty(&self) -> bool {
-        self.outbox.is_empty()
+        self.t().outbox.is_empty()
     }
 
     /// Whether an item is still waiting (it may have been erased by `/stop`).
     pub fn is_queued(&self, seq: u64) -> Result<bool> {
-        Ok(self.outbox.contains_key(keys::seq_key(seq))?)
+        Ok(self.t().outbox.contains_key(keys::seq_key(seq))?)
     }
 
     /// Saves an item's changed state (attempt count, new chat id after a migration), only if
@@ -171,7 +171,7 @@ impl Store {
         let key = keys::seq_key(seq);
         let sealed = self.seal_json(OUTBOX, &key, item)?;
         let tag = self.tag(item.chat_id);
-        (&self.outbox, &self.outbox_chats)
+        (&self.t().outbox, &self.t().outbox_chats)
             .transaction(|(outbox, outbox_chats)| {
                 let Some(raw) = outbox.get(key)? else { return Ok(false) };
                 // A migrated chat's item moves to its new id in the index too.
@@ -243,13 +243,13 @@ impl Store {
             })
             .transpose()?;
         let trees = (
-            &self.outbox,
-            &self.outbox_chats,
-            &self.deliveries,
-            &self.chat_editions,
-            &self.dead,
-            &self.dead_chats,
-            &self.subs,
+            &self.t().outbox,
+            &self.t().outbox_chats,
+            &self.t().deliveries,
+            &self.t().chat_editions,
+            &self.t().dead,
+            &self.t().dead_chats,
+            &self.t().subs,
         );
         trees
             .transaction(
@@ -311,7 +311,7 @@ impl Store {
     /// Every chat an edition reached or tried to reach.
     pub fn deliveries(&self, edition: u64) -> Result<Vec<(i64, DeliveryRecord)>> {
         let mut found = Vec::new();
-        for entry in self.deliveries.scan_prefix(keys::edition_prefix(edition)) {
+        for entry in self.t().deliveries.scan_prefix(keys::edition_prefix(edition)) {
             let (key, raw) = entry?;
             found.push(self.open_delivery(&key, &raw)?);
         }
@@ -320,7 +320,8 @@ impl Store {
 
     /// Dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        self.dead
+        self.t()
+            .dead
             .iter()
             .map(|entry| {
                 let (key, raw) = entry?;
@@ -331,7 +332,7 @@ impl Store {
 
     /// The prisoner-log position up to which alerts were queued.
     pub fn alerted_through(&self) -> Result<u64> {
-        Ok(self.meta.get(ALERTED_KEY)?.map_or(0, |raw| u64_at(&raw, 0)))
+        Ok(self.t().meta.get(ALERTED_KEY)?.map_or(0, |raw| u64_at(&raw, 0)))
     }
 
     /// Queues alerts and records how far the prisoner log was announced, in one transaction,
@@ -346,7 +347,7 @@ impl Store {
         for item in items {
             queued.push((self.next_id()?, item));
         }
-        (&self.outbox, &self.outbox_chats, &self.meta)
+        (&self.t().outbox, &self.t().outbox_chats, &self.t().meta)
             .transaction(|(outbox, outbox_chats, meta)| {
                 for (seq, item) in &queued {
                     self.put_item(outbox, outbox_chats, *seq, item)?;
@@ -361,14 +362,14 @@ impl Store {
 
     /// The newest prisoner-log sequence number (0 when empty).
     pub fn prisoner_log_head(&self) -> Result<u64> {
-        Ok(self.prisoner_log.last()?.map_or(0, |(key, _)| u64_at(&key, 0)))
+        Ok(self.t().prisoner_log.last()?.map_or(0, |(key, _)| u64_at(&key, 0)))
     }
 
     /// Changes logged after `seen`, oldest first.
     pub fn prisoner_changes_after(&self, seen: u64) -> Result<Vec<(u64, PrisonerChange)>> {
         let start = (seen + 1).to_be_bytes();
         let mut found = Vec::new();
-        for entry in self.prisoner_log.range(start..) {
+        for entry in self.t().prisoner_log.range(start..) {
             let (key, raw) = entry?;
             found.push((u64_at(&key, 0), from_json(&raw, "prisoner change")?));
         }

@@ -42,7 +42,7 @@ impl Store {
     pub fn put_question(&self, chat: i64, user: u64, question: &PendingQuestion) -> Result<()> {
         let _writing = self.writing_for(&[chat])?;
         let key = self.question_key(chat, user);
-        self.questions.insert(key, self.seal_question(&key, chat, user, question)?)?;
+        self.t().questions.insert(key, self.seal_question(&key, chat, user, question)?)?;
         self.sync()
     }
 
@@ -52,7 +52,7 @@ impl Store {
     pub fn take_question(&self, chat: i64, user: u64, now: i64) -> Result<Option<PendingQuestion>> {
         // Asked of every private message: most have no question waiting, and need no write.
         let waiting = self.read_forwarded(chat, || {
-            Ok(self.questions.contains_key(self.question_key(chat, user))?)
+            Ok(self.t().questions.contains_key(self.question_key(chat, user))?)
         })?;
         if !waiting {
             return Ok(None);
@@ -60,7 +60,7 @@ impl Store {
         let _writing = self.writing_for(&[chat])?;
         // Tagged again under the gate: a key rotation may have begun while it was waited for.
         let key = self.question_key(chat, user);
-        let Some(raw) = self.questions.remove(key)? else { return Ok(None) };
+        let Some(raw) = self.t().questions.remove(key)? else { return Ok(None) };
         match self.open_question(&key, &raw) {
             Ok((_, _, question)) if question.expires_at > now => Ok(Some(question)),
             Ok(_) => Ok(None),
@@ -75,7 +75,7 @@ impl Store {
     pub fn forget_expired_questions(&self, now: i64) -> Result<usize> {
         let _writing = self.writing()?;
         let mut expired = Vec::new();
-        for entry in self.questions.iter() {
+        for entry in self.t().questions.iter() {
             let (key, raw) = entry?;
             let alive = self.open_question(&key, &raw).is_ok_and(|(_, _, q)| q.expires_at > now);
             if !alive {
@@ -83,7 +83,7 @@ impl Store {
             }
         }
         for key in &expired {
-            self.questions.remove(key)?;
+            self.t().questions.remove(key)?;
         }
         if !expired.is_empty() {
             self.sync()?;
@@ -96,7 +96,7 @@ impl Store {
     /// within 30 minutes: a few, whatever the number of readers.
     pub(super) fn questions_naming(&self, id: i64) -> Result<Vec<sled::IVec>> {
         let mut keys = Vec::new();
-        for entry in self.questions.iter() {
+        for entry in self.t().questions.iter() {
             let (key, raw) = entry?;
             let names = match self.open_question(&key, &raw) {
                 Ok((chat, user, q)) => {

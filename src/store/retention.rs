@@ -86,14 +86,14 @@ impl Store {
     /// What the trees that retention bounds hold now.
     pub fn retained(&self) -> Retained {
         Retained {
-            deliveries: self.deliveries.len(),
-            chat_editions: self.chat_editions.len(),
-            editions: self.editions.len(),
-            jobs: self.jobs.len(),
-            drafts: self.drafts.len(),
-            dead_letters: self.dead.len(),
-            audit: self.audit.len(),
-            gone: self.gone.len(),
+            deliveries: self.t().deliveries.len(),
+            chat_editions: self.t().chat_editions.len(),
+            editions: self.t().editions.len(),
+            jobs: self.t().jobs.len(),
+            drafts: self.t().drafts.len(),
+            dead_letters: self.t().dead.len(),
+            audit: self.t().audit.len(),
+            gone: self.t().gone.len(),
         }
     }
 
@@ -128,7 +128,7 @@ impl Store {
     /// index) their grace period from `now`: `budget` subscriptions a step, from a cursor,
     /// until every one was seen once.
     fn backfill_gone(&self, now: i64, budget: usize) -> Result<()> {
-        let from = match self.meta.get(BACKFILL_CURSOR)? {
+        let from = match self.t().meta.get(BACKFILL_CURSOR)? {
             Some(raw) if raw == BACKFILLED => return Ok(()),
             Some(raw) => std::ops::Bound::Excluded(raw.to_vec()),
             None => std::ops::Bound::Unbounded,
@@ -136,7 +136,7 @@ impl Store {
         let mut last = None;
         // The cursor is a tag: a key rotation, which tags every chat anew, starts the search
         // over (see `rotation.rs`).
-        for entry in self.subs.range((from, std::ops::Bound::Unbounded)).take(budget) {
+        for entry in self.t().subs.range((from, std::ops::Bound::Unbounded)).take(budget) {
             let (key, raw) = entry?;
             if let Ok(mut sub) = self.open_json::<crate::subscription::Subscription>(
                 SUBS,
@@ -153,8 +153,8 @@ impl Store {
         }
         let _writing = self.writing()?;
         match last {
-            Some(key) => self.meta.insert(BACKFILL_CURSOR, key)?,
-            None => self.meta.insert(BACKFILL_CURSOR, BACKFILLED)?,
+            Some(key) => self.t().meta.insert(BACKFILL_CURSOR, key)?,
+            None => self.t().meta.insert(BACKFILL_CURSOR, BACKFILLED)?,
         };
         Ok(())
     }
@@ -164,6 +164,7 @@ impl Store {
     fn erase_gone(&self, until: i64) -> Result<usize> {
         let end = keys::gone_end(until);
         let expired: Vec<(sled::IVec, sled::IVec)> = self
+            .t()
             .gone
             .range(..end.as_slice())
             .take(CHATS_PER_STEP)
@@ -178,7 +179,7 @@ impl Store {
             // Erasing removes the entry with the subscription; one whose subscription no
             // longer reads would otherwise come back at every step.
             let _writing = self.writing()?;
-            self.gone.remove(key)?;
+            self.t().gone.remove(key)?;
         }
         Ok(expired.len())
     }
@@ -186,9 +187,9 @@ impl Store {
     /// Removes the delivery records of editions created at or before `until`, oldest first,
     /// from the cursor on.
     fn prune_deliveries(&self, until: i64, left: &mut usize) -> Result<usize> {
-        let from = self.meta.get(DELIVERIES_CURSOR)?.map_or(0, |raw| u64_at(&raw, 0) + 1);
+        let from = self.t().meta.get(DELIVERIES_CURSOR)?.map_or(0, |raw| u64_at(&raw, 0) + 1);
         let mut removed = 0;
-        for entry in self.editions.range(from.to_be_bytes()..) {
+        for entry in self.t().editions.range(from.to_be_bytes()..) {
             let (key, raw) = entry?;
             // An edition that does not read has no age: its records stay for its metadata's
             // turn, which removes it anyway.
@@ -202,7 +203,7 @@ impl Store {
             if !done {
                 break;
             }
-            self.meta.insert(DELIVERIES_CURSOR, &key)?;
+            self.t().meta.insert(DELIVERIES_CURSOR, &key)?;
         }
         Ok(removed)
     }
@@ -211,6 +212,7 @@ impl Store {
     /// is left.
     fn remove_deliveries(&self, edition: &[u8], left: &mut usize) -> Result<(usize, bool)> {
         let keys: Vec<sled::IVec> = self
+            .t()
             .deliveries
             .scan_prefix(keys::edition_prefix(u64_at(edition, 0)))
             .keys()
@@ -228,8 +230,8 @@ impl Store {
             }
             records.remove(key.clone());
         }
-        self.chat_editions.apply_batch(index)?;
-        self.deliveries.apply_batch(records)?;
+        self.t().chat_editions.apply_batch(index)?;
+        self.t().deliveries.apply_batch(records)?;
         *left -= keys.len();
         Ok((keys.len(), done))
     }
@@ -238,7 +240,7 @@ impl Store {
     /// record still left of them; a job still running keeps its edition.
     fn prune_editions(&self, until: i64, left: &mut usize) -> Result<(usize, usize)> {
         let (mut editions, mut records) = (0, 0);
-        for entry in self.editions.iter() {
+        for entry in self.t().editions.iter() {
             let (key, raw) = entry?;
             let created =
                 from_json::<super::Edition>(&raw, "edition").map_or(i64::MIN, |e| e.created_at);
@@ -246,6 +248,7 @@ impl Store {
                 break;
             }
             let running = self
+                .t()
                 .jobs
                 .get(&key)?
                 .and_then(|raw| self.open_json::<Job>(JOBS, &key, &raw, "job").ok())
@@ -258,8 +261,8 @@ impl Store {
             if !done || *left == 0 {
                 break;
             }
-            self.jobs.remove(&key)?;
-            self.editions.remove(&key)?;
+            self.t().jobs.remove(&key)?;
+            self.t().editions.remove(&key)?;
             editions += 1;
             *left -= 1;
         }
@@ -269,14 +272,14 @@ impl Store {
     /// Removes broadcast drafts created at or before `until` (sent, discarded or left open).
     fn prune_drafts(&self, until: i64, left: &mut usize) -> Result<usize> {
         // Draft ids are sequence numbers: the oldest come first.
-        self.prune_by_age(&self.drafts, DRAFTS, until, left, |plain| {
+        self.prune_by_age(&self.t().drafts, DRAFTS, until, left, |plain| {
             Some((from_json::<Draft>(plain, "draft").ok()?.created_at, None))
         })
     }
 
     /// Removes dead letters given up on at or before `until`, with their `dead_chats` entries.
     fn prune_dead_letters(&self, until: i64, left: &mut usize) -> Result<usize> {
-        self.prune_by_age(&self.dead, DEAD, until, left, |plain| {
+        self.prune_by_age(&self.t().dead, DEAD, until, left, |plain| {
             let dead = from_json::<super::DeadLetter>(plain, "dead letter").ok()?;
             Some((dead.at, Some(dead.item.chat_id)))
         })
@@ -284,7 +287,7 @@ impl Store {
 
     /// Removes audit entries made at or before `until`.
     fn prune_audit(&self, until: i64, left: &mut usize) -> Result<usize> {
-        self.prune_by_age(&self.audit, AUDIT, until, left, |plain| {
+        self.prune_by_age(&self.t().audit, AUDIT, until, left, |plain| {
             Some((from_json::<super::AuditEntry>(plain, "audit entry").ok()?.at, None))
         })
     }
@@ -327,7 +330,7 @@ impl Store {
             *left -= 1;
         }
         if name == DEAD {
-            self.dead_chats.apply_batch(index)?;
+            self.t().dead_chats.apply_batch(index)?;
         }
         tree.apply_batch(batch)?;
         Ok(removed)

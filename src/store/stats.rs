@@ -154,16 +154,16 @@ impl Store {
     /// engine flushes with the delivery records.
     pub fn count_delivery(&self, tally: Tally, at: i64) -> Result<()> {
         let _writing = self.writing()?;
-        self.stats.merge(delivery_key(day_of(at), tally), 1u64.to_be_bytes())?;
+        self.t().stats.merge(delivery_key(day_of(at), tally), 1u64.to_be_bytes())?;
         if tally == Tally::Sent {
-            self.stats.merge(LAST_SENT_KEY, (at.max(0) as u64).to_be_bytes())?;
+            self.t().stats.merge(LAST_SENT_KEY, (at.max(0) as u64).to_be_bytes())?;
         }
         Ok(())
     }
 
     /// When Telegram last confirmed a bulk message (Unix seconds), if ever.
     pub fn last_sent(&self) -> Result<Option<i64>> {
-        Ok(self.stats.get(LAST_SENT_KEY)?.map(|raw| u64_at(&raw, 0) as i64))
+        Ok(self.t().stats.get(LAST_SENT_KEY)?.map(|raw| u64_at(&raw, 0) as i64))
     }
 
     /// Delivery counts for every day from `first` to `last` (day numbers), zeros included.
@@ -172,7 +172,7 @@ impl Store {
             (first..=last).map(|day| DayDeliveries { day, ..Default::default() }).collect();
         let start = delivery_key(first, Tally::Sent);
         let end = delivery_key(last, Tally::Deactivated);
-        for entry in self.stats.range(start..=end) {
+        for entry in self.t().stats.range(start..=end) {
             let (key, raw) = entry?;
             let day = i64::from(u32::from_be_bytes([key[1], key[2], key[3], key[4]]));
             let Some(tally) = Tally::ALL.into_iter().find(|t| Some(&t.byte()) == key.get(5)) else {
@@ -188,7 +188,7 @@ impl Store {
     /// Delivery counts over every day recorded (for counters that only grow).
     pub fn delivery_totals(&self) -> Result<DayDeliveries> {
         let mut total = DayDeliveries::default();
-        for entry in self.stats.scan_prefix([DELIVERY_PREFIX]) {
+        for entry in self.t().stats.scan_prefix([DELIVERY_PREFIX]) {
             let (key, raw) = entry?;
             if let Some(tally) = Tally::ALL.into_iter().find(|t| Some(&t.byte()) == key.get(5)) {
                 total.add(tally, u64_at(&raw, 0));
@@ -207,16 +207,16 @@ impl Store {
     /// Records today's subscriber counts unless the day already has them. Returns whether it
     /// wrote. The history starts the first day this runs: earlier days are not invented.
     pub fn snapshot_subscribers(&self, day: i64) -> Result<bool> {
-        if self.stats.contains_key(snapshot_key(day))? {
+        if self.t().stats.contains_key(snapshot_key(day))? {
             return Ok(false);
         }
         // Counted before the write begins (an exact walk waits for a key rotation under way).
         let counts = census_of(self.each_subscription()).counts;
         let _writing = self.writing()?;
-        if self.stats.contains_key(snapshot_key(day))? {
+        if self.t().stats.contains_key(snapshot_key(day))? {
             return Ok(false);
         }
-        self.stats.insert(snapshot_key(day), to_json(&counts)?)?;
+        self.t().stats.insert(snapshot_key(day), to_json(&counts)?)?;
         self.sync()?;
         Ok(true)
     }
@@ -229,7 +229,7 @@ impl Store {
     ) -> Result<Vec<(i64, Option<SubscriberCounts>)>> {
         let mut days: Vec<(i64, Option<SubscriberCounts>)> =
             (first..=last).map(|day| (day, None)).collect();
-        for entry in self.stats.range(snapshot_key(first)..=snapshot_key(last)) {
+        for entry in self.t().stats.range(snapshot_key(first)..=snapshot_key(last)) {
             let (key, raw) = entry?;
             let day = i64::from(u32::from_be_bytes([key[1], key[2], key[3], key[4]]));
             if let Some(slot) = days.get_mut((day - first) as usize) {
@@ -241,7 +241,7 @@ impl Store {
 
     /// How many dead letters wait for an operator.
     pub fn dead_letter_count(&self) -> usize {
-        self.dead.len()
+        self.t().dead.len()
     }
 }
 

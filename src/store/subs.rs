@@ -76,7 +76,7 @@ impl Store {
     pub fn subscription(&self, chat_id: i64) -> Result<Option<Subscription>> {
         let (key, raw) = self.read_forwarded(chat_id, || {
             let key = keys::chat_key(&self.tag(chat_id));
-            Ok((key, self.subs.get(key)?))
+            Ok((key, self.t().subs.get(key)?))
         })?;
         match raw {
             None => Ok(None),
@@ -101,7 +101,7 @@ impl Store {
     /// Saves a subscription and moves its due-index entry in one transaction, unflushed.
     pub(super) fn put_subscription(&self, sub: &Subscription) -> Result<()> {
         let _writing = self.writing_for(&[sub.chat_id])?;
-        (&self.subs, &self.due, &self.gone)
+        (&self.t().subs, &self.t().due, &self.t().gone)
             .transaction(|(subs, due, gone)| {
                 self.write_subscription(subs, due, gone, sub)?;
                 Ok(())
@@ -137,15 +137,15 @@ impl Store {
             // Small batches, each flushed: sled keeps a big unflushed batch's pages in memory
             // (a million subscriptions in batches of 10,000 left 6 GB; see BENCHMARKS.md).
             if count % 1_000 == 0 {
-                self.subs.apply_batch(std::mem::take(&mut sub_batch))?;
-                self.due.apply_batch(std::mem::take(&mut due_batch))?;
-                self.gone.apply_batch(std::mem::take(&mut gone_batch))?;
+                self.t().subs.apply_batch(std::mem::take(&mut sub_batch))?;
+                self.t().due.apply_batch(std::mem::take(&mut due_batch))?;
+                self.t().gone.apply_batch(std::mem::take(&mut gone_batch))?;
                 self.sync()?;
             }
         }
-        self.subs.apply_batch(sub_batch)?;
-        self.due.apply_batch(due_batch)?;
-        self.gone.apply_batch(gone_batch)?;
+        self.t().subs.apply_batch(sub_batch)?;
+        self.t().due.apply_batch(due_batch)?;
+        self.t().gone.apply_batch(gone_batch)?;
         self.sync()?;
         Ok(count)
     }
@@ -170,7 +170,13 @@ impl Store {
             queued.push((self.next_id()?, item.clone()));
         }
         let tag = self.tag(sub.chat_id);
-        let outcome = (&self.subs, &self.due, &self.gone, &self.outbox, &self.outbox_chats)
+        let outcome = (
+            &self.t().subs,
+            &self.t().due,
+            &self.t().gone,
+            &self.t().outbox,
+            &self.t().outbox_chats,
+        )
             .transaction(|(subs, due, gone, outbox, outbox_chats)| {
                 let Some(stored) = self.stored_subscription(subs, &tag)? else {
                     return Ok(Committed::Erased);
@@ -209,7 +215,7 @@ impl Store {
     pub fn due_until(&self, until: i64, limit: usize) -> Result<Vec<(i64, i64)>> {
         let end = keys::due_end(until);
         let mut found = Vec::new();
-        for entry in self.due.range(..end.as_slice()).take(limit) {
+        for entry in self.t().due.range(..end.as_slice()).take(limit) {
             let (key, raw) = entry?;
             let chat = self.open_sealed(DUE, &key, &raw)?;
             let chat = chat.as_slice().try_into().map(i64::from_be_bytes);
@@ -221,7 +227,7 @@ impl Store {
 
     /// When the earliest digest is due, if any is scheduled.
     pub fn first_due(&self) -> Result<Option<i64>> {
-        Ok(self.due.first()?.map(|(key, _)| keys::due_time(&key)))
+        Ok(self.t().due.first()?.map(|(key, _)| keys::due_time(&key)))
     }
 
     /// Marks a chat gone (blocked the bot, was deleted, removed the bot) at `now`: no more
@@ -232,7 +238,7 @@ impl Store {
         let tag = self.tag(chat_id);
         // Read and written in one transaction: a chat erased by `/stop` meanwhile stays erased,
         // and a setting changed meanwhile is kept.
-        let was = (&self.subs, &self.due, &self.gone)
+        let was = (&self.t().subs, &self.t().due, &self.t().gone)
             .transaction(|(subs, due, gone)| {
                 let Some(mut sub) = self.stored_subscription(subs, &tag)? else {
                     return Ok(false);
@@ -268,7 +274,7 @@ impl Store {
     /// While a key rotation runs, one may be seen twice or not at all: for exact walks,
     /// [`Store::each_subscription`].
     pub fn subscriptions(&self) -> impl Iterator<Item = Subscription> + '_ {
-        self.subs.iter().filter_map(|entry| {
+        self.t().subs.iter().filter_map(|entry| {
             let (key, raw) = entry.ok()?;
             self.open_json(SUBS, &key, &raw, "subscription")
                 .map_err(|e| log::warn!("skipping a subscription: {e}"))
@@ -277,20 +283,20 @@ impl Store {
     }
 
     pub fn subscription_count(&self) -> usize {
-        self.subs.len()
+        self.t().subs.len()
     }
 
     /// Moves everything about a group to its new supergroup id, atomically and durably.
     pub fn migrate_chat(&self, from: i64, to: i64) -> Result<()> {
         let _writing = self.writing_for(&[from, to])?;
-        let settings = self.chats.get(keys::chat_key(&self.tag(from)))?;
+        let settings = self.t().chats.get(keys::chat_key(&self.tag(from)))?;
         let settings = match settings {
             Some(_) => Some(self.chat(from)?),
             None => None,
         };
         let sub = self.subscription(from)?;
         let (old, new) = (self.tag(from), self.tag(to));
-        (&self.chats, &self.subs, &self.due, &self.gone)
+        (&self.t().chats, &self.t().subs, &self.t().due, &self.t().gone)
             .transaction(|(chats, subs, due, gone)| {
                 if let Some(settings) = &settings {
                     chats.remove(&keys::chat_key(&old))?;

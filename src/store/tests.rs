@@ -91,6 +91,6 @@ fn chat_settings_are_kept_and_erased() {
 fn unreadable_settings_fall_back_to_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.chats.insert(7i64.to_be_bytes(), b"not json".to_vec()).unwrap();
+    store.t().chats.insert(7i64.to_be_bytes(), b"not json".to_vec()).unwrap();
     assert_eq!(store.chat(7).unwrap(), ChatSettings::default());
 }

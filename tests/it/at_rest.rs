@@ -461,3 +461,44 @@ fn when_released<T, E: std::fmt::Debug + std::fmt::Display>(open: impl Fn() -> R
         }
     }
 }
+
+/// `tribune compact`: sled keeps what `/stop` erased in its files until it reclaims the
+/// segment; a compaction copies only the live records into fresh files and deletes the old
+/// ones, so the erased chat's tag is gone from the directory at once, before any rotation.
+#[test]
+fn a_compaction_deletes_the_files_that_still_held_an_erased_chat() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    {
+        let store = Store::open(&data).unwrap();
+        for chat in [READER, STOPPER] {
+            store.save_subscription(&Subscription::new(chat, ChatKind::Private, Lang::En)).unwrap();
+        }
+        store.flush().unwrap();
+        store.erase_chat(STOPPER).unwrap();
+        store.flush().unwrap();
+    }
+    let tag = Keyring::load(&data, &Secret::public_test_key()).unwrap().current().tag(STOPPER);
+    let holding = |data: &Path| {
+        files(data).into_iter().filter(|f| contains(&std::fs::read(f).unwrap(), &tag)).count()
+    };
+    assert!(holding(&data) > 0, "sled's log still holds the erased chat's records");
+    let key = support::test_key_file();
+    let compacted = when_released(|| {
+        let output = tribune(&data, &["compact"], &[("TRIBUNE_KEY_FILE", &key)]);
+        if output.status.success() { Ok(output) } else { Err(stderr(&output)) }
+    });
+    let said = String::from_utf8_lossy(&compacted.stdout).into_owned();
+    assert!(said.contains("compacted") && said.contains("MiB after"), "{said}");
+    assert_eq!(holding(&data), 0, "no file holds the erased chat's tag");
+    assert!(data.join("sled-1").is_dir() && !data.join("db").exists());
+    // The store reads on from the new files, the reader still there, the erased chat not.
+    let store = when_released(|| Store::open(&data));
+    assert!(store.subscription(READER).unwrap().is_some());
+    assert!(store.subscription(STOPPER).unwrap().is_none());
+    drop(store);
+    // Nothing to compact where there is no store.
+    let empty = root.path().join("empty");
+    let refused = tribune(&empty, &["compact"], &[("TRIBUNE_KEY_FILE", &key)]);
+    assert!(stderr(&refused).contains("no Tribune store"), "{}", stderr(&refused));
+}

@@ -46,8 +46,8 @@ fn help_lists_every_subcommand_with_its_line() {
     assert_eq!(
         names,
         [
-            "serve", "demo", "check", "import", "doctor", "export", "backup", "restore", "keygen",
-            "rekey", "help"
+            "serve", "demo", "check", "import", "doctor", "export", "backup", "restore", "compact",
+            "keygen", "rekey", "help"
         ],
         "{help}"
     );

@@ -96,7 +96,7 @@ impl Store {
         hand_over: HandOver<'_>,
     ) -> Result<Vec<Resumed>> {
         let mut pending = Vec::new();
-        for entry in self.jobs.iter() {
+        for entry in self.t().jobs.iter() {
             let (key, raw) = entry?;
             let job: Job = self.open_json(JOBS, &key, &raw, "job")?;
             if let Some(at) = job.queueing {
@@ -152,7 +152,7 @@ impl Store {
         let job = Job { total: 0, queueing: Some(queueing), ..job.clone() };
         let job_raw = self.seal_json(JOBS, &job_key, &job)?;
         let key = id.to_be_bytes();
-        let outcome = (&self.drafts, &self.editions, &self.jobs)
+        let outcome = (&self.t().drafts, &self.t().editions, &self.t().jobs)
             .transaction(|(drafts, editions, jobs)| {
                 let abort = ConflictableTransactionError::Abort;
                 let Some(raw) = drafts.get(key)? else { return Ok(Err(Launch::Discarded)) };
@@ -202,7 +202,7 @@ impl Store {
             false => Bound::Excluded(at.after.clone()),
         };
         let (mut made, mut after, mut done, mut scanned) = (Vec::new(), at.after.clone(), true, 0);
-        for entry in self.subs.range::<Vec<u8>, _>((from, Bound::Unbounded)) {
+        for entry in self.t().subs.range::<Vec<u8>, _>((from, Bound::Unbounded)) {
             let (key, raw) = entry?;
             after = key.to_vec();
             scanned += 1;
@@ -220,7 +220,7 @@ impl Store {
             }
         }
         let job_key = keys::seq_key(edition);
-        let queued = (&self.subs, &self.jobs, &self.outbox, &self.outbox_chats)
+        let queued = (&self.t().subs, &self.t().jobs, &self.t().outbox, &self.t().outbox_chats)
             .transaction(|(subs, jobs, outbox, outbox_chats)| {
                 let abort = ConflictableTransactionError::Abort;
                 let Some(raw) = jobs.get(job_key)? else { return Ok(None) };
@@ -271,7 +271,8 @@ impl Store {
         change: impl Fn(&mut Job) -> bool,
     ) -> Result<Option<Job>> {
         let key = keys::seq_key(edition);
-        self.jobs
+        self.t()
+            .jobs
             .transaction(|jobs| {
                 let abort = ConflictableTransactionError::Abort;
                 let Some(raw) = jobs.get(key)? else { return Ok(None) };

@@ -102,6 +102,7 @@ fn delivery_records_go_after_their_period_in_bounded_steps_and_young_ones_stay()
     assert_eq!(store.deliveries(young).unwrap().len(), 3);
     // The index `/stop` reads went with the records: only the young edition's remain.
     let left: Vec<u64> = store
+        .t()
         .chat_editions
         .iter()
         .keys()
@@ -125,7 +126,7 @@ fn a_record_written_after_its_edition_was_pruned_goes_with_the_edition() {
     let (pruned, _) = prune_all(&store, t0 + 90 * DAY, 1000);
     assert_eq!((pruned.deliveries, pruned.editions), (1, 1));
     assert!(store.edition(edition).unwrap().is_none());
-    assert_eq!(store.chat_editions.len(), 0);
+    assert_eq!(store.t().chat_editions.len(), 0);
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn dead_letters_and_audit_entries_go_after_theirs() {
     assert_eq!((pruned.dead_letters, pruned.audit), (1, 2));
     assert!(store.dead_letters().unwrap().is_empty());
     assert!(store.audit_latest(10).unwrap().is_empty());
-    assert_eq!(store.dead_chats.len(), 0, "the by-chat index went with the dead letters");
+    assert_eq!(store.t().dead_chats.len(), 0, "the by-chat index went with the dead letters");
 }
 
 #[test]
@@ -187,7 +188,7 @@ fn the_gone_index_is_sealed_and_follows_a_key_rotation() {
     store.save_subscription(&Subscription::new(chat, ChatKind::Private, Lang::En)).unwrap();
     assert!(store.deactivate(chat, t0).unwrap());
     // Its key holds the time and the chat's tag, its value the id sealed: no id in the clear.
-    let (key, raw) = store.gone.first().unwrap().unwrap();
+    let (key, raw) = store.t().gone.first().unwrap().unwrap();
     let plain = chat.to_be_bytes();
     let flipped = ((chat as u64) ^ (1 << 63)).to_be_bytes();
     for bytes in [&key[..], &raw[..]] {
@@ -195,15 +196,15 @@ fn the_gone_index_is_sealed_and_follows_a_key_rotation() {
     }
     assert_eq!(&key[8..], &store.tag(chat)[..]);
     // A backfill left half-way starts over after a rotation: its place was an old tag.
-    store.meta.insert(super::BACKFILL_CURSOR, &store.tag(chat)[..]).unwrap();
+    store.t().meta.insert(super::BACKFILL_CURSOR, &store.tag(chat)[..]).unwrap();
     store.rotate_keys().unwrap();
-    assert!(store.meta.get(super::BACKFILL_CURSOR).unwrap().is_none());
-    let (key, _) = store.gone.first().unwrap().unwrap();
+    assert!(store.t().meta.get(super::BACKFILL_CURSOR).unwrap().is_none());
+    let (key, _) = store.t().gone.first().unwrap().unwrap();
     assert_eq!(&key[8..], &store.tag(chat)[..], "tagged anew");
     assert_eq!(prune_all(&store, t0 + 30 * DAY - 1, 1000).0.chats, 0);
     assert_eq!(prune_all(&store, t0 + 30 * DAY, 1000).0.chats, 1);
     assert_eq!(store.trees_naming(chat).unwrap(), Vec::<String>::new());
-    assert_eq!(store.gone.len(), 0);
+    assert_eq!(store.t().gone.len(), 0);
 }
 
 #[test]
@@ -225,7 +226,7 @@ fn a_deactivated_chat_is_erased_after_its_grace_period_unless_it_came_back() {
     assert_eq!(prune_all(&store, t0 + 30 * DAY, 1000).0.chats, 1);
     assert_eq!(store.trees_naming(gone).unwrap(), Vec::<String>::new());
     assert!(store.subscription(back).unwrap().is_some_and(|s| s.active));
-    assert_eq!(store.gone.len(), 0);
+    assert_eq!(store.t().gone.len(), 0);
 }
 
 #[test]
@@ -255,13 +256,13 @@ fn chats_deactivated_before_the_gone_index_get_their_grace_period_from_the_upgra
     store
         .save_subscription(&Subscription::new(7_400_000_009, ChatKind::Private, Lang::En))
         .unwrap();
-    store.meta.remove(super::BACKFILL_CURSOR).unwrap();
+    store.t().meta.remove(super::BACKFILL_CURSOR).unwrap();
     // Two subscriptions a step: three steps see all six, a fourth marks the search done.
     for _ in 0..4 {
         assert_eq!(store.prune(&retention(), t0, 2).unwrap(), Pruned::default());
     }
-    assert_eq!(store.meta.get(super::BACKFILL_CURSOR).unwrap().unwrap(), super::BACKFILLED);
-    assert_eq!(store.gone.len(), 5);
+    assert_eq!(store.t().meta.get(super::BACKFILL_CURSOR).unwrap().unwrap(), super::BACKFILLED);
+    assert_eq!(store.t().gone.len(), 5);
     assert_eq!(prune_all(&store, t0 + 30 * DAY - 1, 1000).0.chats, 0);
     assert_eq!(prune_all(&store, t0 + 30 * DAY, 1000).0.chats, 5);
     assert_eq!(store.subscription_count(), 1, "the active one stays");

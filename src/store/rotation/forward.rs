@@ -69,24 +69,24 @@ impl Store {
         let key = keys::chat_key(old);
         let prefix = keys::chat_prefix(old);
         let mut found = Found::default();
-        for entry in self.chat_editions.scan_prefix(prefix) {
+        for entry in self.t().chat_editions.scan_prefix(prefix) {
             found.editions.push(keys::chat_edition_edition(&entry?.0));
         }
-        for entry in self.outbox_chats.scan_prefix(prefix) {
+        for entry in self.t().outbox_chats.scan_prefix(prefix) {
             found.queued.push(keys::by_chat_seq(&entry?.0));
         }
-        for entry in self.dead_chats.scan_prefix(prefix) {
+        for entry in self.t().dead_chats.scan_prefix(prefix) {
             found.dead.push(keys::by_chat_seq(&entry?.0));
         }
-        for entry in self.questions.scan_prefix(prefix) {
+        for entry in self.t().questions.scan_prefix(prefix) {
             found.questions.push(entry?.0);
         }
         let nothing = found.editions.is_empty()
             && found.queued.is_empty()
             && found.dead.is_empty()
             && found.questions.is_empty()
-            && !self.chats.contains_key(key)?
-            && !self.subs.contains_key(key)?;
+            && !self.t().chats.contains_key(key)?
+            && !self.t().subs.contains_key(key)?;
         if nothing {
             return Ok(());
         }
@@ -94,15 +94,15 @@ impl Store {
         let now = self.keys().current().clone();
         let new = now.tag(chat);
         let trees = (
-            &self.chats,
-            &self.subs,
-            &self.due,
-            &self.gone,
-            &self.deliveries,
-            &self.chat_editions,
-            &self.outbox_chats,
-            &self.dead_chats,
-            &self.questions,
+            &self.t().chats,
+            &self.t().subs,
+            &self.t().due,
+            &self.t().gone,
+            &self.t().deliveries,
+            &self.t().chat_editions,
+            &self.t().outbox_chats,
+            &self.t().dead_chats,
+            &self.t().questions,
         );
         trees
             .transaction(

@@ -70,7 +70,7 @@ impl Store {
 
     /// Whether a `/stop` erased records that no rotation has shredded yet.
     pub fn shred_pending(&self) -> Result<bool> {
-        Ok(self.meta.contains_key(SHRED_PENDING_KEY)?)
+        Ok(self.t().meta.contains_key(SHRED_PENDING_KEY)?)
     }
 
     /// Finishes a rotation cut short (the keyring holds more than one epoch), at open.
@@ -102,25 +102,25 @@ impl Store {
             self.keyring_mut().begin_epoch(&self.dir)?;
             // What `/stop` erased before now is shredded by this rotation; a `/stop` from now
             // on sets the flag again, for the next one.
-            pending = self.meta.remove(SHRED_PENDING_KEY)?;
+            pending = self.t().meta.remove(SHRED_PENDING_KEY)?;
         }
         let resealed = match self.move_all() {
             Ok(n) => n,
             Err(e) => {
                 if let Some(flag) = pending {
-                    let _ = self.meta.insert(SHRED_PENDING_KEY, flag);
+                    let _ = self.t().meta.insert(SHRED_PENDING_KEY, flag);
                 }
                 return Err(e);
             }
         };
         let epoch = {
             let _hold = self.gate.exclusive();
-            self.db.flush()?;
+            self.t().db.flush()?;
             let mut keyring = self.keyring_mut();
             keyring.retire_old(&self.dir)?;
             keyring.current().id
         };
-        self.db.flush()?;
+        self.t().db.flush()?;
         log::info!("keys rotated: reader data sealed under epoch {epoch} ({resealed} records)");
         Ok(Rotation { epoch, resealed })
     }
@@ -142,11 +142,12 @@ impl Store {
         // A search for chats deactivated before the `gone` index, left half-way, kept its
         // place as a tag of the old epoch: it starts over (it only adds what is missing).
         if self
+            .t()
             .meta
             .get(super::retention::BACKFILL_CURSOR)?
             .is_some_and(|c| c != super::retention::BACKFILLED)
         {
-            self.meta.remove(super::retention::BACKFILL_CURSOR)?;
+            self.t().meta.remove(super::retention::BACKFILL_CURSOR)?;
         }
         Ok(done)
     }
@@ -184,7 +185,7 @@ impl Store {
         let mut done = 0;
         let mut start = Vec::new();
         loop {
-            let (stale, next) = self.stale_batch(tree, &start)?;
+            let (stale, next) = self.stale_batch(&tree, &start)?;
             let mut chats = BTreeSet::new();
             for (key, raw) in &stale {
                 if let Ok(plain) = self.open_sealed(name, key, raw)
@@ -202,7 +203,7 @@ impl Store {
             // A flush a batch: sled keeps every log buffer it sealed in memory until it is
             // written, and a pass that outruns the disk piled up 126 MB of them in the year
             // bench (heaptrack); waiting for each batch's bytes bounds that to one batch.
-            self.db.flush()?;
+            self.t().db.flush()?;
             done += stale.len();
             match next {
                 Some(next) => start = next,
@@ -238,7 +239,7 @@ impl Store {
                 new_tag.map(|t| keys::chat_edition_key(&t, edition)),
             )
         });
-        (self.tree(name), &self.chat_editions)
+        (&self.tree(name), &self.t().chat_editions)
             .transaction(|(tree, chat_editions)| {
                 if tree.get(key)?.as_deref() != Some(raw) {
                     return Ok(());
@@ -269,7 +270,7 @@ impl Store {
         let mut done = 0;
         let mut start = Vec::new();
         loop {
-            let (stale, next) = self.stale_batch(tree, &start)?;
+            let (stale, next) = self.stale_batch(&tree, &start)?;
             let now = self.keys().current().clone();
             for (key, raw) in &stale {
                 let Ok(plain) = self.open_sealed(name, key, raw) else {
@@ -285,7 +286,7 @@ impl Store {
                 // Changed or removed meanwhile: the change is under the new epoch already.
                 let _ = tree.compare_and_swap(key, Some(raw), Some(sealed))?;
             }
-            self.db.flush()?;
+            self.t().db.flush()?;
             done += stale.len();
             match next {
                 Some(next) => start = next,
@@ -299,7 +300,10 @@ impl Store {
     /// time under the write gate: an item and its index entry are written under one hold, so
     /// an entry is never judged between the two.
     fn sweep_indexes(&self) -> Result<()> {
-        for index in [&self.outbox_chats, &self.dead_chats, &self.chat_editions] {
+        let t = self.t();
+        for (index, which) in
+            [(&t.outbox_chats, OUTBOX), (&t.dead_chats, DEAD), (&t.chat_editions, DELIVERIES)]
+        {
             let mut start = Vec::new();
             loop {
                 let next = {
@@ -313,14 +317,14 @@ impl Store {
                             next = Some(key.to_vec());
                             break;
                         }
-                        if !self.index_entry_holds(index, &now, &key)? {
+                        if !self.index_entry_holds(which, &now, &key)? {
                             batch.remove(key);
                         }
                     }
                     index.apply_batch(batch)?;
                     next
                 };
-                self.db.flush()?;
+                self.t().db.flush()?;
                 match next {
                     Some(next) => start = next,
                     None => break,
@@ -330,19 +334,17 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an entry of a by-chat index leads to a record of that chat under its tag.
-    fn index_entry_holds(&self, index: &sled::Tree, now: &EpochKeys, key: &[u8]) -> Result<bool> {
+    /// Whether an entry of a by-chat index (of the records of `which`: the outbox, dead
+    /// letters or delivery records) leads to a record of that chat under its tag.
+    fn index_entry_holds(&self, which: &str, now: &EpochKeys, key: &[u8]) -> Result<bool> {
         let Some(tag) = key.get(..keys::Tag::default().len()) else { return Ok(false) };
-        if std::ptr::eq(index, &self.chat_editions) {
+        if which == DELIVERIES {
             let edition = keys::chat_edition_edition(key);
             let tag: keys::Tag = tag.try_into().unwrap_or_default();
-            return Ok(self.deliveries.contains_key(keys::delivery_key(edition, &tag))?);
+            return Ok(self.t().deliveries.contains_key(keys::delivery_key(edition, &tag))?);
         }
-        let (source, name) = if std::ptr::eq(index, &self.outbox_chats) {
-            (&self.outbox, OUTBOX)
-        } else {
-            (&self.dead, DEAD)
-        };
+        let t = self.t();
+        let (source, name) = if which == OUTBOX { (&t.outbox, OUTBOX) } else { (&t.dead, DEAD) };
         let seq_key = keys::seq_key(keys::by_chat_seq(key));
         let Some(raw) = source.get(seq_key)? else { return Ok(false) };
         let Ok(plain) = self.open_sealed(name, &seq_key, &raw) else { return Ok(false) };
@@ -350,21 +352,23 @@ impl Store {
     }
 
     /// The tree of a reader-data tree name.
-    fn tree(&self, name: &str) -> &sled::Tree {
-        match name {
-            CHATS => &self.chats,
-            SUBS => &self.subs,
-            DUE => &self.due,
-            GONE => &self.gone,
-            DELIVERIES => &self.deliveries,
-            QUESTIONS => &self.questions,
-            OUTBOX => &self.outbox,
-            DEAD => &self.dead,
-            AUDIT => &self.audit,
-            EDITS => &self.edits,
-            DRAFTS => &self.drafts,
-            _ => &self.jobs,
-        }
+    fn tree(&self, name: &str) -> sled::Tree {
+        let t = self.t();
+        let tree = match name {
+            CHATS => &t.chats,
+            SUBS => &t.subs,
+            DUE => &t.due,
+            GONE => &t.gone,
+            DELIVERIES => &t.deliveries,
+            QUESTIONS => &t.questions,
+            OUTBOX => &t.outbox,
+            DEAD => &t.dead,
+            AUDIT => &t.audit,
+            EDITS => &t.edits,
+            DRAFTS => &t.drafts,
+            _ => &t.jobs,
+        };
+        tree.clone()
     }
 }
 
@@ -458,12 +462,12 @@ mod tests {
             let mut keyring = store.keyring.write().unwrap();
             keyring.begin_epoch(dir.path()).unwrap();
             let now = keyring.current().clone();
-            let (key, raw) = store.subs.first().unwrap().unwrap();
+            let (key, raw) = store.t().subs.first().unwrap().unwrap();
             let plain = keyring.epoch(1).unwrap().open(SUBS, &key, &raw).unwrap();
-            store.subs.remove(&key).unwrap();
+            store.t().subs.remove(&key).unwrap();
             let new_key = keys::chat_key(&now.tag(4_200_000_001));
-            store.subs.insert(new_key, now.seal(SUBS, &new_key, &plain)).unwrap();
-            store.db.flush().unwrap();
+            store.t().subs.insert(new_key, now.seal(SUBS, &new_key, &plain)).unwrap();
+            store.t().db.flush().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.keys().epochs().len(), 1);
@@ -589,7 +593,7 @@ mod tests {
         }
         let changed = (0..i).map(|k| first + (k * 7) % n).find(|c| !erased.contains(c)).unwrap();
         assert_eq!(store.chat(changed).unwrap().lang, Some(Lang::Ru));
-        assert_eq!(store.chat_count(), store.chats.iter().count());
+        assert_eq!(store.chat_count(), store.t().chats.iter().count());
     }
 
     #[test]

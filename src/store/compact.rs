@@ -1,0 +1,199 @@
+//! Compaction: the store copied into a fresh sled directory and swapped in while Tribune runs.
+//!
+//! sled 0.34 gives back the space of what was removed or rewritten a segment at a time, and
+//! not all of it: under Tribune's daily rewrites (a digest round, delivery records, a key
+//! rotation that moves every reader record) the year bench's store held 30 MiB of records in
+//! 450-640 MiB of files, and neither idle time nor rewriting every record gave any back. A
+//! copy into a new directory holds only the live records, and the old files are deleted: what
+//! was erased is then gone from the files too, not only sealed under a destroyed key.
+//!
+//! Layout: the data directory holds the keyring and either sled's files (a store never
+//! compacted) or a file `current` naming the subdirectory `sled-<n>` that holds them. A
+//! compaction writes `sled-<n+1>` while no write runs (the write gate), flushes it, replaces
+//! `current` atomically, swaps the trees every handle of the store uses, and deletes the old
+//! files. Cut short before `current` is replaced, the old store is the store and the next open
+//! deletes the half-written directory; after, the new one is and the next open deletes what
+//! is left of the old.
+
+use super::{COMPACTED_SIZE_KEY, ID_BASE_KEY, Result, Store, StoreError, Trees, open::open_db};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+/// The file naming the directory of sled's files, when it is not the data directory itself.
+const CURRENT: &str = "current";
+/// Entries copied between flushes: sled keeps what is unflushed in memory (a copy of the year
+/// bench's store took 58 MiB more at 10 000 a batch than at 1 000).
+const COPY_BATCH: usize = 1_000;
+/// A store is compacted once its files are this many times their size after the last
+/// compaction...
+const GROWTH: u64 = 3;
+/// ...and larger than this (a small store is left alone).
+const FLOOR: u64 = 64 * 1024 * 1024;
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Bytes of sled's files before.
+    pub before: u64,
+    /// Bytes of sled's files after.
+    pub after: u64,
+}
+
+/// The directory holding sled's files of the store in `dir`.
+pub fn sled_dir(dir: &Path) -> PathBuf {
+    match generation(dir) {
+        0 => dir.to_path_buf(),
+        n => dir.join(format!("sled-{n}")),
+    }
+}
+
+/// The generation `current` names (0: sled's files are in `dir` itself). A `current` that does
+/// not read, or names a directory that is not there, names nothing: the store is where it was
+/// before any compaction.
+fn generation(dir: &Path) -> u64 {
+    let Ok(raw) = std::fs::read_to_string(dir.join(CURRENT)) else { return 0 };
+    raw.trim()
+        .strip_prefix("sled-")
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|&n| n > 0 && dir.join(format!("sled-{n}")).is_dir())
+        .unwrap_or(0)
+}
+
+/// Deletes what compactions left in `dir` besides the current generation: a directory cut
+/// short, an older generation, sled's files of the store before its first compaction. Only
+/// with the current generation open (its lock held: no other Tribune uses `dir`).
+pub(super) fn tidy(dir: &Path) {
+    let current = generation(dir);
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let stale = match name.strip_prefix("sled-").map(str::parse::<u64>) {
+            Some(Ok(n)) => n != current,
+            Some(Err(_)) => false,
+            None => current > 0 && is_sled_file(&name),
+        };
+        if stale {
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(e) = removed {
+                log::warn!("cannot delete {name}, left by a compaction: {e}");
+            }
+        }
+    }
+}
+
+/// sled's own files in a directory it opened.
+fn is_sled_file(name: &str) -> bool {
+    matches!(name, "db" | "conf" | "blobs") || name.starts_with("snap.")
+}
+
+impl Store {
+    /// Compacts the store if its files have grown [`GROWTH`] times since the last compaction
+    /// (or since it was made) and past [`FLOOR`].
+    pub fn compact_if_grown(&self) -> Result<Option<Compaction>> {
+        self.compact_if_beyond(FLOOR)
+    }
+
+    fn compact_if_beyond(&self, floor: u64) -> Result<Option<Compaction>> {
+        let size = self.size_on_disk()?;
+        let baseline = self
+            .t()
+            .meta
+            .get(COMPACTED_SIZE_KEY)?
+            .and_then(|raw| raw.as_ref().try_into().ok())
+            .map_or(0, u64::from_be_bytes);
+        if size <= floor || size <= baseline.saturating_mul(GROWTH) {
+            return Ok(None);
+        }
+        self.compact().map(Some)
+    }
+
+    /// Copies every tree into a fresh sled directory and makes it the store (see the module's
+    /// comment). Writes wait meanwhile (seconds for 10 000 readers); reads go on.
+    pub fn compact(&self) -> Result<Compaction> {
+        super::blocking(|| self.compact_now())
+    }
+
+    fn compact_now(&self) -> Result<Compaction> {
+        // No key rotation and no walk over the subscriptions while the trees are replaced;
+        // a rotation cut short stays so (the next one finishes it).
+        let mut rotating = self.gate.rotating();
+        if self.keys().epochs().len() == 1 {
+            rotating.finished();
+        }
+        let _hold = self.gate.exclusive();
+        let old = self.t();
+        let before = old.db.size_on_disk()?;
+        let from = generation(&self.dir);
+        let to = from + 1;
+        let path = self.dir.join(format!("sled-{to}"));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| unwritable(&path, e))?;
+        }
+        let copied = copy(&old, &path, self.next_id()? + 1);
+        let trees = match copied {
+            Ok(db) => Trees::open(db)?,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&path);
+                return Err(e);
+            }
+        };
+        let after = trees.db.size_on_disk()?;
+        trees.meta.insert(COMPACTED_SIZE_KEY, &after.to_be_bytes())?;
+        trees.db.flush()?;
+        super::keyring::replace_file(&self.dir, CURRENT, format!("sled-{to}\n").as_bytes())?;
+        *self.trees.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(trees);
+        drop(old);
+        super::release_deferred();
+        crate::allocator::trim();
+        // The old files: handles still reading them (a lookup in flight) read on until they
+        // are dropped, as a deleted file's readers do.
+        tidy(&self.dir);
+        log::info!(
+            "store compacted: {:.1} MiB of files before, {:.1} MiB after",
+            before as f64 / (1024.0 * 1024.0),
+            after as f64 / (1024.0 * 1024.0)
+        );
+        Ok(Compaction { before, after })
+    }
+}
+
+/// Writes every tree of `old` into a new sled database at `path`, its id base `next_id` (ids
+/// go on from where the old store's were), flushed.
+fn copy(old: &Trees, path: &Path, next_id: u64) -> Result<sled::Db> {
+    let db = open_db(path)?;
+    for name in old.db.tree_names() {
+        let from = old.db.open_tree(&name)?;
+        let to = db.open_tree(&name)?;
+        let mut batch = sled::Batch::default();
+        let mut batched = 0;
+        for entry in from.iter() {
+            let (key, value) = entry?;
+            batch.insert(key, value);
+            batched += 1;
+            if batched == COPY_BATCH {
+                to.apply_batch(std::mem::take(&mut batch))?;
+                db.flush()?;
+                batched = 0;
+            }
+        }
+        to.apply_batch(batch)?;
+        db.flush()?;
+    }
+    db.open_tree("meta")?.insert(ID_BASE_KEY, &next_id.to_be_bytes())?;
+    db.flush()?;
+    Ok(db)
+}
+
+fn unwritable(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Unwritable(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;
