@@ -714,6 +714,9 @@ fn build(file: &Path, dir: &Path) -> std::result::Result<(), BackupError> {
     flush(&tree, &mut batch)?;
     let meta = db.open_tree("meta").map_err(StoreError::from)?;
     meta.insert(ID_BASE_KEY, &reader.header.next_id.to_be_bytes()).map_err(StoreError::from)?;
+    // The backed-up store's files are not these: their size after its last compaction says
+    // nothing about the restored ones.
+    meta.remove(super::COMPACTED_SIZE_KEY).map_err(StoreError::from)?;
     db.flush().map_err(StoreError::from)?;
     Ok(())
 }

@@ -33,7 +33,7 @@ const GROWTH: u64 = 3;
 const FLOOR: u64 = 64 * 1024 * 1024;
 
 /// What a compaction did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Compaction {
     /// Bytes of sled's files before.
     pub before: u64,
@@ -43,7 +43,12 @@ pub struct Compaction {
 
 /// The directory holding sled's files of the store in `dir`.
 pub fn sled_dir(dir: &Path) -> PathBuf {
-    match generation(dir) {
+    generation_dir(dir, generation(dir))
+}
+
+/// The directory of generation `n`'s files.
+pub(super) fn generation_dir(dir: &Path, n: u64) -> PathBuf {
+    match n {
         0 => dir.to_path_buf(),
         n => dir.join(format!("sled-{n}")),
     }
@@ -52,7 +57,7 @@ pub fn sled_dir(dir: &Path) -> PathBuf {
 /// The generation `current` names (0: sled's files are in `dir` itself). A `current` that does
 /// not read, or names a directory that is not there, names nothing: the store is where it was
 /// before any compaction.
-fn generation(dir: &Path) -> u64 {
+pub(super) fn generation(dir: &Path) -> u64 {
     let Ok(raw) = std::fs::read_to_string(dir.join(CURRENT)) else { return 0 };
     raw.trim()
         .strip_prefix("sled-")
@@ -61,11 +66,15 @@ fn generation(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Deletes what compactions left in `dir` besides the current generation: a directory cut
-/// short, an older generation, sled's files of the store before its first compaction. Only
-/// with the current generation open (its lock held: no other Tribune uses `dir`).
-pub(super) fn tidy(dir: &Path) {
-    let current = generation(dir);
+/// Deletes what compactions left in `dir` besides generation `current`, the one in use: a
+/// directory cut short, an older generation, sled's files of the store before its first
+/// compaction. Only with the store's lock held (no other Tribune uses `dir`).
+pub(super) fn tidy(dir: &Path, current: u64) {
+    if generation(dir) != current {
+        // `current` does not read as the generation in use (a failing disk): delete nothing.
+        log::warn!("{}: the file `current` does not name the store in use", dir.display());
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -101,6 +110,15 @@ impl Store {
     }
 
     fn compact_if_beyond(&self, floor: u64) -> Result<Option<Compaction>> {
+        if !self.grown(floor)? {
+            return Ok(None);
+        }
+        super::blocking(|| self.compact_now(Some(floor)))
+    }
+
+    /// Whether sled's files are past `floor` and [`GROWTH`] times their size after the last
+    /// compaction.
+    fn grown(&self, floor: u64) -> Result<bool> {
         let size = self.size_on_disk()?;
         let baseline = self
             .t()
@@ -108,26 +126,49 @@ impl Store {
             .get(COMPACTED_SIZE_KEY)?
             .and_then(|raw| raw.as_ref().try_into().ok())
             .map_or(0, u64::from_be_bytes);
-        if size <= floor || size <= baseline.saturating_mul(GROWTH) {
-            return Ok(None);
-        }
-        self.compact().map(Some)
+        Ok(size > floor && size > baseline.saturating_mul(GROWTH))
     }
 
     /// Copies every tree into a fresh sled directory and makes it the store (see the module's
     /// comment). Writes wait meanwhile (seconds for 10 000 readers); reads go on.
     pub fn compact(&self) -> Result<Compaction> {
-        super::blocking(|| self.compact_now())
+        super::blocking(|| self.compact_now(None)).map(|done| done.unwrap_or_default())
     }
 
-    fn compact_now(&self) -> Result<Compaction> {
-        // No key rotation and no walk over the subscriptions while the trees are replaced;
-        // a rotation cut short stays so (the next one finishes it).
-        let mut rotating = self.gate.rotating();
-        if self.keys().epochs().len() == 1 {
-            rotating.finished();
-        }
-        let _hold = self.gate.exclusive();
+    /// Compacts, unless `floor` is given and the files have not grown past it (again: another
+    /// compaction may have run while this one waited for its holds).
+    fn compact_now(&self, floor: Option<u64>) -> Result<Option<Compaction>> {
+        let (done, to) = {
+            // No key rotation and no walk over the subscriptions while the trees are
+            // replaced; a rotation cut short stays so (the next one finishes it).
+            let mut rotating = self.gate.rotating();
+            if self.keys().epochs().len() == 1 {
+                rotating.finished();
+            }
+            let _hold = self.gate.exclusive();
+            if let Some(floor) = floor
+                && !self.grown(floor)?
+            {
+                return Ok(None);
+            }
+            self.copy_and_swap()?
+        };
+        // The old files, once writes go on: handles still reading them (a lookup in flight)
+        // read on until they are dropped, as a deleted file's readers do.
+        tidy(&self.dir, to);
+        super::release_deferred();
+        crate::allocator::trim();
+        log::info!(
+            "store compacted: {:.1} MiB of files before, {:.1} MiB after",
+            done.before as f64 / (1024.0 * 1024.0),
+            done.after as f64 / (1024.0 * 1024.0)
+        );
+        Ok(Some(done))
+    }
+
+    /// The copy, made durable, named by `current`, and swapped in; the generation it is.
+    /// Under the holds of [`Store::compact_now`].
+    fn copy_and_swap(&self) -> Result<(Compaction, u64)> {
         let old = self.t();
         let before = old.db.size_on_disk()?;
         let from = generation(&self.dir);
@@ -136,31 +177,41 @@ impl Store {
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| unwritable(&path, e))?;
         }
-        let copied = copy(&old, &path, self.next_id()? + 1);
-        let trees = match copied {
-            Ok(db) => Trees::open(db)?,
+        let made = copy(&old, &path, self.next_id()? + 1).and_then(|db| {
+            let trees = Trees::open(db)?;
+            let after = trees.db.size_on_disk()?;
+            trees.meta.insert(COMPACTED_SIZE_KEY, &after.to_be_bytes())?;
+            trees.db.flush()?;
+            // sled writes its `conf` without a sync: the copy is whole on disk before `current`
+            // names it and the old files go.
+            for synced in [path.join("conf"), path.join("blobs"), path.clone()] {
+                std::fs::File::open(&synced)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| unwritable(&synced, e))?;
+            }
+            Ok((trees, after))
+        });
+        let (trees, after) = match made {
+            Ok(made) => made,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&path);
                 return Err(e);
             }
         };
-        let after = trees.db.size_on_disk()?;
-        trees.meta.insert(COMPACTED_SIZE_KEY, &after.to_be_bytes())?;
-        trees.db.flush()?;
-        super::keyring::replace_file(&self.dir, CURRENT, format!("sled-{to}\n").as_bytes())?;
+        let named =
+            super::keyring::replace_file(&self.dir, CURRENT, format!("sled-{to}\n").as_bytes());
+        // An error after the rename (the directory's sync) leaves `current` naming the copy:
+        // the copy is the store then, or writes would go where the next start does not look.
+        if let Err(e) = named {
+            if generation(&self.dir) != to {
+                drop(trees);
+                let _ = std::fs::remove_dir_all(&path);
+                return Err(e);
+            }
+            log::warn!("compaction: {e}; the copy is named the store all the same");
+        }
         *self.trees.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(trees);
-        drop(old);
-        super::release_deferred();
-        crate::allocator::trim();
-        // The old files: handles still reading them (a lookup in flight) read on until they
-        // are dropped, as a deleted file's readers do.
-        tidy(&self.dir);
-        log::info!(
-            "store compacted: {:.1} MiB of files before, {:.1} MiB after",
-            before as f64 / (1024.0 * 1024.0),
-            after as f64 / (1024.0 * 1024.0)
-        );
-        Ok(Compaction { before, after })
+        Ok((Compaction { before, after }, to))
     }
 }
 

@@ -57,10 +57,12 @@
 //! store whose writes fail refuses there with one clear error. Backups cover every tree sled
 //! lists, so a new tree is backed up without further work (`backup.rs`).
 //!
-//! Besides sled's own files (`conf`, `db`, `blobs/`, `snap.*`), the data directory holds
-//! `keyring` (see `keyring.rs`) and `tribune.sock` while `serve` runs (see `control.rs`). `open` refuses a non-empty directory
-//! without sled's `db` file, and a sled database that is not Tribune's, rather than writing
-//! into either.
+//! Besides sled's own files (`conf`, `db`, `blobs/`, `snap.*`; in `sled-<n>/`, named by the file
+//! `current`, once the store was compacted: see `compact.rs`), the data directory holds
+//! `keyring` (see `keyring.rs`), `tribune.lock` (held by the process that has the store open,
+//! whichever directory sled's files are in) and `tribune.sock` while `serve` runs (see
+//! `control.rs`). `open` refuses a non-empty directory without sled's `db` file, and a sled
+//! database that is not Tribune's, rather than writing into either.
 
 pub mod backup;
 mod compact;
@@ -194,6 +196,9 @@ pub struct Store {
     keyring: Arc<RwLock<keyring::Keyring>>,
     /// The data directory (where the keyring file is).
     dir: std::path::PathBuf,
+    /// `tribune.lock` in it, locked while any handle of this store lives: sled's own lock is on
+    /// the files of one generation, which a compaction replaces.
+    _lock: Arc<std::fs::File>,
 }
 
 /// One sled database of the store, and its trees.

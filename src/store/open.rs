@@ -47,11 +47,15 @@ impl Store {
         let existing = if Keyring::exists(dir) { Some(Keyring::load(dir, secret)?) } else { None };
         // sled opens unreadable files as an empty database; data there before opening that
         // reads as no Tribune store at all is damage, not a fresh start.
-        let files = super::sled_dir(dir);
+        // The store's lock before `current` is read: no compaction elsewhere can change it
+        // until this handle is dropped.
+        let lock = lock_store(dir)?;
+        let generation = super::compact::generation(dir);
+        let files = super::compact::generation_dir(dir, generation);
         let had_data = std::fs::metadata(files.join("db")).is_ok_and(|m| m.len() > 0);
         let db = open_db(&files)?;
-        // Its lock held: what a compaction left (see `compact.rs`) is nobody's.
-        super::compact::tidy(dir);
+        // What a compaction left (see `compact.rs`) is nobody's.
+        super::compact::tidy(dir, generation);
         let meta = db.open_tree("meta")?;
         if meta.get(SCHEMA_KEY)?.is_none() {
             // A sled database that is not ours: adopting it would mix its data with Tribune's.
@@ -97,6 +101,7 @@ impl Store {
             flush_failed: Arc::new(AtomicBool::new(false)),
             keyring: Arc::new(RwLock::new(keyring)),
             dir: dir.to_path_buf(),
+            _lock: Arc::new(lock),
         };
         if found == Some(1) {
             store.migrate_from_plaintext()?;
@@ -141,7 +146,9 @@ pub(super) fn open_db(dir: &Path) -> Result<sled::Db> {
 fn refuse_foreign_files(dir: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     // `lost+found` is what a freshly formatted volume holds: the directory is still empty.
-    let occupied = entries.flatten().any(|e| e.file_name() != "lost+found");
+    // `tribune.lock` is made before anything else: an open refused later leaves only it.
+    let occupied =
+        entries.flatten().any(|e| e.file_name() != "lost+found" && e.file_name() != LOCK_FILE);
     if occupied && !super::sled_dir(dir).join("db").exists() {
         let why = "it already holds files that are not a Tribune store".to_string();
         return Err(StoreError::Foreign { dir: dir.display().to_string(), why });
@@ -154,10 +161,41 @@ fn refuse_foreign_files(dir: &Path) -> Result<()> {
 /// no store file to lock.
 pub(super) fn hold_lock(dir: &Path) -> std::result::Result<Option<std::fs::File>, ()> {
     use fs2::FileExt;
-    match std::fs::OpenOptions::new().read(true).write(true).open(super::sled_dir(dir).join("db")) {
-        Ok(file) => file.try_lock_exclusive().map(|()| Some(file)).map_err(|_| ()),
-        Err(_) => Ok(None),
+    let mut held = None;
+    // The store's lock, then sled's (a Tribune from before `tribune.lock` holds only sled's).
+    for path in [dir.join(LOCK_FILE), super::sled_dir(dir).join("db")] {
+        if let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) {
+            file.try_lock_exclusive().map_err(|_| ())?;
+            held.get_or_insert(file);
+        }
     }
+    Ok(held)
+}
+
+/// The file a process that has the store open keeps locked.
+const LOCK_FILE: &str = "tribune.lock";
+
+/// Creates (if need be) and locks `tribune.lock` in `dir`: refused as sled refuses a held lock.
+fn lock_store(dir: &Path) -> Result<std::fs::File> {
+    use fs2::FileExt;
+    let path = dir.join(LOCK_FILE);
+    let unreadable = |source| StoreError::Unreadable { dir: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(unreadable)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(unreadable)?;
+    file.try_lock_exclusive().map_err(|e| StoreError::Open {
+        dir: dir.display().to_string(),
+        source: sled::Error::Io(std::io::Error::other(format!(
+            "could not acquire lock on {}: {e}",
+            path.display()
+        ))),
+    })?;
+    Ok(file)
 }
 
 #[cfg(test)]

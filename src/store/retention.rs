@@ -146,8 +146,16 @@ impl Store {
             ) && !sub.active
                 && sub.deactivated_at.is_none()
             {
-                sub.deactivated_at = Some(now);
-                self.put_subscription(&sub)?;
+                // As it is now (the walk may read an older copy of the tree: a compaction
+                // swaps them): a chat that came back meanwhile stays as it is.
+                if let Some(current) = self.subscription(sub.chat_id)?
+                    && !current.active
+                    && current.deactivated_at.is_none()
+                {
+                    sub = current;
+                    sub.deactivated_at = Some(now);
+                    self.put_subscription(&sub)?;
+                }
             }
             last = Some(key);
         }

@@ -147,3 +147,17 @@ fn a_small_store_is_not_compacted_and_a_grown_one_is() {
     }
     assert!(store.compact_if_beyond(0).unwrap().is_some());
 }
+
+#[test]
+fn a_second_tribune_waits_for_the_store_lock_whichever_generation_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = churned(dir.path());
+    store.compact().unwrap();
+    // The lock is the store's, not one generation's: a second open is refused as in use.
+    let second = Store::open_keyed(dir.path(), &Secret::public_test_key());
+    assert!(matches!(second, Err(StoreError::Open { .. })), "{:?}", second.err());
+    assert!(super::super::open::hold_lock(dir.path()).is_err(), "a restore is refused too");
+    drop(store);
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(reopened.subscription_count(), READERS as usize - 1);
+}
