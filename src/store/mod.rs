@@ -70,6 +70,7 @@ mod erase;
 mod gate;
 pub mod keyring;
 pub mod keys;
+mod layout;
 mod migrate;
 mod open;
 mod operator;
@@ -83,8 +84,9 @@ mod subs;
 #[cfg(test)]
 mod testing;
 
-pub use compact::{Compaction, sled_dir};
+pub use compact::Compaction;
 pub use keyring::{KeyError, Secret};
+pub use layout::sled_dir;
 pub use operator::{AuditEntry, HandOver, LAUNCH_CHUNK, Launch, MakeItem, Resumed, StoredEdit};
 pub use outbox::{
     DeadLetter, DeliveryOutcome, DeliveryRecord, Edition, EditionKind, Op, OutboxItem,

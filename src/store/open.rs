@@ -50,12 +50,12 @@ impl Store {
         // The store's lock before `current` is read: no compaction elsewhere can change it
         // until this handle is dropped.
         let lock = lock_store(dir)?;
-        let generation = super::compact::generation(dir);
-        let files = super::compact::generation_dir(dir, generation);
+        let generation = super::layout::generation(dir);
+        let files = super::layout::generation_dir(dir, generation);
         let had_data = std::fs::metadata(files.join("db")).is_ok_and(|m| m.len() > 0);
         let db = open_db(&files)?;
         // What a compaction left (see `compact.rs`) is nobody's.
-        super::compact::tidy(dir, generation);
+        super::layout::tidy(dir, generation);
         let meta = db.open_tree("meta")?;
         if meta.get(SCHEMA_KEY)?.is_none() {
             // A sled database that is not ours: adopting it would mix its data with Tribune's.

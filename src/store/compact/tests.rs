@@ -1,5 +1,6 @@
+use super::super::layout::CURRENT;
 use super::super::*;
-use super::{CURRENT, FLOOR};
+use super::FLOOR;
 use crate::subscription::{ChatKind, Subscription};
 
 const READERS: i64 = 300;
