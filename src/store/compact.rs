@@ -68,7 +68,7 @@ impl Store {
     }
 
     /// Copies every tree into a fresh sled directory and makes it the store (see the module's
-    /// comment). Writes wait meanwhile (seconds for 10 000 readers); reads go on.
+    /// comment). Writes wait meanwhile; reads go on.
     pub fn compact(&self) -> Result<Compaction> {
         super::blocking(|| self.compact_now(None)).map(|done| done.unwrap_or_default())
     }
