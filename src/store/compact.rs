@@ -76,7 +76,8 @@ impl Store {
     /// Compacts, unless `floor` is given and the files have not grown past it (again: another
     /// compaction may have run while this one waited for its holds).
     fn compact_now(&self, floor: Option<u64>) -> Result<Option<Compaction>> {
-        let (done, to) = {
+        let started = std::time::Instant::now();
+        let (done, to, held) = {
             // No key rotation and no walk over the subscriptions while the trees are
             // replaced; a rotation cut short stays so (the next one finishes it).
             let mut rotating = self.gate.rotating();
@@ -84,12 +85,14 @@ impl Store {
                 rotating.finished();
             }
             let _hold = self.gate.exclusive();
+            let held = std::time::Instant::now();
             if let Some(floor) = floor
                 && !self.grown(floor)?
             {
                 return Ok(None);
             }
-            self.copy_and_swap()?
+            let (done, to) = self.copy_and_swap()?;
+            (done, to, held.elapsed())
         };
         // The old files, once writes go on: handles still reading them (a lookup in flight)
         // read on until they are dropped, as a deleted file's readers do.
@@ -97,9 +100,12 @@ impl Store {
         super::release_deferred();
         crate::allocator::trim();
         log::info!(
-            "store compacted: {:.1} MiB of files before, {:.1} MiB after",
+            "store compacted: {:.1} MiB of files before, {:.1} MiB after; writes waited {:.1} s, \
+             {:.1} s in all",
             done.before as f64 / (1024.0 * 1024.0),
-            done.after as f64 / (1024.0 * 1024.0)
+            done.after as f64 / (1024.0 * 1024.0),
+            held.as_secs_f64(),
+            started.elapsed().as_secs_f64()
         );
         Ok(Some(done))
     }

@@ -172,6 +172,20 @@ async fn a_backup_taken_while_serving_restores_every_subscriber_it_holds() {
         BTreeSet::from(["data", "serve1.log", "tribune.backup"].map(String::from))
     );
 
+    // So is compacting it from outside: the running Tribune compacts its own store.
+    let refused = tribune(&data, &["compact"]);
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(
+        said.contains("a Tribune is running on") && said.contains("compacts the store itself"),
+        "{said}"
+    );
+    assert_eq!(
+        names(root.path()),
+        BTreeSet::from(["data", "serve1.log", "tribune.backup"].map(String::from))
+    );
+    assert!(!data.join("current").exists(), "no copy was made");
+
     let exit = running.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "serve stops cleanly: {exit:?}");
     assert!(!socket_path(&data).exists(), "the control socket is removed on exit");
@@ -249,6 +263,15 @@ fn a_damaged_backup_is_refused_and_the_data_is_left_alone() {
         assert!(!output.status.success());
         assert!(stderr(&output).contains("a Tribune is running on"), "{}", stderr(&output));
         assert_eq!(names(root.path()), entries, "nothing was built or moved aside");
+        // A compaction too, told by the store's own lock.
+        let output = tribune(&data, &["compact"]);
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("is another Tribune running on it?"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!data.join("current").exists(), "no copy was made");
     }
 
     // The good backup restores, keeping the previous directory aside.
