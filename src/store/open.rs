@@ -121,9 +121,13 @@ impl Store {
 
 /// Opens sled in `dir`, telling a held lock and damaged files apart.
 pub(super) fn open_db(dir: &Path) -> Result<sled::Db> {
-    let opened = std::panic::catch_unwind(|| {
-        sled::Config::new().path(dir).cache_capacity(CACHE_BYTES).open()
-    });
+    open_db_with_cache(dir, CACHE_BYTES)
+}
+
+/// [`open_db`] with a page cache of `cache` bytes (a copy that only writes needs little).
+pub(super) fn open_db_with_cache(dir: &Path, cache: u64) -> Result<sled::Db> {
+    let opened =
+        std::panic::catch_unwind(|| sled::Config::new().path(dir).cache_capacity(cache).open());
     let damaged = |why: String| {
         StoreError::Corrupt(format!("sled's files in {} do not read back: {why}", dir.display()))
     };
