@@ -84,8 +84,9 @@ impl Store {
             if self.keys().epochs().len() == 1 {
                 rotating.finished();
             }
-            let _hold = self.gate.exclusive();
+            // New writes wait from here (the writes in flight finish first).
             let held = std::time::Instant::now();
+            let _hold = self.gate.exclusive();
             if let Some(floor) = floor
                 && !self.grown(floor)?
             {
@@ -121,8 +122,16 @@ impl Store {
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| unwritable(&path, e))?;
         }
-        let made = copy(&old, &path, self.next_id()? + 1).and_then(|db| {
+        let next_id = self.next_id()? + 1;
+        let made = copy(&old, &path, next_id).and_then(|db| {
             let trees = Trees::open(db)?;
+            // The last record the copy wrote, read back: the copy is whole.
+            if trees.id_base != next_id {
+                return Err(StoreError::Unwritable(format!(
+                    "the compaction's copy in {} did not read back whole; the store is unchanged",
+                    path.display()
+                )));
+            }
             let after = trees.db.size_on_disk()?;
             trees.meta.insert(COMPACTED_SIZE_KEY, &after.to_be_bytes())?;
             trees.db.flush()?;
@@ -168,14 +177,24 @@ impl Store {
 /// Tribune's cache (a tenth of a second for that store: sled reads its segments' headers).
 fn copy(old: &Trees, path: &Path, next_id: u64) -> Result<sled::Db> {
     write_copy(old, path, next_id)?;
-    // Dropped above; sled's flusher may let go of the files a moment later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // The copy's log buffers, freed before the reopen allocates its own.
+    super::release_deferred();
+    // Dropped above; a job of sled's thread pool (a log write, a segment's truncation) may
+    // hold the files, and their lock, a few milliseconds longer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
         match open_db(path) {
             Err(StoreError::Open { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            opened => return opened,
+            // The store in use is untouched: not the operator's damage to restore.
+            Err(e) => {
+                return Err(StoreError::Unwritable(format!(
+                    "the compaction's copy in {} did not reopen ({e}); the store is unchanged",
+                    path.display()
+                )));
+            }
+            Ok(db) => return Ok(db),
         }
     }
 }

@@ -23,8 +23,9 @@ impl Store {
     /// [`Secret::public_test_key`]): for tests, benchmarks and the demo. `serve` and every
     /// command use [`Store::open_keyed`] with the operator's key.
     ///
-    /// A store this process has just dropped can still be locked for a moment (sled's
-    /// background thread lets go last): a held lock is waited for, up to five seconds.
+    /// A store this process has just dropped can still be locked for a moment (a job of
+    /// sled's thread pool lets go of the files last): a held lock is waited for, up to five
+    /// seconds.
     #[doc(hidden)]
     pub fn open(dir: &Path) -> Result<Store> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
