@@ -32,6 +32,8 @@ use tribune::{
 
 use common::BoxError;
 
+/// Messages the emulator keeps in each chat.
+const HISTORY: usize = 4;
 const DAY: i64 = 86_400;
 const FIRST_ROUND: i64 = common::FIRST_DUE;
 const FIRST_CHAT: i64 = common::FIRST_READER;
@@ -51,6 +53,9 @@ fn main() -> Result<(), BoxError> {
     let emulator = runtime.block_on(async {
         let emulator = Emulator::start().await?;
         emulator.set_limits(EmulatorLimits::off());
+        // This process measures nothing of its own, but a year of digests kept as chat
+        // history would fill the machine's memory: the last few of each chat are enough.
+        emulator.set_history_limit(Some(HISTORY));
         Ok::<_, BoxError>(emulator)
     })?;
     // Everyone who will ever subscribe.

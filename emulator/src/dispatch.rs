@@ -44,6 +44,11 @@ pub(crate) fn run(
         .and_then(|()| call(state, method, params));
     if result.is_ok() && method.sends_new_message() {
         state.flood.record(chat_id, now);
+        if let (Some(keep), Some(chat)) =
+            (state.history_limit, chat_id.and_then(|id| state.chats.get_mut(&id)))
+        {
+            chat.forget_all_but(keep);
+        }
     }
     (Some(result), delay)
 }

@@ -228,6 +228,14 @@ impl Emulator {
         self.with_state(|s| commands::visible(s, Some(chat_id), language_code))
     }
 
+    /// Keeps at most `keep` messages in each chat, forgetting the oldest as the bot sends more
+    /// (`None`, the default: all, as Telegram does). For long benchmarks, whose millions of
+    /// digests would otherwise be kept in this process's memory; editing or deleting a
+    /// forgotten message is answered as for one that never was.
+    pub fn set_history_limit(&self, keep: Option<usize>) {
+        self.with_state(|s| s.history_limit = keep);
+    }
+
     /// How strictly HTML is checked (default: a bare '&' is rejected).
     pub fn set_strictness(&self, strictness: Strictness) {
         self.with_state(|s| s.strictness = strictness);

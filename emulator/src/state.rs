@@ -71,6 +71,9 @@ pub(crate) struct State {
     pub commands: HashMap<(String, String), Vec<(String, String)>>,
     pub requests: Vec<RequestRecord>,
     pub strictness: Strictness,
+    /// At most this many messages kept in each chat, the oldest forgotten
+    /// ([`crate::Emulator::set_history_limit`]); `None`: all, as Telegram does.
+    pub history_limit: Option<usize>,
     pub shutdown: bool,
     /// Everyone the emulator has met, by user id (for chat member lookups).
     pub people: HashMap<i64, Person>,
@@ -112,6 +115,7 @@ impl State {
             commands: HashMap::new(),
             requests: Vec::new(),
             strictness: Strictness::RejectBareAmpersand,
+            history_limit: None,
             shutdown: false,
             people: HashMap::new(),
             limits: Limits::telegram(),

@@ -153,6 +153,13 @@ impl Chat {
         id
     }
 
+    /// Forgets the oldest messages until at most `keep` are left.
+    pub fn forget_all_but(&mut self, keep: usize) {
+        while self.messages.len() > keep {
+            self.messages.pop_first();
+        }
+    }
+
     /// The bot's messages, oldest first, in their latest state.
     pub fn bot_messages(&self) -> impl Iterator<Item = &StoredMessage> {
         self.messages.values().filter(|m| m.is_from_bot())

@@ -130,3 +130,30 @@ async fn a_burst_of_one_is_a_strict_one_a_second() {
     assert!(retry_after(&bot.send_message(ChatId(50), "two").await).is_some());
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_history_limit_keeps_only_the_newest_messages_of_each_chat() {
+    let emulator = Emulator::start().await.unwrap();
+    let bot = bot(&emulator);
+    emulator.user(1, "Reader", None);
+    emulator.user(2, "Other", None);
+    emulator.set_limits(Limits::off());
+    emulator.set_history_limit(Some(2));
+    let first = bot.send_message(ChatId(1), "one").await.unwrap();
+    for text in ["two", "three"] {
+        bot.send_message(ChatId(1), text).await.unwrap();
+    }
+    bot.send_message(ChatId(2), "elsewhere").await.unwrap();
+    let kept: Vec<String> = emulator.chat_messages(1).into_iter().map(|m| m.text).collect();
+    assert_eq!(kept, ["two", "three"]);
+    assert_eq!(emulator.chat_messages(2).len(), 1, "each chat has its own history");
+    // The forgotten message is answered as one that never was.
+    let edit = bot.edit_message_text(ChatId(1), first.id, "edited").await;
+    assert!(edit.unwrap_err().to_string().contains("message to edit not found"));
+    // Without a limit, every message is kept again.
+    emulator.set_history_limit(None);
+    bot.send_message(ChatId(1), "four").await.unwrap();
+    assert_eq!(emulator.chat_messages(1).len(), 3);
+    assert_eq!(emulator.stats().sent, 5);
+    emulator.shutdown().await;
+}
