@@ -25,7 +25,7 @@
 //! keyring as the file it is, never into sled. The counts at the end cover it; the
 //! [`Summary`] shown to the operator does not.
 
-use super::{ID_BASE_KEY, Result, SCHEMA_VERSION, Store, StoreError};
+use super::{COMPACTED_SIZE_KEY, ID_BASE_KEY, Result, SCHEMA_VERSION, Store, StoreError};
 use std::{
     io::{BufReader, BufWriter, Read, Write},
     path::{Path, PathBuf},
@@ -156,6 +156,9 @@ impl Store {
             let subs = name == b"subs";
             for entry in tree.iter() {
                 let (key, value) = entry.map_err(StoreError::from)?;
+                if of_these_files(&name, &key) {
+                    continue;
+                }
                 out.entry(&key, &value).map_err(io)?;
                 summary.entries += 1;
                 summary.subscriptions += usize::from(subs);
@@ -182,6 +185,14 @@ impl Store {
         })?;
         Snapshot::decode(&raw, "a snapshot").map_err(|e| StoreError::Corrupt(e.to_string()))
     }
+}
+
+/// Whether an entry describes this store's own files, not its data: the id base (the header
+/// carries the next id instead) and the files' size after the last compaction. Not written
+/// into a backup, not read back from one (backups of a compacted or restored store made
+/// before this held them), and not compared after a restore.
+fn of_these_files(tree: &[u8], key: &[u8]) -> bool {
+    tree == b"meta" && (key == ID_BASE_KEY || key == COMPACTED_SIZE_KEY)
 }
 
 /// Writes the format, hashing as it goes.
@@ -701,6 +712,8 @@ fn build(file: &Path, dir: &Path) -> std::result::Result<(), BackupError> {
             Item::Entry(_, keyring) if tree.is_none() => {
                 super::keyring::write_atomically(dir, &keyring)?;
             }
+            Item::Entry(key, _)
+                if tree.as_ref().is_some_and(|t| of_these_files(&t.name(), &key)) => {}
             Item::Entry(key, value) => {
                 batch.insert(key, value);
                 batched += 1;
@@ -714,9 +727,6 @@ fn build(file: &Path, dir: &Path) -> std::result::Result<(), BackupError> {
     flush(&tree, &mut batch)?;
     let meta = db.open_tree("meta").map_err(StoreError::from)?;
     meta.insert(ID_BASE_KEY, &reader.header.next_id.to_be_bytes()).map_err(StoreError::from)?;
-    // The backed-up store's files are not these: their size after its last compaction says
-    // nothing about the restored ones.
-    meta.remove(super::COMPACTED_SIZE_KEY).map_err(StoreError::from)?;
     db.flush().map_err(StoreError::from)?;
     Ok(())
 }
@@ -745,12 +755,14 @@ fn compare(
         return Ok(());
     }
     let mut seen = Vec::new();
-    let mut current: Option<sled::Iter> = None;
-    let next_stored = |iter: &mut Option<sled::Iter>| -> Result<Option<(sled::IVec, sled::IVec)>> {
-        let Some(iter) = iter else { return Ok(None) };
+    // The tree being compared, by name, and where its reading is.
+    let mut current: Option<(Vec<u8>, sled::Iter)> = None;
+    type Current = Option<(Vec<u8>, sled::Iter)>;
+    let next_stored = |current: &mut Current| -> Result<Option<(sled::IVec, sled::IVec)>> {
+        let Some((name, iter)) = current else { return Ok(None) };
         loop {
             match iter.next().transpose()? {
-                Some((key, _)) if key == ID_BASE_KEY => continue,
+                Some((key, _)) if of_these_files(name, &key) => continue,
                 other => return Ok(other),
             }
         }
@@ -767,10 +779,13 @@ fn compare(
             Some(Item::Tree(name)) => {
                 // A tree named in the file is skipped if its name is the id-base's tree: the
                 // id base is compared below.
-                current = Some(store.t().db.open_tree(&name).map_err(StoreError::from)?.iter());
+                let tree = store.t().db.open_tree(&name).map_err(StoreError::from)?;
+                current = Some((name.clone(), tree.iter()));
                 seen.push(name);
             }
             Some(Item::Entry(..)) if current.is_none() => {}
+            Some(Item::Entry(key, _))
+                if current.as_ref().is_some_and(|(name, _)| of_these_files(name, &key)) => {}
             Some(Item::Entry(key, value)) => match next_stored(&mut current)? {
                 Some((k, v)) if k == key && v == value => {}
                 _ => return Err(differs()),
@@ -779,7 +794,7 @@ fn compare(
     }
     for name in store.t().db.tree_names() {
         let tree = store.t().db.open_tree(&name).map_err(StoreError::from)?;
-        let extra = tree.iter().keys().any(|k| k.is_ok_and(|k| k != ID_BASE_KEY));
+        let extra = tree.iter().keys().any(|k| k.is_ok_and(|k| !of_these_files(&name, &k)));
         if !seen.contains(&name.to_vec()) && extra {
             return Err(differs());
         }
