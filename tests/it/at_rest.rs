@@ -497,6 +497,23 @@ fn a_compaction_deletes_the_files_that_still_held_an_erased_chat() {
     assert!(store.subscription(READER).unwrap().is_some());
     assert!(store.subscription(STOPPER).unwrap().is_none());
     drop(store);
+    // The compacted store's backup restores (its read-back once failed on the entries a
+    // compaction writes into `meta`).
+    let backup = root.path().join("compacted.backup");
+    let made = when_released(|| {
+        let output =
+            tribune(&data, &["backup", backup.to_str().unwrap()], &[("TRIBUNE_KEY_FILE", &key)]);
+        if output.status.success() { Ok(output) } else { Err(stderr(&output)) }
+    });
+    assert!(String::from_utf8_lossy(&made.stdout).contains("1 subscriptions"));
+    let restored = root.path().join("restored");
+    let output =
+        tribune(&restored, &["restore", backup.to_str().unwrap()], &[("TRIBUNE_KEY_FILE", &key)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let store = when_released(|| Store::open(&restored));
+    assert!(store.subscription(READER).unwrap().is_some());
+    assert!(store.subscription(STOPPER).unwrap().is_none());
+    drop(store);
     // Nothing to compact where there is no store.
     let empty = root.path().join("empty");
     let refused = tribune(&empty, &["compact"], &[("TRIBUNE_KEY_FILE", &key)]);
